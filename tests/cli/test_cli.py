@@ -115,3 +115,39 @@ def test_audit_command_writes_json_and_markdown(tmp_path: Path) -> None:
 
 def test_audit_unknown_check_suggests() -> None:
     assert "Did you mean 'duplicates'" in _fails(["audit", "routerlab-mini", "--checks", "duplicate"])
+
+
+def test_audit_ood_probe_from_the_command_line(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            "routerlab-mini",
+            "--checks",
+            "ood_holdout",
+            "--router",
+            "knn",
+            "--encoder",
+            "hashing",
+            "--holdout",
+            "gsm8k,^math$",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "audit.json").read_text())
+    first = report["findings"][0]
+    # routerlab-mini's test split has no math query: math is held out of training but not scored
+    assert first["check"] == "ood_holdout" and first["involved"] == ["gsm8k"]
+    assert first["numbers"]["held_out_without_test_queries"] == ["math"]
+    knn = report["findings"][1]
+    assert set(knn["numbers"]["delta_pp"]) == {"gsm8k", "Average"}
+
+
+def test_audit_probe_options_need_their_probe() -> None:
+    result = runner.invoke(app, ["audit", "routerlab-mini", "--checks", "label_sanity", "--router", "knn"])
+    assert result.exit_code == 2
+    assert "--router applies to the probes pseudo_specialists, ood_holdout" in result.output
+    result = runner.invoke(app, ["audit", "routerlab-mini", "--checks", "pseudo_specialists", "--holdout", "math"])
+    assert result.exit_code == 2 and "--checks ood_holdout" in result.output

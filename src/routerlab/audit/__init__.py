@@ -27,6 +27,15 @@ and the paper section):
     dual-judge discordance, truncation and parse failures among unsolved queries, exact-match
     corrected ceiling (`unsolvability-ceiling-artifacts.txt` §3.3, §5).
 
+Probes (:data:`PROBE_CHECKS`, run only when named, since they fit routers; :mod:`routerlab.audit.probes`):
+
+``pseudo_specialists``
+    inject synthetic specialists on hard categories and measure each router's change in agreement with
+    the generalist (`rethinking-router-evaluation.txt` §4.3, Table 4).
+``ood_holdout``
+    hold categories (default: math) out of training and report each router's change on them (§4.4,
+    App. I.2, Tables 5 and 7).
+
 Options are passed by keyword to :func:`audit` and reach every selected check that takes them
 (``solved_threshold`` is shared by the ceiling, redundancy, label and artifact checks); an option no
 selected check takes is an error with the closest known names.
@@ -75,6 +84,10 @@ DEFAULT_CHECKS: tuple[str, ...] = (
 for _name in DEFAULT_CHECKS:
     _module = "duplicates" if _name == "duplicates" else "checks"
     AUDIT_CHECKS.register(_name, f"routerlab.audit.{_module}:{_name}")
+#: Probes that fit routers (slower; run only when named).
+PROBE_CHECKS: tuple[str, ...] = ("pseudo_specialists", "ood_holdout")
+for _name in PROBE_CHECKS:
+    AUDIT_CHECKS.register(_name, f"routerlab.audit.probes:{_name}")
 
 
 def _check_names(checks: str | Sequence[str] | None) -> list[str]:
@@ -149,6 +162,7 @@ def audit(data: RoutingData, checks: str | Sequence[str] | None = None, **option
 __all__ = [
     "AUDIT_CHECKS",
     "DEFAULT_CHECKS",
+    "PROBE_CHECKS",
     "SEVERITIES",
     "AuditReport",
     "CheckFn",

@@ -176,10 +176,13 @@ def evaluate_cmd(
     Baselines are fitted once. Learned routers (e.g. --router knn,kmeans) run the seed protocol on
     this dataset: stage-1 grid at seed 42 selected on validation, the top configurations re-trained
     with four more seeds, reported as mean ± std test figures (see `routerlab sweep`).
+
+    OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
+    and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
     from routerlab.data import load
     from routerlab.experiments.evaluate import evaluate
-    from routerlab.routers import BASELINES, ROUTERS
+    from routerlab.routers import BASELINES, ROUTERS, Router, make_router
 
     names = _split_list(router, "router") if router else list(BASELINES)
     for n in names:
@@ -188,12 +191,10 @@ def evaluate_cmd(
     dataset = load(data, path, download=download)
     baselines = [n for n in names if n in BASELINES]
     learned = [n for n in names if n not in BASELINES]
-    board = None
-    if baselines:
-        with console.status(f"fitting {len(baselines)} routers on {dataset.name}"):
-            board = evaluate(dataset, baselines, lams=lams)
     target = out if out is not None else Path("routerlab-results") / dataset.name
     sweep = None
+    selected: list[Router] = []
+    features = None
     if learned:
         from routerlab.experiments.sweep import SweepConfig, run_sweep
 
@@ -207,13 +208,29 @@ def evaluate_cmd(
         )
         with _progress_callback(f"seed protocol on {dataset.name}") as progress:
             sweep = run_sweep(config, data={data: dataset}, progress=progress)
+        for s in sweep.summary:
+            if s.status == "ok":
+                chosen = make_router(s.router, **s.params)
+                if "random_state" in chosen.get_params():
+                    chosen.set_params(random_state=config.seeds[0])
+                selected.append(chosen)
+        if any(r.requires_features for r in selected):
+            from routerlab.data.features import encode
+
+            features = encode(dataset, encoder, cache=True)
+    board = None
+    if baselines or selected:
+        with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
+            board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features)
     for lam_value in sorted(set(lams)):
         entries: list[tuple[float, float, str, list[str]]] = []
         title, unit = f"{dataset.name}: test split, λ = {lam_value:g}", dataset.cost_unit
-        if board is not None:
+        if board is not None and baselines:
             title = f"{board.dataset}: {board.split} split, {board.n_queries} queries, λ = {lam_value:g}"
             unit = board.cost_unit
             for r in board.at(lam_value):
+                if r.router not in baselines:
+                    continue  # learned routers are shown with their seed-protocol figures below
                 cells = [f"{r.quality:.4f}", f"{r.mean_cost:.6g}", f"{r.utility:.4f}", f"{r.oracle_gap:.4f}"]
                 entries.append((r.utility, r.mean_cost, r.router, [*cells, f"{r.cna:.4f}"]))
         if sweep is not None:
@@ -222,7 +239,7 @@ def evaluate_cmd(
                 if s.status != "ok" or s.oracle_test_acc is None:
                     entries.append((-np.inf, np.inf, s.router, ["failed"] * 5))
                     continue
-                if board is None:
+                if not baselines:
                     title = f"{dataset.name}: test split, {s.n_test} queries, λ = {lam_value:g}"
                 n_seeds, q, u = len(s.seeds), s.test_quality_mean[k], s.test_utility_mean[k]
                 cells = [
@@ -241,8 +258,9 @@ def evaluate_cmd(
             table.add_row(name, *cells)
         console.print(table)
     if board is not None:
-        paths = board.save(target)
+        paths = board.save_results(target)
         console.print(f"wrote {paths['json']} and {paths['markdown']}")
+        console.print(f"wrote the results directory {target} (predictions for `routerlab report {target}`)")
     if sweep is not None:
         console.print(
             "learned routers: mean ± std (ddof 0) over the seeds of the validation-selected configuration; "
@@ -250,6 +268,26 @@ def evaluate_cmd(
         )
         if sweep.errors:
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
+
+
+# ---------------------------------------------------------------------- report
+@app.command("report")
+@_friendly_errors
+def report_cmd(
+    results_dir: Annotated[Path, typer.Argument(help="Results directory written by `routerlab evaluate --out`.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default RESULTS_DIR/report).")] = None,
+) -> None:
+    """Write a self-contained HTML report (plus Markdown tables and PNG figures) of a results directory.
+
+    Leaderboard with 95% paired-bootstrap CIs and significance tiers, deferral, call-rate and U(λ)
+    curves, reliability diagrams, the significance matrix, collapse/plateau diagnostics, and the
+    audit when RESULTS_DIR holds an audit.json (`routerlab audit DATA --out RESULTS_DIR`).
+    """
+    from routerlab.report import report
+
+    with console.status(f"writing the report of {results_dir}"):
+        html = report(results_dir, out)
+    typer.echo(str(html))
 
 
 # ---------------------------------------------------------------------- sweep
@@ -268,13 +306,36 @@ def audit_cmd(
     ] = "",
     out: Annotated[Path | None, typer.Option(help="Write audit.json and audit.md into this folder.")] = None,
     download: Annotated[bool, typer.Option(help="Fetch the dataset from its public home if absent.")] = False,
+    router: Annotated[
+        str, typer.Option("--router", "-r", help="Routers of the probes pseudo_specialists / ood_holdout.")
+    ] = "",
+    holdout: Annotated[
+        str, typer.Option(help="ood_holdout: categories to hold out (names or regexes; default: math).")
+    ] = "",
+    targets: Annotated[str, typer.Option(help="pseudo_specialists: target categories (default: chosen).")] = "",
 ) -> None:
-    """Audit a routing dataset before trusting it: ceilings, dominance, redundancy, duplicates, labels, artifacts."""
-    from routerlab.audit import audit
+    """Audit a routing dataset before trusting it: ceilings, dominance, redundancy, duplicates, labels, artifacts.
+
+    The probes that fit routers run only when named: `--checks pseudo_specialists,ood_holdout`.
+    """
+    from routerlab.audit import PROBE_CHECKS, audit
     from routerlab.data import load
 
     dataset = load(data, path, download=download)
     options: dict[str, Any] = {"encoder": encoder} if encoder else {}
+    selected = set(_split_list(checks, "check")) if checks else set()
+    if router:
+        if not selected & set(PROBE_CHECKS):
+            raise ValueError(f"--router applies to the probes {', '.join(PROBE_CHECKS)}; name them with --checks.")
+        options["routers"] = _split_list(router, "router")
+    if holdout:
+        if "ood_holdout" not in selected:
+            raise ValueError("--holdout applies to the ood_holdout probe; add it with --checks ood_holdout.")
+        options["holdout"] = holdout
+    if targets:
+        if "pseudo_specialists" not in selected:
+            raise ValueError("--targets applies to the pseudo_specialists probe; add --checks pseudo_specialists.")
+        options["targets"] = _split_list(targets, "target")
     with console.status(f"auditing {dataset.name}"):
         report = audit(dataset, checks or None, **options)
     table = Table(title=f"audit of {dataset.name}: {dataset.n_queries} queries, {dataset.n_models} models")
