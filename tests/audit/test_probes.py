@@ -170,3 +170,12 @@ def test_match_categories_and_split_errors() -> None:
         ood_probe(no_test, "math", X, routers=["knn"])
     with pytest.raises(SchemaError, match="X must be a"):
         pseudo_specialist_probe(data, X[:5], routers=["knn"], targets=["math"])
+
+
+def test_default_targets_have_train_and_test_queries() -> None:
+    data, X = planted({"A": [0.8, 0.5], "B": [0.7, 0.4], "C": [0.3, 0.2]})
+    cats = np.asarray(data.categories)
+    splits = np.where(cats == "C", "ood", np.asarray(data.splits))  # C, the hardest, is never in test
+    assert select_targets(data, 1) == ["C"]
+    res = pseudo_specialist_probe(data.with_splits(splits), X, routers=["best_single"], n_specialists=1)
+    assert [s.target for s in res.specialists] == ["B"]

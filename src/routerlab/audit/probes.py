@@ -153,13 +153,16 @@ class PseudoSpecialist:
     other_accuracy: float  # realised accuracy elsewhere
 
 
-def select_targets(data: RoutingData, k: int = 3, *, min_share: float = 0.01) -> list[str]:
+def select_targets(
+    data: RoutingData, k: int = 3, *, min_share: float = 0.01, eligible: Sequence[str] | None = None
+) -> list[str]:
     """Hard, non-dominated, well-represented categories to give a pseudo-specialist (§4.3, Table 3).
 
     Rule (the paper states the criteria, not a formula): among categories holding at least
     ``min_share`` of the queries, keep those whose best–mean gap (``BestAcc(t) − MeanAcc(t)``) is at
     most the median gap ("non-dominated"), and take the ``k`` with the lowest mean accuracy
-    ("challenging"); ties go to the larger category, then the name.
+    ("challenging"); ties go to the larger category, then the name. ``eligible`` restricts the choice
+    (the probe passes the categories present in both its train and test splits).
     """
     labels = category_labels(data).astype(str)
     cats, acc, _ = group_means(data, labels)
@@ -167,6 +170,8 @@ def select_targets(data: RoutingData, k: int = 3, *, min_share: float = 0.01) ->
     mean_acc, best_acc = _mean_best(acc)
     gap = best_acc - mean_acc
     ok = (n / n.sum() >= min_share) & np.isfinite(mean_acc)
+    if eligible is not None:
+        ok &= np.isin(cats, list(eligible))
     if not ok.any():
         raise SchemaError(
             f"No category of {data.name!r} holds {min_share:.0%} of the queries with outcomes; lower min_share."
@@ -312,7 +317,9 @@ def pseudo_specialist_probe(
     """
     X, _ = _features(data, X, encoder)
     train_m, test_m = _split_masks(data)
-    chosen_targets = list(targets) if targets is not None else select_targets(data, n_specialists)
+    labels_all = category_labels(data).astype(str)
+    in_both = sorted(set(labels_all[train_m]) & set(labels_all[test_m]))
+    chosen_targets = list(targets) if targets is not None else select_targets(data, n_specialists, eligible=in_both)
     augmented, injected = add_pseudo_specialists(data, chosen_targets, boost=boost, random_state=random_state)
     g = _best_single(data.subset(train_m))
     labels = category_labels(data)[test_m]
