@@ -395,3 +395,11 @@ def test_missing_folder_or_file_is_data_not_found(tmp_path: Path) -> None:
     (partial / "mbpp.json").unlink()
     with pytest.raises(DataNotFoundError, match=r"mbpp\.json"):
         load_routerdc(partial)
+
+
+@pytest.mark.parametrize(
+    ("name", "total"),
+    [("mistralai/mixtral-8x7b-chat", 56.0), ("Mixtral-8x22B", 176.0), ("Qwen2-72B", 72.0), ("gpt-4", None)],
+)
+def test_mixture_size_counts_all_experts_only_when_asked(name: str, total: float | None) -> None:
+    assert params_from_text(name, moe_total=True) == total

@@ -34,10 +34,10 @@ def require_dir(root: Path | None, name: str, homepage: str) -> Path:
     return root
 
 
-def require_file(path: Path) -> Path:
-    """Return ``path`` if it is a file; raise a DataNotFoundError naming it otherwise."""
+def require_file(path: Path, fix: str = "copy it from the benchmark's public repository") -> Path:
+    """Return ``path`` if it is a file; raise a DataNotFoundError naming it and ``fix`` otherwise."""
     if not path.is_file():
-        raise DataNotFoundError(f"Missing file {str(path)!r}; copy it from the benchmark's public repository.")
+        raise DataNotFoundError(f"Missing file {str(path)!r}; {fix}.")
     return path
 
 
@@ -181,14 +181,19 @@ def model_family(name: str) -> str | None:
     return match.group(0) if match else None
 
 
-def params_from_text(text: str | None) -> float | None:
+def params_from_text(text: str | None, *, moe_total: bool = False) -> float | None:
     """Read billions of parameters from a size like "7B" or a name like "Yi-34B-Chat"; None if unclear.
 
-    A mixture written "8x7b" is not a parameter count and gives None.
+    A mixture written "8x7b" gives None (its total is not stated), unless ``moe_total`` asks for
+    experts × expert size (56 for "Mixtral-8x7B"), the cost proxy some benchmarks use.
     """
     if not text:
         return None
-    match = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*b(?![a-z])", text.lower().replace("_", "-"))
+    low = text.lower().replace("_", "-")
+    moe = re.search(r"(?<![\w.])(\d+)x(\d+(?:\.\d+)?)\s*b(?![a-z])", low)
+    if moe:
+        return float(moe.group(1)) * float(moe.group(2)) if moe_total else None
+    match = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)\s*b(?![a-z])", low)
     return float(match.group(1)) if match else None
 
 

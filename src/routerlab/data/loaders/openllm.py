@@ -42,13 +42,13 @@ from __future__ import annotations
 import importlib
 import logging
 import pickle
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from routerlab.data.loaders._common import params_from_text
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import hash_split
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -138,22 +138,13 @@ def model_name(model_id: str) -> str:
     return name.replace("__", "/")
 
 
-_MOE = re.compile(r"(?<![\w.])(\d+)x(\d+(?:\.\d+)?)[bB](?![a-zA-Z])")
-_DENSE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[bB](?![a-zA-Z])")
-
-
 def parse_params_b(name: str) -> float | None:
     """Parameter count in billions stated in a model name, or None.
 
     ``"Qwen/Qwen2-72B-Instruct"`` → 72, ``"google/gemma-2b-it"`` → 2, ``"upstage/SOLAR-10.7B"`` → 10.7,
     ``"mistralai/Mixtral-8x7B-Instruct-v0.1"`` → 56 (experts x size, see the module doc).
     """
-    base = name.rsplit("/", 1)[-1]
-    moe = _MOE.search(base)
-    if moe:
-        return float(moe.group(1)) * float(moe.group(2))
-    dense = _DENSE.search(base)
-    return float(dense.group(1)) if dense else None
+    return params_from_text(name.rsplit("/", 1)[-1], moe_total=True)
 
 
 def _params_table(names: list[str]) -> dict[str, float]:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from routerlab.data.loaders._common import require_file
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import DEFAULT_FRACTIONS, hash_split
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -82,11 +83,7 @@ class _Part:
 
 # ----------------------------------------------------------------------------- file helpers
 def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise DataNotFoundError(
-            f"RouteLLM file {str(path)!r} is missing; copy routellm/evals/ from {HOMEPAGE} (commit {COMMIT})."
-        )
-    return path
+    return require_file(path, f"copy routellm/evals/ from {HOMEPAGE} (commit {COMMIT})")
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
