@@ -38,6 +38,13 @@ def sweep(*args: object, **kwargs: object) -> object:
     return run_sweep(*args, **kwargs)  # type: ignore[arg-type]
 
 
+def report(*args: object, **kwargs: object) -> object:
+    """Write the HTML report of a results directory; see :func:`routerlab.report.report`."""
+    from routerlab.report import report as _report
+
+    return _report(*args, **kwargs)  # type: ignore[arg-type]
+
+
 __all__ = [
     "ModelInfo",
     "RoutingData",
@@ -48,5 +55,6 @@ __all__ = [
     "load_benchmark",
     "load_long",
     "read_parquet",
+    "report",
     "sweep",
 ]

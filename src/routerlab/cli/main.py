@@ -258,9 +258,11 @@ def evaluate_cmd(
             table.add_row(name, *cells)
         console.print(table)
     if board is not None:
-        paths = board.save_results(target)
-        console.print(f"wrote {paths['json']} and {paths['markdown']}")
-        console.print(f"wrote the results directory {target} (predictions for `routerlab report {target}`)")
+        # leaderboard.json lists the baselines: learned routers are reported by their seed-protocol figures
+        paths = board.save_results(target, leaderboard=baselines if learned else None)
+        if "json" in paths:
+            console.print(f"wrote {paths['json']} and {paths['markdown']}")
+        console.print(f"wrote the predictions of every router to {paths['predictions']}; see `routerlab report`")
     if sweep is not None:
         console.print(
             "learned routers: mean ± std (ddof 0) over the seeds of the validation-selected configuration; "

@@ -5,26 +5,75 @@ shared policy at each requested λ (`routing-plateau.txt` App. E: the cost-utili
 post hoc to the same predictions). Routers see ``test.without_outcomes()``; only the oracle reads
 the labels. A model with no recorded outcome on a query cannot be scored, so it is not offered for
 that query (``available = observed``); on fully covered data this changes nothing.
+
+Besides the figures, :func:`evaluate` keeps what each router decided (:class:`RouterPredictions`:
+its test choice at every λ, its ``predict_scores`` and the cost estimates its policy used), so a
+report can recompute any curve or confidence interval later without refitting.
+
+The results directory
+---------------------
+:meth:`Leaderboard.save_results` writes, and :func:`load_results` reads back, a folder
+(``schema_version`` 1):
+
+``test.parquet``
+    the evaluated queries: the test split without the queries nobody answered, as a
+    :class:`~routerlab.data.schema.RoutingData` (outcomes ``Y``, ``cost``, model names, query ids,
+    sources, categories, texts), read with :func:`routerlab.data.read_parquet`.
+``predictions.parquet``
+    one row per (router, test query), in ``test.parquet``'s query order, routers in evaluation
+    order. Columns: ``router``, ``query_id``; ``choice@<λ>`` for every evaluated λ (the chosen
+    model's *name*; ``<λ>`` is ``repr(float(λ))``, e.g. ``choice@0.0``, ``choice@0.5``);
+    ``score:<model>`` for every model (the router's ``predict_scores``; null when the router has
+    none); ``cost_estimate:<model>`` (the per-call cost its policy traded off: the mean training
+    cost for learned routers and baselines, the true cost for the oracle). The file's key-value
+    metadata ``routerlab`` holds ``{"schema_version": 1, "dataset", "split", "cost_scale": [lo,
+    hi], "meta": {"train_splits", "n_train"}, "lams": [...], "models": [...], "routers": [{"name",
+    "params", "needs_outcomes", "has_scores"}, ...]}``.
+``leaderboard.json`` / ``leaderboard.md``
+    the figures of the routers the caller reports (:meth:`Leaderboard.to_dict`, by default all),
+    for people and diffs. :func:`load_results` recomputes every row from the two Parquet files.
+
+Re-selecting with the shared policy, ``select(scores, cost_estimate, policy_for(λ),
+CostScale(*cost_scale), available=test.observed)``, reproduces ``choice@<λ>`` exactly, at any λ:
+a report can trace curves at λ values that were never evaluated.
+
+``routerlab evaluate --out DIR`` writes this folder. Learned routers (``--router knn,...``) run
+the seed protocol (:mod:`routerlab.experiments.sweep`, records in ``DIR/sweep/``); the
+validation-selected configuration of each is then fitted once more with seed 42 (as in stage 1)
+and evaluated here together with the baselines, so ``predictions.parquet`` holds every router.
+``leaderboard.json`` then lists the baselines only: the reported figures of learned routers are
+the seed-protocol mean ± std in ``DIR/sweep/summary.json``.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from routerlab.data.schema import RoutingData
-from routerlab.errors import SchemaError
+from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.metrics import core as M
 from routerlab.routers import BASELINES, Router, clone, make_router
-from routerlab.routers.policy import CostScale, policy_for
+from routerlab.routers.policy import CostScale, policy_for, select
 
 log = logging.getLogger(__name__)
+
+#: version of the results directory (``predictions.parquet`` and ``leaderboard.json``)
+RESULTS_SCHEMA_VERSION = 1
+LEADERBOARD_JSON = "leaderboard.json"
+LEADERBOARD_MD = "leaderboard.md"
+TEST_PARQUET = "test.parquet"
+PREDICTIONS_PARQUET = "predictions.parquet"
+_META_KEY = b"routerlab"
+_IN_MEMORY = ("test", "predictions")  # Leaderboard fields that live in the Parquet files, not in the JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +91,52 @@ class LeaderboardRow:
     call_rate: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RouterPredictions:
+    """What one router decided on the test queries (rows aligned with :attr:`Leaderboard.test`).
+
+    ``choices`` maps each evaluated λ to the chosen model column per query; ``scores`` is the
+    router's ``predict_scores`` (None when it exposes none) and ``cost_estimate`` the per-call
+    cost its policy traded off, both (n_queries, n_models). Arrays are read-only.
+    """
+
+    router: str
+    params: dict[str, Any]
+    needs_outcomes: bool
+    choices: Mapping[float, np.ndarray]
+    scores: np.ndarray | None
+    cost_estimate: np.ndarray | None
+
+    def __post_init__(self) -> None:
+        choices = {float(lam): np.asarray(c, dtype=np.intp) for lam, c in self.choices.items()}
+        for arr in choices.values():
+            arr.setflags(write=False)
+        object.__setattr__(self, "choices", choices)
+        for name in ("scores", "cost_estimate"):
+            value = getattr(self, name)
+            if value is not None:
+                arr = np.array(value, dtype=np.float64)
+                arr.setflags(write=False)
+                object.__setattr__(self, name, arr)
+
+    def choice(self, lam: float = 0.0) -> np.ndarray:
+        """The chosen model column per test query at ``lam``."""
+        try:
+            return self.choices[float(lam)]
+        except KeyError:
+            raise KeyError(
+                f"{self.router!r} was not evaluated at lambda={lam}; its lambdas are {sorted(self.choices)}."
+            ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Leaderboard:
-    """The result of :func:`evaluate`: rows sorted by U(λ) within each λ, plus the bounds."""
+    """The result of :func:`evaluate`: rows sorted by U(λ) within each λ, plus the bounds.
+
+    ``test`` and ``predictions`` (the evaluated queries and each router's decisions) are kept in
+    memory for reports; they are not part of :meth:`to_dict` and are written by
+    :meth:`save_results` as Parquet files (see the module doc).
+    """
 
     dataset: str
     split: str
@@ -56,6 +148,8 @@ class Leaderboard:
     cost_scale: tuple[float, float]
     rows: tuple[LeaderboardRow, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    test: RoutingData | None = field(default=None, repr=False, compare=False)
+    predictions: tuple[RouterPredictions, ...] = field(default=(), repr=False, compare=False)
 
     def at(self, lam: float) -> list[LeaderboardRow]:
         """The rows at λ = ``lam``, best first."""
@@ -70,9 +164,51 @@ class Leaderboard:
             f"No row for router {router!r} at lambda={lam}; routers: {sorted({r.router for r in self.rows})}."
         )
 
+    @property
+    def lams(self) -> list[float]:
+        """The evaluated λ values, ascending."""
+        return sorted({r.lam for r in self.rows})
+
+    def prediction(self, router: str) -> RouterPredictions:
+        """The decisions of ``router`` on the test queries."""
+        for p in self.predictions:
+            if p.router == router:
+                return p
+        raise KeyError(
+            f"No predictions for router {router!r}; routers with predictions: {[p.router for p in self.predictions]}."
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"schema_version": 1, **asdict(self)}
+        """A JSON-ready dict (without the in-memory ``test`` and ``predictions``)."""
+        out: dict[str, Any] = {"schema_version": 1}
+        for f in fields(self):
+            if f.name in _IN_MEMORY:
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = tuple(asdict(r) for r in value) if f.name == "rows" else copy.deepcopy(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Leaderboard:
+        """Rebuild a leaderboard written by :meth:`to_dict` (without predictions)."""
+        version = d.get("schema_version")
+        if version != 1:
+            raise SchemaError(f"Leaderboard schema_version {version!r} is not supported (expected 1).")
+        try:
+            return cls(
+                dataset=d["dataset"],
+                split=d["split"],
+                n_queries=int(d["n_queries"]),
+                n_models=int(d["n_models"]),
+                cost_unit=d["cost_unit"],
+                oracle_quality=float(d["oracle_quality"]),
+                ceiling=float(d["ceiling"]),
+                cost_scale=(float(d["cost_scale"][0]), float(d["cost_scale"][1])),
+                rows=tuple(LeaderboardRow(**r) for r in d["rows"]),
+                meta=dict(d.get("meta", {})),
+            )
+        except (KeyError, TypeError) as exc:
+            raise SchemaError(f"Not a leaderboard written by Leaderboard.to_dict(): {exc!r}.") from None
 
     def to_markdown(self) -> str:
         """A Markdown table per λ (router, quality, cost, U(λ), gap to oracle, CNA)."""
@@ -100,10 +236,203 @@ class Leaderboard:
         """Write ``leaderboard.json`` and ``leaderboard.md`` into ``out_dir``."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"json": out / "leaderboard.json", "markdown": out / "leaderboard.md"}
+        paths = {"json": out / LEADERBOARD_JSON, "markdown": out / LEADERBOARD_MD}
         paths["json"].write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         paths["markdown"].write_text(self.to_markdown())
         return paths
+
+    def select(self, routers: Sequence[str]) -> Leaderboard:
+        """The same leaderboard restricted to ``routers`` (rows and predictions)."""
+        keep = set(routers)
+        unknown = sorted(keep - {r.router for r in self.rows})
+        if unknown:
+            raise KeyError(f"No router(s) {unknown} here; routers: {sorted({r.router for r in self.rows})}.")
+        return dataclasses.replace(
+            self,
+            rows=tuple(r for r in self.rows if r.router in keep),
+            predictions=tuple(p for p in self.predictions if p.router in keep),
+        )
+
+    def save_results(self, out_dir: str | Path, *, leaderboard: Sequence[str] | None = None) -> dict[str, Path]:
+        """Write the results directory: ``test.parquet``, ``predictions.parquet`` and :meth:`save`'s files.
+
+        ``leaderboard`` names the routers whose rows go into ``leaderboard.json``/``.md`` (default:
+        all; an empty list writes neither file). ``predictions.parquet`` always holds every router.
+        See the module doc for the format; :func:`load_results` reads it back.
+        """
+        if self.test is None or not self.predictions:
+            raise SchemaError(
+                "This leaderboard carries no predictions (it was not produced by evaluate(), or was read from "
+                "leaderboard.json alone); call evaluate() again and save that result."
+            )
+        names = [p.router for p in self.predictions]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SchemaError(
+                f"Router name(s) {dup} appear more than once; predictions are stored by router name. "
+                "Evaluate each configuration in its own run, or give the routers distinct names."
+            )
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"test": self.test.save(out / TEST_PARQUET)}
+        paths["predictions"] = _write_predictions(self, out / PREDICTIONS_PARQUET)
+        if leaderboard is None or leaderboard:
+            paths.update((self if leaderboard is None else self.select(leaderboard)).save(out))
+        return paths
+
+
+def _choice_column(lam: float) -> str:
+    return f"choice@{float(lam)!r}"
+
+
+def _write_predictions(board: Leaderboard, path: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert board.test is not None
+    test = board.test
+    models = list(test.model_names)
+    lams = board.lams
+    n = test.n_queries
+    names = np.array(models, dtype=object)
+    columns: dict[str, list[Any]] = {"router": [], "query_id": []}
+    columns.update({_choice_column(lam): [] for lam in lams})
+    for prefix in ("score:", "cost_estimate:"):
+        columns.update({prefix + m: [] for m in models})
+    for p in board.predictions:
+        columns["router"].append(pa.array([p.router] * n, type=pa.string()))
+        columns["query_id"].append(pa.array(test.query_ids.tolist(), type=pa.string()))
+        for lam in lams:
+            columns[_choice_column(lam)].append(pa.array(names[p.choice(lam)].tolist(), type=pa.string()))
+        for prefix, matrix in (("score:", p.scores), ("cost_estimate:", p.cost_estimate)):
+            for j, m in enumerate(models):
+                values = pa.nulls(n, type=pa.float64()) if matrix is None else pa.array(matrix[:, j], pa.float64())
+                columns[prefix + m].append(values)
+    meta = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "dataset": board.dataset,
+        "split": board.split,
+        "cost_scale": list(board.cost_scale),
+        "meta": board.meta,
+        "lams": lams,
+        "models": models,
+        "routers": [
+            {
+                "name": p.router,
+                "params": p.params,
+                "needs_outcomes": p.needs_outcomes,
+                "has_scores": p.scores is not None,
+            }
+            for p in board.predictions
+        ],
+    }
+    table = pa.table({k: pa.concat_arrays(v) for k, v in columns.items()})
+    table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(path)
+    return path
+
+
+def load_results(results_dir: str | Path) -> Leaderboard:
+    """Read a results directory written by :meth:`Leaderboard.save_results`, with ``test`` and ``predictions``.
+
+    The rows are recomputed from ``test.parquet`` and ``predictions.parquet`` (so every router that
+    has predictions has rows, whichever routers ``leaderboard.json`` lists).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from routerlab.data import read_parquet
+
+    folder = Path(results_dir)
+    missing = [f for f in (TEST_PARQUET, PREDICTIONS_PARQUET) if not (folder / f).is_file()]
+    if len(missing) == 2 and not (folder / LEADERBOARD_JSON).is_file():
+        raise DataNotFoundError(
+            f"{str(folder)!r} is not a results directory (no {PREDICTIONS_PARQUET}, {TEST_PARQUET} or "
+            f"{LEADERBOARD_JSON}); write one with `routerlab evaluate --out {folder}` (or Leaderboard.save_results)."
+        )
+    if missing:
+        raise SchemaError(
+            f"{str(folder)!r} has no {' or '.join(missing)}: it was written by an older routerlab or by "
+            f"Leaderboard.save(). Re-run `routerlab evaluate --out {folder}` to write the predictions."
+        )
+    test = read_parquet(folder / TEST_PARQUET)
+    pred_path = folder / PREDICTIONS_PARQUET
+    try:
+        table = pq.read_table(pred_path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SchemaError(f"{str(pred_path)!r} is not a readable Parquet file ({exc}).") from None
+    try:
+        meta = json.loads((table.schema.metadata or {})[_META_KEY])
+    except (KeyError, ValueError):
+        raise SchemaError(
+            f"{str(pred_path)!r} has no routerlab metadata; re-create it with routerlab evaluate."
+        ) from None
+    if meta.get("schema_version") != RESULTS_SCHEMA_VERSION:
+        raise SchemaError(
+            f"{str(pred_path)!r} has schema_version {meta.get('schema_version')!r}; this routerlab reads "
+            f"version {RESULTS_SCHEMA_VERSION}. Re-run routerlab evaluate."
+        )
+    lacking = [k for k in ("dataset", "split", "cost_scale", "lams", "models", "routers") if k not in meta]
+    if lacking:
+        raise SchemaError(
+            f"The routerlab metadata of {str(pred_path)!r} lacks {lacking}; re-create it with routerlab evaluate."
+        )
+    models = list(meta["models"])
+    if models != list(test.model_names):
+        raise SchemaError(
+            f"{str(pred_path)!r} lists models {models} but {TEST_PARQUET} has {test.model_names}; "
+            "the two files come from different runs. Re-run routerlab evaluate."
+        )
+    scale = CostScale(float(meta["cost_scale"][0]), float(meta["cost_scale"][1]))
+    index = {m: j for j, m in enumerate(models)}
+    routers = table.column("router").to_numpy(zero_copy_only=False).astype(str)
+    qids = table.column("query_id").to_numpy(zero_copy_only=False).astype(str)
+    predictions, rows = [], []
+    for info in meta["routers"]:
+        picked = np.flatnonzero(routers == info["name"])
+        if not np.array_equal(qids[picked], test.query_ids.astype(str)):
+            raise SchemaError(
+                f"The predictions of {info['name']!r} in {str(pred_path)!r} do not cover the queries of "
+                f"{TEST_PARQUET} in order; the files come from different runs. Re-run routerlab evaluate."
+            )
+        part = table.take(pa.array(picked))
+        choices = {}
+        for lam in meta["lams"]:
+            names = part.column(_choice_column(lam)).to_pylist()
+            choices[float(lam)] = np.array([index[m] for m in names], dtype=np.intp)
+
+        def matrix(prefix: str, part: pa.Table = part) -> np.ndarray | None:
+            cols = [part.column(prefix + m) for m in models]
+            if all(c.null_count == len(c) for c in cols):
+                return None
+            return np.column_stack([c.to_numpy(zero_copy_only=False).astype(np.float64) for c in cols])
+
+        pred = RouterPredictions(
+            router=info["name"],
+            params=dict(info.get("params", {})),
+            needs_outcomes=bool(info.get("needs_outcomes", False)),
+            choices=choices,
+            scores=matrix("score:"),
+            cost_estimate=matrix("cost_estimate:"),
+        )
+        predictions.append(pred)
+        rows += [_row(pred.router, pred.params, test, c, lam, scale) for lam, c in pred.choices.items()]
+    return Leaderboard(
+        dataset=str(meta["dataset"]),
+        split=str(meta["split"]),
+        n_queries=test.n_queries,
+        n_models=test.n_models,
+        cost_unit=test.cost_unit,
+        oracle_quality=M.oracle_accuracy_score(Y=test.Y),
+        ceiling=M.ceiling_score(Y=test.Y),
+        cost_scale=(scale.lo, scale.hi),
+        rows=_sorted(rows),
+        meta=dict(meta.get("meta", {})),
+        test=test,
+        predictions=tuple(predictions),
+    )
 
 
 def _as_router(spec: str | Router) -> tuple[str, Router]:
@@ -124,7 +453,9 @@ def evaluate(
     """Fit each router on ``train_splits`` and score it on ``test_split`` at each λ in ``lams``.
 
     ``features`` (optional) is an (n_queries, d) matrix aligned with ``data``'s rows, passed to
-    routers as ``X``.
+    routers as ``X`` (routers that use no features ignore it). The result keeps the evaluated
+    queries (``test``) and every router's decisions (``predictions``) for reports; write them with
+    :meth:`Leaderboard.save_results`.
     """
     if not routers:
         raise ValueError("No routers to evaluate; pass router names such as ['oracle', 'best_single'].")
@@ -143,14 +474,30 @@ def evaluate(
     X_test = None if features is None else np.asarray(features)[test_rows]
     scale = CostScale.from_costs(train.cost, train.observed)
     rows: list[LeaderboardRow] = []
+    predictions: list[RouterPredictions] = []
     for spec in routers:
         name, router = _as_router(spec)
         log.info("fitting %s on %d queries", name, train.n_queries)
         router.fit(train, X_train)
+        scores, costs = _decision_inputs(router, test, X_test)
+        choices: dict[float, np.ndarray] = {}
         for lam in lams:
-            choice = router.route(test, X_test, lam=lam, available=test.observed)
+            if scores is None or costs is None:
+                choice = router.route(test, X_test, lam=lam, available=test.observed)
+            else:  # exactly Router.route, without predicting the scores once per λ
+                choice = select(scores, costs, policy_for(lam), router.cost_scale_, test.observed)
+            choices[float(lam)] = choice
             rows.append(score_choice(name, router, test, choice, lam, scale))
-    rows.sort(key=lambda r: (r.lam, -r.utility, r.mean_cost, r.router))
+        predictions.append(
+            RouterPredictions(
+                router=name,
+                params=_simple_params(router),
+                needs_outcomes=bool(router.needs_outcomes),
+                choices=choices,
+                scores=scores,
+                cost_estimate=costs,
+            )
+        )
     return Leaderboard(
         dataset=data.name,
         split=test_split,
@@ -160,19 +507,50 @@ def evaluate(
         oracle_quality=M.oracle_accuracy_score(Y=test.Y),
         ceiling=M.ceiling_score(Y=test.Y),
         cost_scale=(scale.lo, scale.hi),
-        rows=tuple(rows),
+        rows=_sorted(rows),
         meta={"train_splits": list(train_splits), "n_train": train.n_queries},
+        test=test,
+        predictions=tuple(predictions),
     )
+
+
+def _decision_inputs(
+    router: Router, test: RoutingData, X_test: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The router's scores and cost estimates on ``test`` (None when it exposes no scores)."""
+    costs = np.asarray(router.predict_costs(test), dtype=np.float64)
+    try:
+        scores = router.predict_scores(test, X_test)
+    except NotImplementedError:
+        return None, costs
+    if type(router).route is not Router.route:  # a router with its own selection: keep its scores, use its route
+        return scores, None
+    return scores, costs
+
+
+def _simple_params(router: Router) -> dict[str, Any]:
+    return {k: v for k, v in router.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))}
+
+
+def _sorted(rows: Sequence[LeaderboardRow]) -> tuple[LeaderboardRow, ...]:
+    """Rows by λ, then U(λ) best first, then cheaper, then by name."""
+    return tuple(sorted(rows, key=lambda r: (r.lam, -r.utility, r.mean_cost, r.router)))
 
 
 def score_choice(
     name: str, router: Router, test: RoutingData, choice: np.ndarray, lam: float, scale: CostScale
 ) -> LeaderboardRow:
     """All leaderboard figures of one router's ``choice`` on ``test`` at ``lam`` (cost scaled by ``scale``)."""
+    return _row(name, _simple_params(router), test, choice, lam, scale)
+
+
+def _row(
+    name: str, params: dict[str, Any], test: RoutingData, choice: np.ndarray, lam: float, scale: CostScale
+) -> LeaderboardRow:
     rates = M.call_rate(choice=choice, n_models=test.n_models)
     return LeaderboardRow(
         router=name,
-        params={k: v for k, v in router.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))},
+        params=params,
         lam=float(lam),
         quality=M.routing_accuracy_score(Y=test.Y, choice=choice),
         mean_cost=M.mean_cost(cost=test.cost, choice=choice),
