@@ -439,5 +439,14 @@ def _progress_callback(description: str) -> Iterator[Callable[[int, int, str], N
         yield update
 
 
+# ---------------------------------------------------------------------- commands defined in their own modules
+def _register_plugins() -> None:
+    from routerlab.cli.score import score_cmd
+
+    app.command("score")(score_cmd)
+
+
+_register_plugins()
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,242 @@
+r"""Numeric and symbolic answer equivalence for math benchmarks (GSM8K, MATH, SVAMP, ...).
+
+`routing-plateau.txt` App. D: "math benchmarks use numeric or symbolic equivalence". The final answer is
+the last ``\boxed{...}`` (nested braces allowed), else the last ``#### X`` (GSM8K's format), else the last
+"final answer is X" / "Answer: X" statement, else the last number in the response; nothing found means
+``parsed=False`` (§3.3 of `unsolvability-ceiling-artifacts.txt`: parse failures are reported, not guessed).
+
+Normalisation removes ``$``, ``\left``/``\right``, ``\text{...}`` wrappers, spacing commands, degrees and
+thousands separators (``1,000`` → ``1000``), maps ``\dfrac``/``\tfrac``/``\frac{a}{b}``/``a/b`` to a
+fraction and a leading ``x =`` to its right-hand side. Two answers are equal when (in order) their
+normalised strings are equal, their numeric values agree within ``rel_tol``/``abs_tol`` (a percent also
+matches its fraction: ``50%`` = ``0.5``), or — only if sympy is installed; it is never required — their
+difference simplifies to 0. Tuples and lists compare element-wise. Sympy only sees strings that pass a
+strict whitelist (digits, operators, parentheses, single-letter symbols and a few function names), since
+its parser evaluates Python.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+from functools import lru_cache
+from typing import Any
+
+from routerlab.score.base import Score, ScoreItem, ScorerSpec
+from routerlab.score.exact import _last_boxed
+
+__all__ = ["MathScorer", "extract_math_answer", "math_equal", "normalize_math"]
+
+_VERSION = "1"
+_NUM = r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?|-?\.\d+%?"
+_STATEMENT = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<ans>[^\n]+?)\s*\.?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_HASHES = re.compile(r"####\s*(?P<ans>[^\n]+)")
+_WRAPPERS = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_DROP = (
+    "\\left", "\\right", "\\displaystyle", "\\!", "\\,", "\\;", "\\:", "\\quad", "\\qquad", "\\$", "$",
+    "\\(", "\\)", "\\[", "\\]", "^\\circ", "^{\\circ}", "°", "\\circ",
+)  # fmt: skip
+_FUNCS = {"sqrt", "pi", "log", "ln", "exp", "sin", "cos", "tan", "oo"}
+
+
+def extract_math_answer(response: str) -> tuple[str | None, str]:
+    """The final answer in ``response`` and the rule that found it.
+
+    Rules: ``boxed``, ``hashes``, ``statement``, ``last_number``; ``(None, "empty" | "no_answer")`` otherwise.
+    """
+    text = re.sub(r"<think>.*?</think>", " ", response or "", flags=re.DOTALL | re.IGNORECASE).strip()
+    if not text:
+        return None, "empty"
+    boxed = _last_boxed(text)
+    if boxed is not None and boxed.strip():
+        return boxed.strip(), "boxed"
+    hashes = list(_HASHES.finditer(text))
+    if hashes:
+        return hashes[-1].group("ans").strip(), "hashes"
+    statements = list(_STATEMENT.finditer(text))
+    if statements:
+        return statements[-1].group("ans").strip(" *`"), "statement"
+    numbers = re.findall(_NUM, text)
+    if numbers:
+        return numbers[-1].strip(), "last_number"
+    return None, "no_answer"
+
+
+def _replace_frac_sqrt(s: str) -> str:
+    r"""``\frac{a}{b}`` (and ``\frac12``) → ``(a)/(b)`` and ``\sqrt{x}`` → ``sqrt(x)``, innermost first."""
+    s = re.sub(r"\\[dt]?frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)
+    s = re.sub(r"\\sqrt\s*(\d)", r"\\sqrt{\1}", s)
+    frac = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+    sqrt = re.compile(r"\\sqrt\s*\{([^{}]*)\}")
+    for _ in range(20):
+        new = sqrt.sub(r"sqrt(\1)", frac.sub(r"(\1)/(\2)", s))
+        if new == s:
+            break
+        s = new
+    return s
+
+
+def normalize_math(answer: str) -> str:
+    """A canonical string for an answer (see the module docstring); spaces removed, lower-cased."""
+    s = answer.strip()
+    for _ in range(3):
+        s = _WRAPPERS.sub(r"\1", s)
+    for token in _DROP:
+        s = s.replace(token, "")
+    s = s.replace("\\%", "%").replace("\\infty", "oo").replace("\\pi", "pi")
+    s = _replace_frac_sqrt(s)
+    s = s.replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/")
+    s = re.sub(r"^\s*[a-zA-Z]\s*=\s*", "", s)  # "x = 5" -> "5"
+    s = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", s)  # thousands separators
+    s = re.sub(r"\s+", "", s).rstrip(".").lower()
+    s = re.sub(r"^(-?[\d.]+(?:/\d+)?%?)(?:[a-z]+)$", r"\1", s)  # trailing unit words: "5cm" -> "5"
+    return s
+
+
+def _number(s: str) -> tuple[float, bool] | None:
+    """``(value, is_percent)`` of a plain number, fraction or percent string; ``None`` otherwise."""
+    pct = s.endswith("%")
+    body = s[:-1] if pct else s
+    body = re.sub(r"^\((-?[\d.]+)\)$", r"\1", body)
+    m = re.fullmatch(r"\(?(-?[\d.]+)\)?/\(?(-?[\d.]+)\)?", body)
+    try:
+        if m:
+            den = float(m.group(2))
+            return (float(m.group(1)) / den, pct) if den else None
+        return float(body), pct
+    except ValueError:
+        return None
+
+
+def _split_top(s: str) -> list[str]:
+    """Split ``(a,b)`` / ``[a,b]`` / ``a,b`` at top-level commas (one element when there is none)."""
+    if len(s) >= 2 and s[0] in "([{" and s[-1] in ")]}":
+        inner = s[1:-1]
+        depth = 0
+        for ch in inner:
+            depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+            if depth < 0:
+                break
+        else:
+            s = inner
+    parts, depth, cur = [], 0, ""
+    for ch in s:
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+@lru_cache(maxsize=1)
+def _sympy_version() -> str | None:
+    if importlib.util.find_spec("sympy") is None:
+        return None
+    import sympy
+
+    return str(sympy.__version__)
+
+
+def _safe_for_sympy(s: str) -> bool:
+    if not s or len(s) > 100 or not re.fullmatch(r"[0-9a-z+\-*/^().\s]*", s):
+        return False
+    if re.search(r"\.[a-z]|\^\s*\(?\s*\d{3,}|\*\*", s) or s.count("^") > 1:  # no power towers
+        return False
+    return all(len(w) == 1 or w in _FUNCS for w in re.findall(r"[a-z]+", s))
+
+
+def _sympy_equal(a: str, b: str) -> bool:
+    if _sympy_version() is None or not (_safe_for_sympy(a) and _safe_for_sympy(b)):
+        return False
+    from sympy import simplify
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    transformations: Any = (*standard_transformations, implicit_multiplication_application, convert_xor)
+    try:
+        diff = simplify(parse_expr(a, transformations=transformations) - parse_expr(b, transformations=transformations))
+        return bool(diff == 0)
+    except Exception:  # sympy raises many types for unparseable input; not equal is the honest answer
+        return False
+
+
+def _scalar_equal(a: str, b: str, rel_tol: float, abs_tol: float) -> tuple[bool, str]:
+    if a == b:
+        return True, "string"
+    na, nb = _number(a), _number(b)
+    if na is not None and nb is not None:
+        (x, px), (y, py) = na, nb
+        candidates = [(x, y)]
+        if px != py:  # "50%" vs "0.5", or "50%" vs "50"
+            candidates += [(x / 100, y), (x, y / 100)] if px else [(x, y / 100), (x / 100, y)]
+        return any(math.isclose(u, v, rel_tol=rel_tol, abs_tol=abs_tol) for u, v in candidates), "numeric"
+    if _sympy_equal(a, b):
+        return True, "sympy"
+    return False, "string"
+
+
+def math_equal(answer: str, gold: str, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9) -> tuple[bool, str]:
+    """Whether two answers are equivalent, and how it was decided (``string``, ``numeric``, ``sympy``)."""
+    a, b = normalize_math(answer), normalize_math(gold)
+    pa, pb = _split_top(a), _split_top(b)
+    if len(pa) > 1 or len(pb) > 1:
+        if len(pa) != len(pb):
+            return False, "tuple"
+        return all(_scalar_equal(x, y, rel_tol, abs_tol)[0] for x, y in zip(pa, pb, strict=True)), "tuple"
+    return _scalar_equal(a, b, rel_tol, abs_tol)
+
+
+def _gold_answer(gold: str) -> str:
+    boxed = _last_boxed(gold)
+    if boxed is not None:
+        return boxed
+    m = _HASHES.search(gold)
+    return m.group("ans").strip() if m else gold
+
+
+class MathScorer:
+    """1.0 when the response's final answer is equivalent to the gold answer, else 0.0.
+
+    Args:
+        rel_tol: relative tolerance of the numeric comparison.
+        abs_tol: absolute tolerance of the numeric comparison.
+
+    """
+
+    def __init__(self, *, rel_tol: float = 1e-6, abs_tol: float = 1e-9) -> None:
+        self.rel_tol = rel_tol
+        self.abs_tol = abs_tol
+        self._spec = ScorerSpec(
+            "math",
+            _VERSION,
+            {"rel_tol": rel_tol, "abs_tol": abs_tol, "sympy": _sympy_version() or "not installed"},
+        )
+
+    @property
+    def spec(self) -> ScorerSpec:
+        """Name, version and parameters (including the sympy version, which can change a score)."""
+        return self._spec
+
+    def score(self, response: str, item: ScoreItem) -> Score:
+        """Extract the final answer of ``response`` and compare it with ``item.gold``."""
+        if item.gold is None:
+            raise ValueError(f"query {item.query_id!r} has no gold answer; the math scorer needs one.")
+        gold = _gold_answer(item.gold)
+        answer, rule = extract_math_answer(response)
+        detail: dict[str, Any] = {"rule": rule, "gold": gold, "gold_normalized": normalize_math(gold)}
+        if answer is None:
+            return Score(0.0, None, False, None, rule, self._spec, detail)
+        ok, method = math_equal(answer, gold, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
+        detail.update(normalized=normalize_math(answer), method=method)
+        return Score(1.0 if ok else 0.0, None, True, answer, "correct" if ok else "wrong", self._spec, detail)

@@ -1,0 +1,99 @@
+"""Math equivalence and normalised exact match, with hand-checked answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from routerlab.score import ExactScorer, MathScorer, ScoreItem
+from routerlab.score.exact import extract_final_answer, normalize_answer
+from routerlab.score.math import _safe_for_sympy, _sympy_version, extract_math_answer, math_equal, normalize_math
+
+
+@pytest.mark.parametrize(
+    ("response", "expected", "rule"),
+    [
+        ("... so the total is \\boxed{\\frac{3}{4}}.", "\\frac{3}{4}", "boxed"),
+        ("nested \\boxed{\\frac{\\sqrt{2}}{2}} done", "\\frac{\\sqrt{2}}{2}", "boxed"),
+        ("first \\boxed{1} then \\boxed{2}", "2", "boxed"),
+        ("Natalia sold 48 + 24 = 72 clips.\n#### 72", "72", "hashes"),
+        ("The final answer is $1,000$.", "$1,000$", "statement"),
+        ("She has 5 apples, then 3 more, 8 in all", "8", "last_number"),
+        ("no numbers here", None, "no_answer"),
+        ("", None, "empty"),
+    ],
+)
+def test_extract_math_answer(response: str, expected: str | None, rule: str) -> None:
+    assert extract_math_answer(response) == (expected, rule)
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold"),
+    [
+        ("\\frac{3}{4}", "0.75"),
+        ("\\dfrac{3}{4}", "3/4"),
+        ("\\tfrac12", "0.5"),
+        ("1,000", "1000"),
+        ("$1,234.50", "1234.5"),
+        ("50\\%", "50"),
+        ("50%", "0.5"),
+        ("x = 5", "5"),
+        ("90^\\circ", "90"),
+        ("\\text{5 cm}", "5"),
+        ("\\left(1, 2\\right)", "(1,2)"),
+        ("-3", "-3.0"),
+        ("0.3333333", "1/3"),
+    ],
+)
+def test_math_equal_true(answer: str, gold: str) -> None:
+    assert math_equal(answer, gold)[0], (normalize_math(answer), normalize_math(gold))
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold"), [("3/5", "0.75"), ("1,2", "(1,2,3)"), ("12", "21"), ("0.33", "1/3"), ("x+1", "x+2")]
+)
+def test_math_equal_false(answer: str, gold: str) -> None:
+    assert not math_equal(answer, gold)[0]
+
+
+@pytest.mark.skipif(_sympy_version() is None, reason="sympy is not installed (it is optional)")
+def test_symbolic_equivalence_with_sympy() -> None:
+    assert math_equal("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}") == (True, "sympy")
+    assert math_equal("2x+2", "2(x+1)") == (True, "sympy")
+
+
+def test_sympy_never_sees_unsafe_strings() -> None:
+    assert not _safe_for_sympy("__import__('os').system('x')")
+    assert not _safe_for_sympy("x.func")
+    assert not _safe_for_sympy("9^9^9")
+    assert not _safe_for_sympy("2^1000")
+    assert _safe_for_sympy("sqrt(2)/2")
+
+
+def test_math_scorer() -> None:
+    scorer = MathScorer()
+    item = ScoreItem(gold="#### 72")
+    right = scorer.score("48/2 = 24, and 48 + 24 = 72.\nThe answer is 72.", item)
+    wrong = scorer.score("The answer is 70.", item)
+    none = scorer.score("I cannot solve this.", item)
+    assert (right.value, right.parsed, right.extracted) == (1.0, True, "72")
+    assert (wrong.value, wrong.parsed, wrong.reason) == (0.0, True, "wrong")
+    assert (none.value, none.parsed, none.reason) == (0.0, False, "no_answer")
+    assert scorer.spec.params["sympy"] == (_sympy_version() or "not installed")
+    assert scorer.score("\\boxed{\\frac{1}{2}}", ScoreItem(gold="\\boxed{0.5}")).value == 1.0
+
+
+def test_math_scorer_needs_gold() -> None:
+    with pytest.raises(ValueError, match="no gold"):
+        MathScorer().score("1", ScoreItem(query_id="q1"))
+
+
+def test_exact_match() -> None:
+    assert normalize_answer("The  Eiffel Tower!") == "eiffel tower"
+    assert extract_final_answer("Thinking...\nFinal answer: Paris") == ("Paris", "statement")
+    scorer = ExactScorer()
+    item = ScoreItem(gold="Eiffel Tower", meta={"aliases": ["La tour Eiffel"]})
+    assert scorer.score("the eiffel tower.", item).value == 1.0
+    assert scorer.score("Answer: La Tour Eiffel", item).value == 1.0
+    assert scorer.score("The Louvre", item).value == 0.0
+    empty = scorer.score("  ", item)
+    assert (empty.value, empty.parsed) == (0.0, False)

@@ -1,0 +1,64 @@
+"""Scorers on real public data from ../shared/data (skipped with a reason when the folder is absent)."""
+
+from __future__ import annotations
+
+import ast
+import collections
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from routerlab.score import CodeScorer, ScoreItem, extract_letter
+
+
+def _unwrap(cell: str) -> str:
+    """RouterBench stores each response as the repr of a one-element list."""
+    try:
+        value = ast.literal_eval(cell)
+    except (ValueError, SyntaxError):
+        return cell
+    return str(value[0]) if isinstance(value, list) and value else str(value)
+
+
+def test_letter_extraction_agrees_with_routerbench_labels(shared_data: Path) -> None:
+    """ARC-Challenge 0-shot responses of 11 models: our exact match reproduces RouterBench's 0/1 labels."""
+    df = pd.read_csv(shared_data / "routerbench-0shot-subset" / "arc_challenge_test.csv")
+    models = [c.split("|")[0] for c in df.columns if c.endswith("|model_response")]
+    n = parsed = compared = agree = 0
+    for _, row in df.iterrows():
+        cells = {}
+        votes: collections.Counter[str] = collections.Counter()
+        for m in models:
+            text, label = row[f"{m}|model_response"], row[m]
+            if not isinstance(text, str) or pd.isna(label):
+                continue
+            ex = extract_letter(_unwrap(text), letters="ABCDE")
+            cells[m] = (ex.letter, float(label))
+            if label == 1 and ex.letter:
+                votes[ex.letter] += 1
+        gold = votes.most_common(1)[0][0] if votes else None  # the letter RouterBench marked correct
+        for letter, label in cells.values():
+            n += 1
+            parsed += letter is not None
+            if gold and letter:
+                compared += 1
+                agree += (letter == gold) == (label == 1.0)
+    assert n > 4000
+    assert parsed / n > 0.95  # the unparsed are cut-off refusals ("I do", "Unfortunately I")
+    assert agree == compared
+
+
+def test_humaneval_canonical_solutions_pass_and_stubs_fail(shared_data: Path) -> None:
+    path = shared_data / "raw-evals" / "humaneval" / "HumanEval.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        problems = [json.loads(line) for line in fh][::12]  # 14 problems: a few seconds
+    scorer = CodeScorer(timeout_s=5)
+    for p in problems:
+        item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
+        good = scorer.score(p["canonical_solution"], item)
+        assert good.reason == "passed", (p["task_id"], good.detail)
+        fenced = scorer.score(f"Sure:\n```python\n{p['prompt']}{p['canonical_solution']}\n```\nDone.", item)
+        assert fenced.reason == "passed", (p["task_id"], fenced.detail)
+        assert scorer.score("    return None\n", item).value == 0.0
