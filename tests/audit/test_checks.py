@@ -243,3 +243,16 @@ def test_artifacts_same_judgement_is_reported() -> None:
 def test_artifacts_not_applicable_without_matrices() -> None:
     [f] = artifacts(toy([[1, 0]]))
     assert f.severity == "info" and f.title.startswith("Not applicable: needs raw_score")
+
+
+def test_artifacts_ignores_single_judge_sources_in_a_mixed_run() -> None:
+    # source "dual": exact-match Y beside an independent judge (2 of 4 cells disagree);
+    # source "judge": Y = grade / 2, raw = grade (one judgement) -> must not dilute the discordance
+    Y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.5, 0.0]])
+    raw = np.array([[2.0, 2.0], [0.0, 0.0], [2.0, 0.0], [1.0, 0.0]])
+    [f] = artifacts(toy(Y, raw_score=raw, sources=["dual", "dual", "judge", "judge"]))
+    n = f.numbers
+    assert n["raw_score_is_rescaled_y"] is False and n["single_judge_sources"] == ["judge"]
+    assert n["dual_judge"]["n_cells"] == 4
+    assert n["dual_judge"]["discordance"] == 0.5
+    assert n["dual_judge"]["judge_false_positive"] == 0.25 and n["dual_judge"]["judge_false_negative"] == 0.25

@@ -725,19 +725,27 @@ def label_sanity(
 
 
 # ---------------------------------------------------------------------------------------- 9. artifacts
-def _same_judgement(raw: np.ndarray, y: np.ndarray, sources: np.ndarray) -> bool:
-    """True when, within each source, raw_score is a non-decreasing function of Y (a rescaling, not a second judge)."""
-    for s in np.unique(sources.astype(str)):
-        r = sources.astype(str) == s
+def _rescaled_sources(raw: np.ndarray, y: np.ndarray, sources: np.ndarray) -> tuple[set[str], set[str]]:
+    """Sources whose raw_score is a rescaling of Y (one judgement, not two), and all sources with a raw score.
+
+    Rescaling means raw is a non-decreasing function of Y within the source. A run can mix judge-only
+    sources (Y = grade / 2) with dual-judged ones.
+    """
+    rescaled: set[str] = set()
+    with_raw: set[str] = set()
+    src = sources.astype(str)
+    for s in np.unique(src):
+        r = src == s
         a, b = raw[r], y[r]
         keep = np.isfinite(a) & np.isfinite(b)
         a, b = a[keep], b[keep]
         if a.size == 0:
             continue
+        with_raw.add(str(s))
         pairs = np.unique(np.stack([b, a], axis=1), axis=0)  # sorted by Y, then raw
-        if len(np.unique(pairs[:, 0])) != len(pairs) or np.any(np.diff(pairs[:, 1]) < 0):
-            return False
-    return True
+        if len(np.unique(pairs[:, 0])) == len(pairs) and not np.any(np.diff(pairs[:, 1]) < 0):
+            rescaled.add(str(s))
+    return rescaled, with_raw
 
 
 def artifacts(
@@ -811,8 +819,13 @@ def artifacts(
         with np.errstate(invalid="ignore"):
             j_raw = raw_obs & (np.nan_to_num(raw, nan=-np.inf) >= thr[:, None] - _EPS)
         judge = np.where(raw_obs, j_raw, y_solved)
+        rescaled, with_raw = _rescaled_sources(np.where(obs, raw, np.nan), np.where(obs, data.Y, np.nan), data.sources)
+        same = rescaled == with_raw
         both = em_cells & raw_obs
-        same = _same_judgement(np.where(obs, raw, np.nan), np.where(obs, data.Y, np.nan), data.sources)
+        if not same and rescaled:
+            # single-judge sources would count as dual cells that always agree and dilute the discordance
+            both &= ~np.isin(src, sorted(rescaled))[:, None]
+            numbers["single_judge_sources"] = sorted(rescaled)
         fp = both & judge & ~em_correct
         fn = both & ~judge & em_correct
         nb = int(both.sum())
