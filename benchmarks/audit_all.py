@@ -79,8 +79,15 @@ def main() -> None:
             )
         )
         print(f"{name}: done in {rows[-1][-1]}", flush=True)
-    head = ("dataset", "ceiling", "best model (avg rank)", "exact dup groups", "near dup groups (≥0.999)",
-            "oracle-label majority", "time")
+    head = (
+        "dataset",
+        "ceiling",
+        "best model (avg rank)",
+        "exact dup groups",
+        "near dup groups (≥0.999)",
+        "oracle-label majority",
+        "time",
+    )
     print("\n| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:

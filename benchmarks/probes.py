@@ -23,7 +23,9 @@ from routerlab.data.features import encode
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = ["llmrouter-dcrouter", "routerdc-7models", "routellm-evals", "routerbench-0shot-subset"]
 
-PAPER_TABLE4 = "| Overall | K-NN −0.84 | KMeans −2.40 | MF −0.64 | MLP −8.40 |  (EmbedLLM, targets logiqa/social_iqa/gpqa)"
+PAPER_TABLE4 = (
+    "| Overall | K-NN −0.84 | KMeans −2.40 | MF −0.64 | MLP −8.40 |  (EmbedLLM, targets logiqa/social_iqa/gpqa)"
+)
 PAPER_TABLE7 = "| Average (math+medical) | K-NN −18.75 | KMeans −20.17 | MF −19.56 | MLP −24.14 |  (EmbedLLM)"
 
 

@@ -441,8 +441,11 @@ def _progress_callback(description: str) -> Iterator[Callable[[int, int, str], N
 
 # ---------------------------------------------------------------------- commands defined in their own modules
 def _register_plugins() -> None:
+    from routerlab.cli.collect import collect_cmd, latency_cmd
     from routerlab.cli.score import score_cmd
 
+    app.command("collect")(collect_cmd)
+    app.command("latency")(latency_cmd)
     app.command("score")(score_cmd)
 
 

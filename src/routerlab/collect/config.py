@@ -1,0 +1,329 @@
+"""The collection config: model pool, query set, generation budgets, retries, store and budget.
+
+A config is a pydantic model with ``extra="forbid"`` (a misspelt key is an error naming the key and
+the close valid ones), read from YAML by :func:`load_config`. Precedence: CLI flags > file >
+defaults. Relative paths are taken relative to the working directory, as in ``routerlab sweep``.
+
+What the fields follow:
+
+* **Generation** (``unsolvability-ceiling-artifacts.txt`` §3.2): greedy decoding (``temperature
+  = 0``) and *per-source* ``max_tokens`` budgets (``budgets: {mmlu: 256, humaneval: 1024}``),
+  falling back to ``max_tokens`` for other sources. §5.2 / §9.1: budgets bind (MMLU 65% truncated),
+  so every record keeps its finish reason and a ``truncated`` flag, and truncation rates should be
+  reported.
+* **Prices** (``routing-plateau.txt`` App. D, inference protocol): cost is computed from the
+  recorded prompt and completion token counts at the provider's posted rates, here USD per 1M
+  input / output tokens. A model with no price is an error at start, never $0; write ``0`` for a
+  model that really is free (e.g. a local server).
+* **Secrets.** An endpoint names the *environment variable* that holds its API key
+  (``api_key_env``); the key itself is read when the run starts and is never stored in the config,
+  the store or a log.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from routerlab.errors import SchemaError
+
+__all__ = [
+    "CollectConfig",
+    "EndpointConfig",
+    "GenerationConfig",
+    "QuerySetConfig",
+    "RetryConfig",
+    "load_config",
+]
+
+
+class EndpointConfig(BaseModel):
+    """One model of the pool, served by an OpenAI-compatible endpoint.
+
+    ``name`` is the model's name in the store and in every table (``records.model``); ``model`` is
+    the id sent in the request (defaults to ``name``). ``base_url`` ends before
+    ``/chat/completions`` (e.g. ``http://127.0.0.1:8000/v1`` or ``https://api.openai.com/v1``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    base_url: str
+    model: str | None = None
+    #: USD per 1M prompt tokens, as posted by the provider (required; 0 for a free local model)
+    input_price_per_1m: float | None = Field(default=None, ge=0)
+    #: USD per 1M completion tokens, as posted by the provider (required; 0 for a free local model)
+    output_price_per_1m: float | None = Field(default=None, ge=0)
+    #: name of the environment variable holding the API key (sent as ``Authorization: Bearer``)
+    api_key_env: str | None = None
+    #: requests in flight at once to this endpoint (one connection each)
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    #: per-request timeout in seconds; overrides the config's ``request_timeout_s``
+    timeout_s: float | None = Field(default=None, gt=0)
+    #: extra JSON fields merged into every request body (e.g. ``{"enable_thinking": false}``)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://; got {value!r}")
+        if value.endswith("/chat/completions"):
+            raise ValueError(f"base_url must end before /chat/completions (e.g. .../v1); got {value!r}")
+        return value
+
+    @field_validator("extra_body")
+    @classmethod
+    def _check_extra(cls, value: dict[str, Any]) -> dict[str, Any]:
+        owned = sorted({"model", "messages", "max_tokens", "temperature", "seed", "stream"} & set(value))
+        if owned:
+            raise ValueError(f"extra_body may not set {owned}; they come from the endpoint and the generation section")
+        return value
+
+    @model_validator(mode="after")
+    def _check_prices(self) -> EndpointConfig:
+        missing = [f for f in ("input_price_per_1m", "output_price_per_1m") if getattr(self, f) is None]
+        if missing:
+            raise ValueError(
+                f"endpoint {self.name!r} (model {self.model_id!r}) has no {' and no '.join(missing)}: a model with "
+                "no price would be counted as free. Set the provider's posted price in USD per 1M tokens, "
+                "or 0 for a model that really costs nothing (e.g. a local server)"
+            )
+        return self
+
+    @property
+    def model_id(self) -> str:
+        """The model id sent in the request body."""
+        return self.model or self.name
+
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """Cost of one call from its token counts at the posted prices (``routing-plateau.txt`` App. D)."""
+        assert self.input_price_per_1m is not None and self.output_price_per_1m is not None  # checked above
+        return (prompt_tokens * self.input_price_per_1m + completion_tokens * self.output_price_per_1m) / 1e6
+
+
+class GenerationConfig(BaseModel):
+    """Decoding parameters shared by every endpoint (``unsolvability-ceiling-artifacts.txt`` §3.2).
+
+    ``budgets`` maps a query *source* to its ``max_tokens``; other sources get ``max_tokens``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int | None = 0
+    max_tokens: int = Field(default=512, ge=1)
+    budgets: dict[str, int] = Field(default_factory=dict)
+    #: an optional system message put before every query
+    system_prompt: str | None = None
+
+    @field_validator("budgets")
+    @classmethod
+    def _check_budgets(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if v < 1}
+        if bad:
+            raise ValueError(f"every budget must be a positive number of tokens; got {bad}")
+        return value
+
+    def max_tokens_for(self, source: str) -> int:
+        """The token budget of a query from ``source``."""
+        return self.budgets.get(source, self.max_tokens)
+
+
+class QuerySetConfig(BaseModel):
+    """Where the queries come from: a routerlab dataset (``routerlab.data.load``) or a JSONL file.
+
+    A JSONL file has one object per line with ``id`` and ``text`` (required), ``source`` (default
+    ``"default"``), ``gold``, ``split`` (default ``"test"``); other fields go to the query's
+    ``meta``. ``splits`` / ``sources`` keep only those; ``limit`` keeps the first N (after filters).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str | None = None
+    #: folder with the dataset's original files (for ``dataset``)
+    path: Path | None = None
+    jsonl: Path | None = None
+    splits: list[str] | None = None
+    sources: list[str] | None = None
+    limit: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QuerySetConfig:
+        if (self.dataset is None) == (self.jsonl is None):
+            raise ValueError("give exactly one of 'dataset' (a routerlab dataset name or file) or 'jsonl' (a path)")
+        if self.path is not None and self.dataset is None:
+            raise ValueError("'path' is the folder of a 'dataset'; for a JSONL file use 'jsonl' alone")
+        return self
+
+
+class RetryConfig(BaseModel):
+    """Retries of one request: on the statuses listed, on timeouts and on connection errors.
+
+    Attempt ``k`` (1-based) that fails waits ``min(backoff_max_s, backoff_base_s * 2**(k-1))`` times
+    a jitter factor in [0.5, 1.5) drawn from a generator seeded by (``jitter_seed``, request key,
+    attempt), or the server's ``Retry-After`` (capped at ``backoff_max_s``) when it sends one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_base_s: float = Field(default=0.5, ge=0.0)
+    backoff_max_s: float = Field(default=30.0, ge=0.0)
+    retry_statuses: list[int] = Field(default_factory=lambda: [408, 409, 425, 429, 500, 502, 503, 504])
+    jitter_seed: int = 0
+
+
+class CollectConfig(BaseModel):
+    """A collection: every query of ``queries`` sent to every endpoint, recorded in ``store``.
+
+    ``max_cost`` (USD) caps the cost of *all* successful records in the store, this run's and
+    earlier runs': when it is reached no new request starts; requests in flight finish and are
+    stored, so the total can exceed it by at most those. ``batch_size`` / ``flush_interval_s``: a
+    batch of results is written in one transaction when it holds that many records or is that old.
+    ``http_client``: see :mod:`routerlab.collect.transport`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoints: list[EndpointConfig] = Field(min_length=1)
+    queries: QuerySetConfig
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    retries: RetryConfig = Field(default_factory=RetryConfig)
+    store: Path
+    max_cost: float | None = Field(default=None, ge=0.0)
+    request_timeout_s: float = Field(default=120.0, gt=0.0)
+    batch_size: int = Field(default=256, ge=1)
+    #: how requests are sent: "auto" (httpx behind a proxy, else the lean asyncio client), "asyncio", "httpx"
+    http_client: Literal["auto", "asyncio", "httpx"] = "auto"
+    flush_interval_s: float = Field(default=0.5, gt=0.0)
+
+    @field_validator("endpoints")
+    @classmethod
+    def _unique(cls, value: list[EndpointConfig]) -> list[EndpointConfig]:
+        names = [e.name for e in value]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"endpoint names must be unique; {dup} appear more than once")
+        return value
+
+    @field_validator("max_cost")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("max_cost must be a finite number of USD (leave it out for no budget)")
+        return value
+
+    def timeout_for(self, endpoint: EndpointConfig) -> float:
+        """The request timeout of ``endpoint`` in seconds."""
+        return endpoint.timeout_s if endpoint.timeout_s is not None else self.request_timeout_s
+
+    @classmethod
+    def build(cls, **values: Any) -> CollectConfig:
+        """Like the constructor, but an invalid value is a :class:`SchemaError` naming the field and the fix."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SchemaError(_describe_errors(exc, "collect config", None)) from None
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready data; it holds no secret (only the *names* of key variables)."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        return data
+
+
+def load_config(path: str | Path, **overrides: Any) -> CollectConfig:
+    """Read a YAML collection config; ``overrides`` that are not None (CLI flags) replace top-level keys.
+
+    Errors are :class:`SchemaError` naming the file, the line and the field, e.g.
+    ``collect.yaml, line 4: unknown key 'max_concurency' (endpoints.0.max_concurency). Did you
+    mean 'max_concurrency'?``.
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SchemaError(f"Cannot read the collect config {str(path)!r}: {exc.strerror or exc}.") from None
+    try:
+        raw = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SchemaError(f"{path}{where}: not valid YAML ({problem}).") from None
+    if not isinstance(raw, dict):
+        raise SchemaError(
+            f"{path}: a collect config must be a mapping with keys endpoints, queries, store, ...; "
+            f"got {type(raw).__name__}."
+        )
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return CollectConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise SchemaError(_describe_errors(exc, str(path), node)) from None
+
+
+# ------------------------------------------------------------------------------------ error messages
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "endpoints": EndpointConfig,
+    "queries": QuerySetConfig,
+    "generation": GenerationConfig,
+    "retries": RetryConfig,
+}
+
+
+def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
+    return _SECTIONS.get(str(loc[0]), CollectConfig) if len(loc) > 1 else CollectConfig
+
+
+def _node_at(node: Any, loc: Sequence[Any], *, key: bool) -> Any:
+    import yaml
+
+    current = node
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(current, yaml.MappingNode):
+            match = next(((k, v) for k, v in current.value if getattr(k, "value", None) == str(part)), None)
+            if match is None:
+                return current
+            current = match[0] if (last and key) else match[1]
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(current.value):
+            current = current.value[part]
+        else:
+            return current
+    return current
+
+
+def _describe_errors(exc: ValidationError, source: str, node: Any) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        where = source
+        if node is not None and loc:
+            target = _node_at(node, loc, key=err["type"] == "extra_forbidden")
+            if target is not None:
+                where = f"{source}, line {target.start_mark.line + 1}"
+        if err["type"] == "extra_forbidden":
+            bad = str(loc[-1])
+            valid = list(_model_at(loc).model_fields)
+            close = difflib.get_close_matches(bad, valid, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(f"{where}: unknown key {bad!r} ({dotted}).{hint} Valid keys: {', '.join(valid)}.")
+        elif err["type"] == "missing":
+            problems.append(f"{where}: the required key {dotted!r} is missing.")
+        else:
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            got = "" if err["type"] == "value_error" else f" Got {err.get('input')!r}."
+            problems.append(f"{where}: {dotted}: {msg}.{got}")
+    head = f"Invalid collect config ({len(problems)} problems):" if len(problems) > 1 else ""
+    return "\n".join([head, *problems]).strip()

@@ -1,0 +1,168 @@
+"""One request against a real loopback server: parsing, truncation, retries on 429/500/timeout/drop, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from routerlab.collect.client import BadResponse, Outcome, backoff_delay, complete, parse_completion
+from routerlab.collect.config import RetryConfig
+from routerlab.collect.mock_server import FaultSchedule, hash_backend
+from routerlab.collect.transport import HttpxTransport, StreamTransport
+from tests.collect.conftest import ServeFn
+
+RETRIES = RetryConfig(max_attempts=6, backoff_base_s=0.001, backoff_max_s=0.01)
+MESSAGES = [{"role": "user", "content": "Which is it? A, B, C or D."}]
+
+
+def _ask(
+    url: str,
+    *,
+    max_tokens: int = 64,
+    timeout_s: float = 2.0,
+    retries: RetryConfig = RETRIES,
+    model: str = "mock",
+    sleeps: list[float] | None = None,
+    kind: str = "asyncio",
+) -> Outcome:
+    body = {"model": model, "messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0.0, "seed": 0}
+
+    async def sleep(seconds: float) -> None:
+        if sleeps is not None:
+            sleeps.append(seconds)
+        await asyncio.sleep(0)
+
+    async def go() -> Outcome:
+        transport = StreamTransport() if kind == "asyncio" else HttpxTransport(timeout_s=timeout_s)
+        async with transport as http:
+            return await complete(
+                http, f"{url}/chat/completions", body, key="k", timeout_s=timeout_s, retries=retries, sleep=sleep
+            )
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "httpx"])
+def test_answer_and_usage(serve: ServeFn, kind: str) -> None:
+    server = serve(["mock"])
+    out = _ask(server.url, kind=kind)
+    expected = hash_backend(model="mock", messages=MESSAGES, max_tokens=64, temperature=0.0, seed=0)
+    assert out.ok and out.attempts == 1
+    assert out.response_text == expected.text and out.response_text.endswith(("A.", "B.", "C.", "D."))
+    assert out.finish_reason == "stop" and out.truncated is False
+    assert out.prompt_tokens == 8 and out.completion_tokens == len(expected.text.split())
+    assert out.latency_s is not None and 0 < out.latency_s < 2
+
+
+def test_truncation_at_max_tokens(serve: ServeFn) -> None:
+    server = serve(["mock"])
+    out = _ask(server.url, max_tokens=3)
+    assert out.finish_reason == "length" and out.truncated is True
+    assert out.completion_tokens == 3 and out.response_text == "Let me think."
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "httpx"])
+@pytest.mark.parametrize("fault", ["429", "500", "timeout", "drop"])
+def test_retry_on_each_fault(serve: ServeFn, fault: str, kind: str) -> None:
+    server = serve(["mock"], faults=FaultSchedule(script=(fault, fault), hang_s=1.0, retry_after_s=None))
+    out = _ask(server.url, timeout_s=0.3, kind=kind)
+    assert out.ok and out.attempts == 3
+    assert [r.outcome for r in server.log] == [fault, fault, "ok"]
+
+
+def test_all_faults_in_a_row_then_success(serve: ServeFn) -> None:
+    server = serve(["mock"], faults=FaultSchedule(script=("429", "500", "timeout", "drop"), hang_s=1.0))
+    out = _ask(server.url, timeout_s=0.3)
+    assert out.ok and out.attempts == 5
+
+
+def test_gives_up_after_max_attempts_with_the_last_error(serve: ServeFn) -> None:
+    server = serve(["mock"], faults=FaultSchedule(every_500=1))
+    out = _ask(server.url, retries=RetryConfig(max_attempts=3, backoff_base_s=0.0))
+    assert not out.ok and out.attempts == 3 and len(server.log) == 3
+    assert out.error is not None and out.error.startswith("HTTP 500") and out.truncated is None
+
+
+def test_timeout_message(serve: ServeFn) -> None:
+    server = serve(["mock"], faults=FaultSchedule(every_timeout=1, hang_s=1.0))
+    out = _ask(server.url, timeout_s=0.2, retries=RetryConfig(max_attempts=2, backoff_base_s=0.0))
+    assert out.error == "timeout after 0.2 s" and out.attempts == 2
+
+
+def test_client_errors_are_not_retried(serve: ServeFn) -> None:
+    server = serve(["mock"])
+    out = _ask(server.url, model="no-such-model")
+    assert out.attempts == 1 and out.error is not None and out.error.startswith("HTTP 404")
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "httpx"])
+def test_connection_refused_is_retried(kind: str) -> None:
+    out = _ask("http://127.0.0.1:9/v1", retries=RetryConfig(max_attempts=2, backoff_base_s=0.0), kind=kind)
+    assert out.attempts == 2 and out.error is not None and out.error.startswith("connection error")
+
+
+def test_retry_after_is_honoured_and_capped(serve: ServeFn) -> None:
+    server = serve(["mock"], faults=FaultSchedule(script=("429", "429"), retry_after_s=0.004))
+    sleeps: list[float] = []
+    assert _ask(server.url, sleeps=sleeps).ok
+    assert sleeps == [0.004, 0.004]
+    server.app.state.faults = FaultSchedule(script=("ok", "ok", "ok", "429"), retry_after_s=120.0)
+    sleeps.clear()
+    assert _ask(server.url, sleeps=sleeps).ok
+    assert sleeps == [RETRIES.backoff_max_s]
+
+
+def test_backoff_is_exponential_seeded_and_capped() -> None:
+    retries = RetryConfig(backoff_base_s=1.0, backoff_max_s=10.0, jitter_seed=3)
+    delays = [backoff_delay(retries, "key", k) for k in range(1, 7)]
+    assert delays == [backoff_delay(retries, "key", k) for k in range(1, 7)]  # same seed → same waits
+    for k, d in enumerate(delays[:3], start=1):
+        assert 0.5 * 2 ** (k - 1) <= d < 1.5 * 2 ** (k - 1)
+    assert delays[-1] == 10.0
+    assert backoff_delay(retries, "other", 1) != delays[0]
+    assert backoff_delay(retries, "key", 1, retry_after_s=2.5) == 2.5
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "B"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+    }
+    body.update(changes)
+    return body
+
+
+def test_parse_completion() -> None:
+    assert parse_completion(_body()) == ("B", "stop", 5, 1)
+    none_content = _body(choices=[{"message": {"content": None}, "finish_reason": "content_filter"}])
+    assert parse_completion(none_content) == ("", "content_filter", 5, 1)
+    for bad, match in [
+        ([], "not a JSON object"),
+        (_body(choices=[]), "no choices"),
+        (_body(usage=None), "no usage"),
+        (_body(usage={"completion_tokens": 3}), "prompt_tokens"),
+        (_body(choices=[{"message": {"content": 3}}]), "not a string"),
+    ]:
+        with pytest.raises(BadResponse, match=match):
+            parse_completion(bad)
+
+
+def test_a_non_completion_body_is_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(200, json={"unexpected": True})
+        return httpx.Response(200, json=_body())
+
+    async def go() -> Outcome:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with HttpxTransport(timeout_s=1, client=client) as http:
+            return await complete(http, "http://x/v1/chat/completions", b"{}", key="k", timeout_s=1, retries=RETRIES)
+
+    out = asyncio.run(go())
+    assert out.ok and out.attempts == 2 and out.response_text == "B"

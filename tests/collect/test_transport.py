@@ -1,0 +1,168 @@
+"""The lean HTTP/1.1 transport against hand-written server bytes: framing, keep-alive, reconnection, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from collections.abc import Callable
+
+import pytest
+
+from routerlab.collect.transport import HttpxTransport, RawResponse, StreamTransport, TransportError, make_transport
+from tests.collect.conftest import ServeFn
+
+Reply = Callable[[bytes], bytes | None]  # request bytes → raw response bytes (None: close without answering)
+
+
+class Closing(bytes):
+    """Response bytes after which the test server closes the connection."""
+
+
+def _exchange(replies: list[Reply], n_requests: int) -> tuple[list[RawResponse | Exception], int, list[bytes]]:
+    """Run a raw server answering with ``replies`` in turn; return the responses, connections opened, requests."""
+    connections = 0
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")
+                )
+                request = head + await reader.readexactly(length)
+                requests.append(request)
+                answer = replies[len(requests) - 1](request)
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+                if isinstance(answer, Closing) or b"connection: close" in answer.lower():
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def go() -> list[RawResponse | Exception]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        out: list[RawResponse | Exception] = []
+        async with StreamTransport() as http:
+            for _ in range(n_requests):
+                try:
+                    out.append(await http.post(f"http://127.0.0.1:{port}/v1/x?a=1", b'{"q": 1}', {"X-Test": "yes"}))
+                except TransportError as exc:
+                    out.append(exc)
+        server.close()
+        await server.wait_closed()
+        return out
+
+    return asyncio.run(go()), connections, requests
+
+
+def _ok(body: bytes, extra: str = "") -> Reply:
+    return lambda _: f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+def test_request_bytes_and_keep_alive() -> None:
+    out, connections, requests = _exchange([_ok(b"one"), _ok(b"two"), _ok(b"three")], 3)
+    assert [r.content for r in out if isinstance(r, RawResponse)] == [b"one", b"two", b"three"]
+    assert connections == 1  # one keep-alive connection for all three
+    first = requests[0].decode()
+    assert first.startswith("POST /v1/x?a=1 HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert "X-Test: yes\r\n" in first and "Content-Length: 8\r\n" in first and first.endswith('{"q": 1}')
+
+
+def test_chunked_gzip_and_informational() -> None:
+    payload = json.dumps({"x": "y" * 50}).encode()
+    packed = gzip.compress(payload)
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(packed[i : i + 7]), packed[i : i + 7]) for i in range(0, len(packed), 7))
+    reply = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+        + chunked
+        + b"0\r\nX-T: 1\r\n\r\n"
+    )
+    out, _, _ = _exchange([lambda _: reply, _ok(b"after")], 2)
+    assert isinstance(out[0], RawResponse) and out[0].content == payload and out[0].status == 200
+    assert isinstance(out[1], RawResponse) and out[1].content == b"after"
+
+
+def test_connection_close_and_read_to_end() -> None:
+    close = _ok(b"bye", "Connection: close\r\n")
+    to_end: Reply = lambda _: b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nuntil the end"  # noqa: E731
+    out, connections, _ = _exchange([close, to_end, _ok(b"x")], 3)
+    assert [r.content for r in out if isinstance(r, RawResponse)] == [b"bye", b"until the end", b"x"]
+    assert connections == 3  # reconnected after each close
+
+
+def test_headers_are_lower_cased_and_status_kept() -> None:
+    reply: Reply = lambda _: b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"  # noqa: E731
+    (out,), _, _ = _exchange([reply], 1)
+    assert isinstance(out, RawResponse) and out.status == 429 and out.headers["retry-after"] == "2"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        lambda _: None,  # closed without a byte
+        lambda _: Closing(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"),  # closed mid-body
+        lambda _: b"SPDY/9 200 OK\r\nContent-Length: 0\r\n\r\n",  # not HTTP/1.x
+        lambda _: b"HTTP/1.1 200 OK\r\nbroken header\r\nContent-Length: 0\r\n\r\n",
+        lambda _: Closing(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),  # bad chunk size
+    ],
+)
+def test_broken_responses_are_transport_errors_and_the_connection_is_renewed(reply: Reply) -> None:
+    out, connections, _ = _exchange([reply, _ok(b"fine")], 2)
+    assert isinstance(out[0], TransportError)
+    assert isinstance(out[1], RawResponse) and out[1].content == b"fine" and connections == 2
+
+
+def test_bad_urls_and_refused_connections() -> None:
+    async def go(url: str) -> None:
+        async with StreamTransport() as http:
+            await http.post(url, b"", {})
+
+    with pytest.raises(TransportError, match="only http"):
+        asyncio.run(go("ftp://x/y"))
+    with pytest.raises(TransportError, match="cannot connect"):
+        asyncio.run(go("http://127.0.0.1:9/v1"))
+
+
+def test_make_transport_uses_httpx_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(make_transport("auto", "http://127.0.0.1:8/v1", timeout_s=1), StreamTransport)
+    assert isinstance(make_transport("httpx", "http://127.0.0.1:8/v1", timeout_s=1), HttpxTransport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert isinstance(make_transport("auto", "https://api.example.com/v1", timeout_s=1), HttpxTransport)
+    assert isinstance(make_transport("asyncio", "https://api.example.com/v1", timeout_s=1), StreamTransport)
+
+
+def test_idle_connection_closed_by_the_server_is_reopened(serve: ServeFn) -> None:
+    server = serve(["mock"])
+    body = json.dumps({"model": "mock", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}).encode()
+
+    async def go() -> list[int]:
+        statuses = []
+        async with StreamTransport() as http:
+            statuses.append((await http.post(f"{server.url}/chat/completions", body, {})).status)
+            assert http._writer is not None
+            http._writer.transport.abort()  # as if the server had dropped the idle connection
+            await asyncio.sleep(0.05)
+            statuses.append((await http.post(f"{server.url}/chat/completions", body, {})).status)
+        return statuses
+
+    assert asyncio.run(go()) == [200, 200]
