@@ -9,67 +9,32 @@ as in :mod:`routerlab.cli.main`; ``collect`` exits 1 when the run ended with req
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from routerlab.errors import RouterlabError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-console = Console()
-err_console = Console(stderr=True)
+from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
 
 __all__ = ["collect_cmd", "latency_cmd"]
-
-
-def _friendly_errors(fn: F) -> F:
-    # the same pattern as routerlab.cli.main._friendly_errors (not imported: main imports this module)
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (RouterlabError, ValueError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @contextlib.contextmanager
 def _collect_progress(description: str) -> Iterator[Callable[[Any], None]]:
     """A rich bar showing done/total, left, errors and cost; yields the ``progress`` callback of ``collect``."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
+    before_time = (
+        "left {task.fields[left]}",
+        "errors [red]{task.fields[errors]}[/]",
+        "cost ${task.fields[cost]:.4f}",
     )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("left {task.fields[left]}"),
-        TextColumn("errors [red]{task.fields[errors]}[/]"),
-        TextColumn("cost ${task.fields[cost]:.4f}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(description, total=None, left="?", errors=0, cost=0.0)
+    with progress_bar(description, before_time=before_time, left="?", errors=0, cost=0.0) as bar_update:
 
         def update(state: Any) -> None:
-            bar.update(
-                task, completed=state.done, total=state.total, left=state.left, errors=state.errors, cost=state.cost_usd
+            bar_update(
+                completed=state.done, total=state.total, left=state.left, errors=state.errors, cost=state.cost_usd
             )
 
         yield update

@@ -7,44 +7,27 @@ red line and exit with status 2 — never a traceback.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from routerlab import __version__
+from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
 from routerlab.errors import RouterlabError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 app = typer.Typer(
     name="routerlab", help="Honest, practical LLM routing: data, audits, routers, metrics.", no_args_is_help=True
 )
 data_app = typer.Typer(help="List and inspect routing datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
-err_console = Console(stderr=True)
 
 DEFAULT_DATA = "routerlab-mini"
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")
-
-
-def _friendly_errors(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (RouterlabError, ValueError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _version(value: bool) -> None:
@@ -413,28 +396,10 @@ def _mean_std(mean: float, std: float | None, n: int) -> str:
 @contextlib.contextmanager
 def _progress_callback(description: str) -> Iterator[Callable[[int, int, str], None]]:
     """Show a rich progress bar; yield it as the ``progress(done, total, message)`` callback of run_sweep."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[last]}"),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(description, total=None, last="")
+    with progress_bar(description, after_time=("{task.fields[last]}",), last="") as bar_update:
 
         def update(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, last=message)
+            bar_update(completed=done, total=total, last=message)
 
         yield update
 

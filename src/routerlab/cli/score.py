@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
+from routerlab.cli._common import _friendly_errors, console
+
 __all__ = ["parse_scorer_option", "score_cmd"]
 
 _NAMES = ("letter", "exact", "math", "code", "judge", "dual", "dual:letter", "dual:math", "dual:exact")
@@ -94,13 +96,11 @@ def _score(
     code_timeout: float,
 ) -> None:
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
     from routerlab.score.build import build_routing, score_records
     from routerlab.score.store_reader import read_run
 
-    console = Console()
     mapping = parse_scorer_option(scorer)
     scorers = _build_scorers(mapping, judge_model=judge_model, judge_base_url=judge_base_url, code_timeout=code_timeout)
     price_table = _read_prices(prices)
@@ -168,6 +168,4 @@ def score_cmd(
     code_timeout: Annotated[float, typer.Option("--code-timeout", help="Seconds per sandboxed code run.")] = 10.0,
 ) -> None:
     """Score a collection run: outcome, raw-score, parsed and truncated matrices, latency and cost."""
-    from routerlab.cli.main import _friendly_errors
-
     _friendly_errors(_score)(run, scorer, out, name, judge_model, judge_base_url, prices, code_timeout)

@@ -22,7 +22,6 @@ What the fields follow:
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from routerlab._yaml import describe_errors, read_yaml
 from routerlab.errors import SchemaError
 
 __all__ = [
@@ -245,26 +245,8 @@ def load_config(path: str | Path, **overrides: Any) -> CollectConfig:
     ``collect.yaml, line 4: unknown key 'max_concurency' (endpoints.0.max_concurency). Did you
     mean 'max_concurrency'?``.
     """
-    import yaml
-
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SchemaError(f"Cannot read the collect config {str(path)!r}: {exc.strerror or exc}.") from None
-    try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SchemaError(f"{path}{where}: not valid YAML ({problem}).") from None
-    if not isinstance(raw, dict):
-        raise SchemaError(
-            f"{path}: a collect config must be a mapping with keys endpoints, queries, store, ...; "
-            f"got {type(raw).__name__}."
-        )
+    raw, node = read_yaml(path, what="collect", expected="a mapping with keys endpoints, queries, store, ...")
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return CollectConfig.model_validate(raw)
@@ -281,49 +263,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
-def _model_at(loc: Sequence[Any]) -> type[BaseModel]:
-    return _SECTIONS.get(str(loc[0]), CollectConfig) if len(loc) > 1 else CollectConfig
-
-
-def _node_at(node: Any, loc: Sequence[Any], *, key: bool) -> Any:
-    import yaml
-
-    current = node
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(current, yaml.MappingNode):
-            match = next(((k, v) for k, v in current.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                return current
-            current = match[0] if (last and key) else match[1]
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(current.value):
-            current = current.value[part]
-        else:
-            return current
-    return current
+def _valid_keys(loc: Sequence[Any]) -> list[str]:
+    model = _SECTIONS.get(str(loc[0]), CollectConfig) if len(loc) > 1 else CollectConfig
+    return list(model.model_fields)
 
 
 def _describe_errors(exc: ValidationError, source: str, node: Any) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        where = source
-        if node is not None and loc:
-            target = _node_at(node, loc, key=err["type"] == "extra_forbidden")
-            if target is not None:
-                where = f"{source}, line {target.start_mark.line + 1}"
-        if err["type"] == "extra_forbidden":
-            bad = str(loc[-1])
-            valid = list(_model_at(loc).model_fields)
-            close = difflib.get_close_matches(bad, valid, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append(f"{where}: unknown key {bad!r} ({dotted}).{hint} Valid keys: {', '.join(valid)}.")
-        elif err["type"] == "missing":
-            problems.append(f"{where}: the required key {dotted!r} is missing.")
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            got = "" if err["type"] == "value_error" else f" Got {err.get('input')!r}."
-            problems.append(f"{where}: {dotted}: {msg}.{got}")
-    head = f"Invalid collect config ({len(problems)} problems):" if len(problems) > 1 else ""
-    return "\n".join([head, *problems]).strip()
+    return describe_errors(exc, source, node, what="collect", valid_keys=_valid_keys)

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import difflib
 import hashlib
 import json
 import logging
@@ -64,6 +63,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from routerlab._random import rng
+from routerlab._yaml import describe_errors, read_yaml
 from routerlab.data.schema import RoutingData
 from routerlab.errors import RouterlabError, SchemaError
 from routerlab.experiments.evaluate import score_choice
@@ -195,27 +195,8 @@ class SweepConfig(BaseModel):
         Errors are :class:`SchemaError` naming the file, the line and the bad key, e.g.
         ``sweep.yaml, line 3: unknown key 'rooters'. Did you mean 'routers'?``.
         """
-        import yaml
-
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SchemaError(f"Cannot read the sweep config {str(path)!r}: {exc.strerror or exc}.") from None
-        try:
-            raw = yaml.safe_load(text)
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f", line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise SchemaError(f"{path}{where}: not valid YAML ({problem}).") from None
-        if raw is None:
-            raw = {}
-        if not isinstance(raw, dict):
-            raise SchemaError(
-                f"{path}: a sweep config must be a mapping of keys (datasets, routers, ...); got {type(raw).__name__}."
-            )
+        raw, node = read_yaml(path, what="sweep", expected="a mapping of keys (datasets, routers, ...)", empty_ok=True)
         raw.update({k: v for k, v in overrides.items() if v is not None})
         if overrides.get("routers") is not None and isinstance(raw.get("grids"), dict):
             # a --router flag narrows the sweep: grids of routers left out no longer apply
@@ -234,59 +215,17 @@ class SweepConfig(BaseModel):
             raise SchemaError(_describe_errors(exc, "sweep config", None)) from None
 
 
-def _node_at(node: Any, loc: Sequence[Any], *, key: bool = False) -> Any:
-    """Find the YAML node at the pydantic error location ``loc`` (its key node for ``key=True``)."""
-    import yaml
-
-    current = node
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(current, yaml.MappingNode):
-            match = next(((k, v) for k, v in current.value if getattr(k, "value", None) == str(part)), None)
-            if match is None:
-                return current
-            current = match[0] if (last and key) else match[1]
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(current.value):
-            current = current.value[part]
-        else:
-            return current
-    return current
-
-
 def _valid_keys(loc: Sequence[Any]) -> list[str]:
     model: type[BaseModel] = DatasetRef if loc and loc[0] == "datasets" else SweepConfig
     return list(model.model_fields)
 
 
+def _missing_hint(loc: Sequence[Any]) -> str:
+    return " (or pass --out)" if tuple(loc) == ("out_dir",) else ""
+
+
 def _describe_errors(exc: ValidationError, source: str, node: Any) -> str:
-    problems = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        where = source
-        if node is not None and loc:
-            target = _node_at(node, loc, key=err["type"] == "extra_forbidden")
-            if target is not None:
-                where = f"{source}, line {target.start_mark.line + 1}"
-        if err["type"] == "extra_forbidden":
-            bad = str(loc[-1])
-            valid = _valid_keys(loc)
-            close = difflib.get_close_matches(bad, valid, n=1, cutoff=0.5)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append(f"{where}: unknown key {bad!r} ({dotted}).{hint} Valid keys: {', '.join(valid)}.")
-        elif err["type"] == "missing":
-            flag = " (or pass --out)" if loc == ("out_dir",) else ""
-            problems.append(f"{where}: the required key {dotted!r} is missing{flag}.")
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-            got = "" if err["type"] == "value_error" else f" Got {err.get('input')!r}."  # ours name the value
-            problems.append(f"{where}: {dotted}: {msg}.{got}")
-    head = (
-        f"Invalid sweep config ({len(problems)} problem{'s' if len(problems) > 1 else ''}):"
-        if len(problems) > 1
-        else ""
-    )
-    return "\n".join([head, *problems]).strip()
+    return describe_errors(exc, source, node, what="sweep", valid_keys=_valid_keys, missing_hint=_missing_hint)
 
 
 # ============================================================================ configurations

@@ -1,0 +1,75 @@
+"""What the command modules share: the consoles, the error wrapper and the progress bar.
+
+A module of its own so that :mod:`routerlab.cli.collect` and :mod:`routerlab.cli.score` need not
+import :mod:`routerlab.cli.main` (which imports them to register their commands).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from routerlab.errors import RouterlabError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+err_console = Console(stderr=True)
+
+__all__ = ["_friendly_errors", "console", "err_console", "progress_bar"]
+
+
+def _friendly_errors(fn: F) -> F:
+    """Print errors raised on purpose (RouterlabError, ValueError) as one red line and exit 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (RouterlabError, ValueError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, *, before_time: Sequence[str] = (), after_time: Sequence[str] = (), **fields: Any
+) -> Iterator[Callable[..., None]]:
+    """A rich progress bar: description, bar, done/total, ``before_time``, elapsed, remaining, ``after_time``.
+
+    ``before_time`` / ``after_time`` are templates of text columns (e.g. ``"left {task.fields[left]}"``);
+    ``fields`` are the initial values of the task fields they show.
+    Yields ``update(**values)``, which passes ``completed=``, ``total=`` and fields on to the task.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *(TextColumn(text) for text in before_time),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        *(TextColumn(text) for text in after_time),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(description, total=None, **fields)
+
+        def update(**values: Any) -> None:
+            bar.update(task, **values)
+
+        yield update
