@@ -186,3 +186,13 @@ def test_real_data_oracle_dominates_baselines(mini: routerlab.data.RoutingData) 
             if lam == 0:
                 assert oracle.quality >= row.quality, name
     assert board.row("oracle").oracle_gap == 0.0
+
+
+def test_one_class_twice_gets_names_that_tell_the_configs_apart() -> None:
+    data = make_routing_problem(120, 3, seed=2)
+    X = np.random.default_rng(0).normal(size=(data.n_queries, 4))
+    board = evaluate(data, [make_router("knn", k=3), make_router("knn", k=7), "oracle"], features=X)
+    names = {r.router for r in board.rows}
+    assert names == {"knn(k=3, weights='uniform')", "knn(k=7, weights='uniform')", "oracle"}
+    with pytest.raises(SchemaError, match=r"listed twice with the same parameters"):
+        evaluate(data, [make_router("knn", k=3), make_router("knn", k=3)], features=X)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -77,7 +78,9 @@ def test_save_results_needs_predictions_and_unique_names(tmp_path: Path) -> None
     bare = Leaderboard.from_dict(board.to_dict())
     with pytest.raises(SchemaError, match="carries no predictions"):
         bare.save_results(tmp_path / "a")
-    twice = evaluate(data, ["cheapest", "cheapest"])
+    with pytest.raises(SchemaError, match="listed twice with the same parameters"):
+        evaluate(data, ["cheapest", "cheapest"])
+    twice = dataclasses.replace(board, predictions=(*board.predictions, board.predictions[-1]))
     with pytest.raises(SchemaError, match=r"\['cheapest'\] appear more than once"):
         twice.save_results(tmp_path / "b")
 

@@ -90,8 +90,9 @@ def router_label(spec: RouterSpec) -> str:
     """A router's label in probe results: the registered name, or ``name(param=value, ...)`` for an instance."""
     if isinstance(spec, str):
         return spec
-    params = ", ".join(f"{k}={v!r}" for k, v in sorted(spec.get_params().items()))
-    return f"{spec.name}({params})"
+    from routerlab.routers import describe
+
+    return describe(spec)
 
 
 def _fit_route(

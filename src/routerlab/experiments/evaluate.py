@@ -51,6 +51,7 @@ import copy
 import dataclasses
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -61,7 +62,7 @@ import numpy as np
 from routerlab.data.schema import RoutingData
 from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.metrics import core as M
-from routerlab.routers import BASELINES, Router, clone, make_router
+from routerlab.routers import BASELINES, Router, clone, describe, make_router
 from routerlab.routers.policy import CostScale, policy_for, select
 
 log = logging.getLogger(__name__)
@@ -441,6 +442,21 @@ def _as_router(spec: str | Router) -> tuple[str, Router]:
     return spec, make_router(spec)
 
 
+def _named_routers(routers: Sequence[str | Router]) -> list[tuple[str, Router]]:
+    """Each router with a unique leaderboard name: its registered name, or ``name(params)`` when the class repeats."""
+    named = [_as_router(spec) for spec in routers]
+    counts = Counter(name for name, _ in named)
+    out = [(describe(r) if counts[name] > 1 else name, r) for name, r in named]
+    seen: set[str] = set()
+    for name, _ in out:
+        if name in seen:
+            raise SchemaError(
+                f"Router {name!r} is listed twice with the same parameters; drop one, or change its parameters."
+            )
+        seen.add(name)
+    return out
+
+
 def evaluate(
     data: RoutingData,
     routers: Sequence[str | Router] = BASELINES,
@@ -475,8 +491,7 @@ def evaluate(
     scale = CostScale.from_costs(train.cost, train.observed)
     rows: list[LeaderboardRow] = []
     predictions: list[RouterPredictions] = []
-    for spec in routers:
-        name, router = _as_router(spec)
+    for name, router in _named_routers(routers):
         log.info("fitting %s on %d queries", name, train.n_queries)
         router.fit(train, X_train)
         scores, costs = _decision_inputs(router, test, X_test)

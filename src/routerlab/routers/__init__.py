@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from routerlab._registry import Registry
-from routerlab.routers.base import Router, clone
+from routerlab.routers.base import Router, clone, describe
 from routerlab.routers.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 
 ROUTERS: Registry[type[Router]] = Registry("router")
@@ -60,6 +60,7 @@ __all__ = [
     "CostUtility",
     "Router",
     "clone",
+    "describe",
     "make_router",
     "policy_for",
     "select",

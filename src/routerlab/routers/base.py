@@ -168,6 +168,12 @@ class Router:
                 raise SchemaError(f"{where}: features X contain NaN or infinite values; re-encode the queries.")
 
 
+def describe(router: Router) -> str:
+    """``name(param=value, ...)``: a label that tells apart two routers of one class with other parameters."""
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(router.get_params().items()))
+    return f"{router.name}({params})"
+
+
 def clone(router: Router) -> Router:
     """A new, unfitted router with the same hyper-parameters (deep-copied)."""
     if not isinstance(router, Router):
