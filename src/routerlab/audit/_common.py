@@ -18,6 +18,14 @@ SOLVED_THRESHOLD = 1.0
 _EPS = 1e-9
 
 
+def pick_best(quality: np.ndarray, cost: np.ndarray, eligible: np.ndarray) -> int:
+    """Column with the highest quality among ``eligible``; ties to the cheaper, then the lower column."""
+    q = np.where(eligible & np.isfinite(quality), quality, -np.inf)
+    c = np.where(np.isfinite(cost), cost, np.inf)
+    order = np.lexsort((np.arange(len(q)), c, -q))
+    return int(order[0])
+
+
 def answered(data: RoutingData) -> np.ndarray:
     """Boolean row mask: queries with at least one observed outcome."""
     mask: np.ndarray = np.asarray(data.observed.any(axis=1), dtype=bool)

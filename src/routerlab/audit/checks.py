@@ -28,6 +28,7 @@ from routerlab.audit._common import (
     group_means,
     label_distribution,
     oracle_labels,
+    pick_best,
     round_figs,
     share,
     solved_cells,
@@ -41,14 +42,6 @@ _EPS = 1e-9
 
 def _r(x: float | None, digits: int = 4) -> float | None:
     return None if x is None or not math.isfinite(float(x)) else round(float(x), digits)
-
-
-def _pick_best(quality: np.ndarray, cost: np.ndarray, eligible: np.ndarray) -> int:
-    """Column with the highest quality among ``eligible``; ties to the cheaper, then the lower column."""
-    q = np.where(eligible & np.isfinite(quality), quality, -np.inf)
-    c = np.where(np.isfinite(cost), cost, np.inf)
-    order = np.lexsort((np.arange(len(q)), c, -q))
-    return int(order[0])
 
 
 def _nanmax_rows(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -94,7 +87,7 @@ def oracle_ceiling(
     fq = full_quality_labels(data, solved_threshold)
     mean_q, mean_c = data.mean_quality(), data.mean_cost()
     all_models = np.ones(data.n_models, dtype=bool)
-    b = _pick_best(mean_q, mean_c, all_models)
+    b = pick_best(mean_q, mean_c, all_models)
     cheapest = int(np.argmin(np.where(np.isfinite(mean_c), mean_c, np.inf)))
 
     def per_group(keys: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -241,7 +234,7 @@ def specialist_score(
     used: list[dict[str, Any]] = []
     for b in grid:
         admissible = usable & (cost <= b + _EPS * max(1.0, abs(float(b))))
-        g = _pick_best(overall, cost, admissible) if gen_fixed is None else gen_fixed
+        g = pick_best(overall, cost, admissible) if gen_fixed is None else gen_fixed
         if gen_fixed is None and not admissible.any():
             continue
         nongen = admissible.copy()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from routerlab.audit._common import RETHINKING, group_means
+from routerlab.audit._common import RETHINKING, group_means, pick_best
 from routerlab.audit.findings import Finding, make_finding
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
@@ -53,7 +53,7 @@ def category_labels(data: RoutingData) -> np.ndarray:
     return data.categories if data.categories is not None else data.sources
 
 
-def _features(data: RoutingData, X: np.ndarray | None, encoder: str | None) -> tuple[np.ndarray, str]:
+def _features(data: RoutingData, X: np.ndarray | None, encoder: str | None) -> np.ndarray:
     if X is not None:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or len(X) != data.n_queries:
@@ -61,7 +61,7 @@ def _features(data: RoutingData, X: np.ndarray | None, encoder: str | None) -> t
                 f"X must be a (n_queries, n_features) array with n_queries = {data.n_queries}; got shape "
                 f"{X.shape}. Encode the same RoutingData (routerlab.data.features.encode(data, 'minilm'))."
             )
-        return X, "given (X=)"
+        return X
     if data.texts is None:
         raise SchemaError(
             f"Dataset {data.name!r} has no query texts, so the probe's routers have no features. Pass "
@@ -69,8 +69,7 @@ def _features(data: RoutingData, X: np.ndarray | None, encoder: str | None) -> t
         )
     from routerlab.data.features import encode
 
-    name = encoder or DEFAULT_ENCODER
-    return encode(data, name), f"encoder {name!r}"
+    return encode(data, encoder or DEFAULT_ENCODER)
 
 
 def _split_masks(data: RoutingData) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +105,6 @@ def _fit_route(
     router.fit(train, X_train)
     choice: np.ndarray = router.route(test, X_test, available=test.observed)
     return choice
-
-
-def _best_single(train: RoutingData) -> int:
-    """The heuristic router's model: highest mean training quality, ties to the cheaper (App. E)."""
-    quality, cost = train.mean_quality(), train.mean_cost()
-    q = np.where(np.isfinite(quality), quality, -np.inf)
-    c = np.where(np.isfinite(cost), cost, np.inf)
-    return int(np.lexsort((np.arange(len(q)), c, -q))[0])
 
 
 def match_categories(data: RoutingData, patterns: str | Sequence[str]) -> list[str]:
@@ -316,14 +307,15 @@ def pseudo_specialist_probe(
     pool and again on the pool with :func:`add_pseudo_specialists`. Targets default to
     :func:`select_targets`.
     """
-    X, _ = _features(data, X, encoder)
+    X = _features(data, X, encoder)
     train_m, test_m = _split_masks(data)
     labels_all = category_labels(data).astype(str)
     in_both = sorted(set(labels_all[train_m]) & set(labels_all[test_m]))
     chosen_targets = list(targets) if targets is not None else select_targets(data, n_specialists, eligible=in_both)
     augmented, injected = add_pseudo_specialists(data, chosen_targets, boost=boost, random_state=random_state)
-    g = _best_single(data.subset(train_m))
-    labels = category_labels(data)[test_m]
+    train = data.subset(train_m)  # the heuristic router's model (App. E): best mean quality on train
+    g = pick_best(train.mean_quality(), train.mean_cost(), np.ones(data.n_models, dtype=bool))
+    labels = labels_all[test_m]
     groups = ("overall", *chosen_targets)
     masks = {"overall": np.ones(int(test_m.sum()), dtype=bool), **{t: labels == t for t in chosen_targets}}
     result = AdaptabilityResult(
@@ -470,7 +462,7 @@ def ood_probe(
     ``holdout`` categories (names or regular expressions, see :func:`match_categories`) — and scored on
     the test queries of each held-out category. Accuracy is the mean quality of the chosen models (%).
     """
-    X, _ = _features(data, X, encoder)
+    X = _features(data, X, encoder)
     train_m, test_m = _split_masks(data)
     cats = match_categories(data, holdout)
     labels = category_labels(data)
