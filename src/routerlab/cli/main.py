@@ -28,6 +28,7 @@ app.add_typer(data_app, name="data")
 
 DEFAULT_DATA = "routerlab-mini"
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")
+_PATH_HELP = "Folder with a registered benchmark's original files (an error with a shipped dataset or a file path)."
 
 
 def _version(value: bool) -> None:
@@ -94,7 +95,7 @@ def data_ls() -> None:
 @_friendly_errors
 def data_show(
     name: Annotated[str, typer.Argument(help="Dataset name (see `routerlab data ls`) or a file path.")],
-    path: Annotated[Path | None, typer.Option(help="Folder with the dataset's original files.")] = None,
+    path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
     download: Annotated[bool, typer.Option(help="Fetch the files from the public home if absent.")] = False,
     split: Annotated[str, typer.Option(help="Split for the per-model table and the bounds.")] = "test",
 ) -> None:
@@ -144,7 +145,7 @@ def data_show(
 @_friendly_errors
 def evaluate_cmd(
     data: Annotated[str, typer.Option("--data", "-d", help="Dataset name or path.")] = DEFAULT_DATA,
-    path: Annotated[Path | None, typer.Option(help="Folder with the dataset's original files.")] = None,
+    path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
     router: Annotated[str, typer.Option("--router", "-r", help="Comma-separated router names.")] = "",
     lam: Annotated[str, typer.Option("--lambda", "-l", help="Comma-separated cost weights λ in [0, 1].")] = "0",
     out: Annotated[Path | None, typer.Option(help="Output folder (default routerlab-results/<dataset>).")] = None,
@@ -284,7 +285,7 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 @_friendly_errors
 def audit_cmd(
     data: Annotated[str, typer.Argument(help="Dataset name (see `routerlab data ls`) or a file path.")],
-    path: Annotated[Path | None, typer.Option(help="Folder with the dataset's original files.")] = None,
+    path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
     checks: Annotated[str, typer.Option("--checks", "-c", help="Comma-separated checks (default: all).")] = "",
     encoder: Annotated[
         str, typer.Option("--encoder", "-e", help="Encoder for near-duplicate search (e.g. minilm); none = exact only.")

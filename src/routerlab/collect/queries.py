@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +32,16 @@ def queries_from_routing_data(data: RoutingData) -> list[QueryRow]:
 
 def queries_from_jsonl(path: str | Path) -> list[QueryRow]:
     """Read a JSONL query file: ``id`` and ``text`` required; ``source``, ``gold``, ``split`` optional; rest → meta."""
+    from routerlab._jsonl import iter_jsonl
+
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataNotFoundError(f"Cannot read the query file {str(path)!r}: {exc.strerror or exc}.") from None
+    if not path.is_file():
+        problem = "it is a folder" if path.is_dir() else "no such file"
+        raise DataNotFoundError(f"Cannot read the query file {str(path)!r}: {problem}; give the path of a JSONL file.")
     rows: list[QueryRow] = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj: Any = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{path}, line {n}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(obj, dict):
-            raise SchemaError(f"{path}, line {n}: each line must be a JSON object with 'id' and 'text'.")
+    obj: Any
+    for n, obj in iter_jsonl(path, fix="each line must be a JSON object with 'id' and 'text'"):
         for req in ("id", "text"):
             if obj.get(req) is None or obj.get(req) == "":
                 raise SchemaError(

@@ -76,7 +76,7 @@ def read_parquet(path: str | Path) -> RoutingData:
         )
     try:
         meta = json.loads(raw_meta)
-    except ValueError:
+    except (ValueError, RecursionError):  # bad UTF-8 / JSON, or a nesting bomb
         meta = None
     if not isinstance(meta, dict):
         raise SchemaError(
@@ -92,16 +92,48 @@ def read_parquet(path: str | Path) -> RoutingData:
     missing = [c for c in ("query_ids", "sources", "splits", "Y", "cost") if c not in table.column_names]
     if missing:
         raise SchemaError(f"{str(path)!r} lacks the column(s) {missing}; re-create it with RoutingData.save().")
-    models = tuple(ModelInfo(**m) for m in meta["models"])
+    models = _models(meta, path)
+    for key in ("name", "cost_unit"):
+        if not isinstance(meta.get(key), str):
+            raise SchemaError(
+                f"{str(path)!r}: the 'routerlab' metadata field {key!r} must be text. Got {meta.get(key)!r:.80}. "
+                "Re-create the file with RoutingData.save()."
+            )
     k = len(models)
     kwargs: dict[str, Any] = {}
     for name in table.column_names:
         col = table.column(name).combine_chunks()
-        if name in _STR_COLUMNS:
-            kwargs[name] = np.array(col.to_pylist(), dtype=object)
-        else:
-            values = col.flatten().to_numpy(zero_copy_only=False)
-            kwargs[name] = np.asarray(values).reshape(-1, k)
+        try:
+            if name in _STR_COLUMNS:
+                kwargs[name] = np.array(col.to_pylist(), dtype=object)
+            else:
+                values = col.flatten().to_numpy(zero_copy_only=False)
+                kwargs[name] = np.asarray(values).reshape(-1, k)
+        except (ValueError, TypeError, AttributeError, pa.ArrowException) as exc:
+            raise SchemaError(
+                f"{str(path)!r}: column {name!r} is not a list of {k} values per query (one per model) "
+                f"({type(exc).__name__}: {exc}); re-create the file with RoutingData.save()."
+            ) from None
     return RoutingData(
         name=meta["name"], models=models, cost_unit=meta["cost_unit"], meta=meta.get("meta", {}), **kwargs
     )
+
+
+def _models(meta: dict[str, Any], path: Path) -> tuple[ModelInfo, ...]:
+    """The model pool of the file's metadata; a SchemaError naming the entry when one is malformed."""
+    entries = meta.get("models")
+    if not isinstance(entries, list) or not entries:
+        raise SchemaError(
+            f"{str(path)!r}: the 'routerlab' metadata field 'models' must be a non-empty list. Got "
+            f"{entries!r:.80}. Re-create the file with RoutingData.save()."
+        )
+    models = []
+    for i, entry in enumerate(entries):
+        try:
+            models.append(ModelInfo(**entry))
+        except TypeError as exc:  # not a mapping, or unknown / missing fields
+            raise SchemaError(
+                f"{str(path)!r}: models[{i}] of the 'routerlab' metadata is not a model entry ({exc}). Got "
+                f"{entry!r:.80}. Re-create the file with RoutingData.save()."
+            ) from None
+    return tuple(models)

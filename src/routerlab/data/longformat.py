@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from routerlab._jsonl import find_bad_utf8, iter_jsonl
 from routerlab.data.schema import SPLITS, ModelInfo, RoutingData
 from routerlab.data.splits import DEFAULT_FRACTIONS, hash_split
-from routerlab.errors import DataNotFoundError, SchemaError
+from routerlab.errors import DataNotFoundError, RouterlabError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +108,16 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SchemaError(f"{str(path)!r} is empty (0 bytes); write one row per (query, model) with a header.")
     try:
         df = _read(path, fmt)
+    except RouterlabError:
+        raise
     except pd.errors.EmptyDataError:
         raise SchemaError(f"{str(path)!r} is empty; write one row per (query, model) with a header.") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise csv_read_error(path, exc, fmt=fmt) from None
     except Exception as exc:  # pandas/pyarrow raise many types for a malformed file
         raise SchemaError(f"{str(path)!r} could not be read as {fmt}: {type(exc).__name__}: {exc}") from None
+    if len(df) == 0 and fmt == "jsonl":
+        raise SchemaError(f"{str(path)!r} has no rows (only blank lines); write one JSON object per (query, model).")
     if len(df) == 0:
         raise SchemaError(
             f"{str(path)!r} has a header but no rows (columns {list(df.columns)}); add one row per (query, model)."
@@ -122,8 +130,39 @@ def _read(path: Path, fmt: str) -> pd.DataFrame:
     if fmt in ("csv", "tsv"):
         return pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False)
     if fmt == "jsonl":
-        return pd.read_json(path, lines=True, dtype=False, precise_float=True)
+        rows = iter_jsonl(path, fix='write one JSON object per line, e.g. {"query_id": "q1", "model": ...}')
+        return pd.DataFrame([row for _, row in rows])
     return pd.read_parquet(path)
+
+
+def csv_read_error(path: Path, exc: Exception, *, fmt: str = "csv", fix: str = "") -> SchemaError:
+    """The SchemaError for an error of :func:`pandas.read_csv` on ``path``, naming the line where pandas does not.
+
+    Bad UTF-8 gets the line and column of the first bad byte; an unclosed quote and a row with too many
+    fields get their line (pandas counts rows from 0 at the header). ``fix`` is appended.
+    """
+    tail = f" {fix}" if fix else ""
+    if isinstance(exc, UnicodeDecodeError):
+        bad = find_bad_utf8(path)
+        where = f"{path}, line {bad[0]}" if bad else str(path)
+        what = f" (byte 0x{bad[2]:02x} at column {bad[1]})" if bad else ""
+        return SchemaError(f"{where}: not valid UTF-8{what}; save the file as UTF-8.{tail}")
+    text = str(exc)
+    match = re.search(r"EOF inside string starting at row (\d+)", text)
+    if match:
+        return SchemaError(
+            f"{path}, line {int(match.group(1)) + 1}: a quoted field opened on this line is never closed, so it "
+            f'runs to the end of the file; close the quote (a quote inside a quoted field is written "").{tail}'
+        )
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if match:
+        want, lineno, got = match.groups()
+        sep = "tabs" if fmt == "tsv" else "commas"
+        return SchemaError(
+            f"{path}, line {lineno}: {got} fields where the header has {want}; quote cells that contain {sep} "
+            f'(e.g. "a, b"), or fix the line.{tail}'
+        )
+    return SchemaError(f"{str(path)!r} could not be read as {fmt}: {text}.{tail}")
 
 
 # ----------------------------------------------------------------------------- column roles

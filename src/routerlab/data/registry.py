@@ -6,7 +6,8 @@ the benchmark lives publicly, its licence, and which function parses its origina
 
 Where files are looked for, in order:
 
-1. the ``path`` argument;
+1. the ``path`` argument (an error for a dataset shipped in the package, or a file given by name,
+   where it could only be ignored);
 2. ``$ROUTERLAB_DATA_DIR/<name>``;
 3. the download cache ``$ROUTERLAB_CACHE_DIR`` (default ``~/.cache/routerlab``)``/datasets/<name>``;
 4. with ``download=True``: the benchmark's public home (pinned commit), fetched into the cache.
@@ -23,7 +24,7 @@ from typing import Any
 
 from routerlab._registry import Registry
 from routerlab.data.schema import RoutingData
-from routerlab.errors import DataNotFoundError, PrerequisiteError
+from routerlab.errors import DataNotFoundError, PrerequisiteError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +137,27 @@ def load(name: str, path: str | Path | None = None, *, download: bool = False, *
     """Load a registered benchmark by name, or a RoutingData Parquet / long-format file by path.
 
     ``load("llmrouter-dcrouter")`` parses the benchmark's original public files; ``options`` go to
-    its loader (see ``routerlab data show NAME``).
+    its loader (see ``routerlab data show NAME``). ``path`` is the folder of a registered benchmark's
+    files; with a shipped dataset or a file name it is an error (it could only be ignored).
     """
     as_path = Path(name)
     if name not in DATASETS and (as_path.suffix or as_path.exists()):
+        if path is not None:
+            raise SchemaError(
+                f"{name!r} is a file, so path={str(path)!r} has nothing to point at (path= is the folder of a "
+                "registered benchmark's original files); drop path= (--path, or 'path:' in a config) and give the "
+                "file's full path as the name."
+            )
         from routerlab.data.longformat import load_file
 
         return load_file(as_path, **options)
     spec = DATASETS.get(name)
+    if spec.shipped and path is not None:
+        raise SchemaError(
+            f"Dataset {name!r} ships inside the routerlab package; path={str(path)!r} cannot point it elsewhere and "
+            "would be ignored. Drop path= (--path, or 'path:' in a config); to load your own copy, give the file's "
+            "path as the name instead (e.g. routerlab.data.load('/dir/my-copy.parquet'))."
+        )
     root = None if spec.shipped else resolve_dataset_dir(spec, path, download)
     data = spec.load_fn()(root, **options)
     log.info("loaded %r", data)

@@ -35,7 +35,8 @@ the parent process as results arrive, so a kill loses at most the runs in flight
 identified by its *run key*, a hash of (dataset, router, encoder, params, seed); the stage is not
 part of the key, so the seed-42 run of stage 1 is also the first of the five headline seeds. On
 start, existing records are read and every completed run key is skipped: an interrupted sweep
-resumes where it stopped. A truncated last line (a kill mid-write) is dropped with a warning.
+resumes where it stopped. A truncated last line (a kill mid-write) is dropped with a warning; a
+corrupt line elsewhere (not UTF-8 JSON) stops the sweep with an error naming the line.
 Each record also carries a fingerprint of the dataset (ids, splits, models, outcomes, costs) and
 its figures at every λ; a record whose data changed, or that lacks a requested λ, is redone.
 Failed runs are recorded with ``status = "error"`` and retried on the next start.
@@ -439,10 +440,14 @@ def _now() -> str:
 def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
     """Read the records of a ``runs.jsonl`` file, in file order.
 
-    A truncated last line (a process killed mid-write) is dropped with a warning; with
-    ``repair=True`` it is also cut from the file, so that later appends start on a fresh line.
-    Unreadable lines elsewhere are skipped with a warning.
+    A truncated last line (a process killed mid-write: no final newline) is dropped with a warning;
+    with ``repair=True`` it is also cut from the file, so that later appends start on a fresh line.
+    Any other line that is not valid UTF-8 JSON (a corrupt or hand-edited file) is a
+    :class:`SchemaError` naming the file and line, since skipping it would silently redo or lose runs;
+    a JSON object that is not a sweep record of this schema version is skipped with a warning.
     """
+    from routerlab._jsonl import parse_line
+
     path = Path(path)
     if not path.exists():
         return []
@@ -457,16 +462,16 @@ def read_records(path: str | Path, *, repair: bool = False) -> list[dict[str, An
         raw = raw[:cut]
         if repair:
             os.truncate(path, cut)
+    fix = (
+        "the runs file is corrupt: delete that line (its run is redone on the next start) or move the file "
+        "away to start the sweep afresh"
+    )
     records = []
-    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            log.warning("%s, line %d: not a JSON record; skipped", path, number)
-            continue
-        if not isinstance(rec, dict) or rec.get("schema_version") != SCHEMA_VERSION or "run_key" not in rec:
+        rec = parse_line(line, path=path, lineno=number, fix=fix)
+        if rec.get("schema_version") != SCHEMA_VERSION or "run_key" not in rec:
             log.warning("%s, line %d: not a sweep record of schema version %d; skipped", path, number, SCHEMA_VERSION)
             continue
         records.append(rec)

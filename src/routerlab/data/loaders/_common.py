@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._jsonl import parse_json
+from routerlab._jsonl import read_jsonl as _read_jsonl
 from routerlab.errors import DataNotFoundError, SchemaError
 
 
@@ -42,15 +43,16 @@ def require_file(path: Path, fix: str = "copy it from the benchmark's public rep
 
 
 def read_json(path: Path) -> Any:
-    """Parse one JSON file; a SchemaError naming the file, line and column if it is not valid JSON."""
-    text = require_file(path).read_text(encoding="utf-8")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(
-            f"{str(path)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
-            "The file is truncated or edited; restore the original from the benchmark's repository."
-        ) from None
+    """Parse one JSON file; a SchemaError naming the file, line and column if it is not valid UTF-8 JSON.
+
+    A key twice in one object, and nesting too deep for the parser, are errors too (never a silent
+    last-value-wins, never a ``RecursionError``); see :func:`routerlab._jsonl.parse_json`.
+    """
+    return parse_json(
+        require_file(path).read_bytes(),
+        path=path,
+        fix="the file is truncated or edited; restore the original from the benchmark's repository",
+    )
 
 
 def read_json_list(path: Path) -> list[dict[str, Any]]:
@@ -67,23 +69,11 @@ def read_json_list(path: Path) -> list[dict[str, Any]]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """One JSON object per non-empty line; a SchemaError naming the file and line on a bad line."""
-    rows: list[dict[str, Any]] = []
-    with require_file(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SchemaError(
-                    f"{str(path)!r} line {lineno} is not valid JSON ({exc.msg}, column {exc.colno}). "
-                    "Restore the original file (one JSON object per line)."
-                ) from None
-            if not isinstance(row, dict):
-                raise SchemaError(f"{str(path)!r} line {lineno} must be a JSON object; got {type(row).__name__}.")
-            rows.append(row)
-    return rows
+    """One JSON object per non-empty line; a SchemaError naming the file and line on a bad line.
+
+    Read with :func:`routerlab._jsonl.iter_jsonl`: strict UTF-8, errors name the 1-based line.
+    """
+    return _read_jsonl(require_file(path), fix="restore the original file (one JSON object per line)")
 
 
 def require_field(row: Mapping[str, Any], field: str, path: Path, where: str, kind: type | None = None) -> Any:

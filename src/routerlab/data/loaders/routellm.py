@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from routerlab.data.loaders._common import require_file
+from routerlab.data.loaders._common import read_jsonl, require_file
+from routerlab.data.longformat import csv_read_error
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import DEFAULT_FRACTIONS, hash_split
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -87,17 +88,15 @@ def _need(path: Path) -> Path:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_json(_need(path), lines=True, dtype=False, precise_float=True)
-    except ValueError as exc:
-        raise SchemaError(f"{str(path)!r} is not valid JSON Lines: {exc}.") from None
+    """The rows of a JSONL file as a DataFrame (strict UTF-8; errors name the line, see ``_common.read_jsonl``)."""
+    return pd.DataFrame(read_jsonl(_need(path)))
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
     try:
         df = pd.read_csv(_need(path), keep_default_na=False, dtype={"prompt": str})
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise SchemaError(f"{str(path)!r} is not a readable CSV: {exc}.") from None
+    except (ValueError, pd.errors.ParserError) as exc:  # UnicodeDecodeError is a ValueError
+        raise csv_read_error(path, exc, fix=f"Restore the original file ({HOMEPAGE}, commit {COMMIT}).") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise SchemaError(f"{str(path)!r} lacks the column(s) {missing}; columns are {list(df.columns)}.")

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from routerlab.data.loaders._common import model_family, params_from_text, require_dir, require_file
+from routerlab.data.longformat import csv_read_error
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import carve_validation
 from routerlab.errors import SchemaError
@@ -81,9 +82,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(require_file(path), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SchemaError(
-            f"{str(path)!r} is not a readable CSV ({exc}). Restore the original RouterBench file."
-        ) from None
+        raise csv_read_error(path, exc, fix="Restore the original RouterBench file.") from None
 
 
 def _model_columns(df: pd.DataFrame, path: Path) -> list[str]:

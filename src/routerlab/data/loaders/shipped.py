@@ -16,19 +16,30 @@ from typing import Any
 
 from routerlab.data.io import read_parquet
 from routerlab.data.schema import RoutingData
-from routerlab.errors import DataNotFoundError
+from routerlab.errors import DataNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
 
 MINI_FILE = "routerlab-mini.parquet"
 
 
-def load_mini(root: Path | None = None, **_: Any) -> RoutingData:
+def load_mini(root: Path | None = None, **options: Any) -> RoutingData:
     """Load ``routerlab-mini`` from the package data (``routerlab/data/shipped/routerlab-mini.parquet``).
 
-    ``root`` and any options are ignored: the file is part of the installed package (a wheel or
-    an editable install alike), found with :mod:`importlib.resources`.
+    The file is part of the installed package (a wheel or an editable install alike), found with
+    :mod:`importlib.resources`; a folder (``root``) or loader options would only be ignored, so
+    either is an error.
     """
+    if root is not None:
+        raise SchemaError(
+            f"routerlab-mini ships inside the routerlab package; the folder {str(root)!r} cannot replace it. Drop "
+            "path= (--path), or load your own copy by its file path."
+        )
+    if options:
+        raise SchemaError(
+            f"routerlab-mini takes no loader options; got {sorted(options)}. Drop them (options such as "
+            "score_scale= apply to long-format files loaded by path)."
+        )
     resource = resources.files("routerlab.data").joinpath("shipped", MINI_FILE)
     if not resource.is_file():
         raise DataNotFoundError(
