@@ -132,7 +132,7 @@ def test_exit_before_tests_cannot_fake_a_pass() -> None:
 
 
 def test_killing_other_processes_and_raising_limits_are_blocked() -> None:
-    assert _score("import os\nos.kill(1, 0)\n")[1] == "signal_blocked"
+    assert _score("import os\nos.kill(0, 0)\n")[1] == "signal_blocked"  # the process group
     assert _score("import resource\nresource.setrlimit(resource.RLIMIT_CPU, (-1, -1))\n")[1] == "limit_blocked"
     assert _score("import ctypes\nctypes.CDLL(None).fork()\n")[1] == "ffi_blocked"
 
@@ -169,7 +169,7 @@ def test_kernel_layers_stop_escapes_without_the_audit_hook(tmp_path: Path) -> No
         checked += 1
     if layers["landlock"].startswith("on"):
         r = run_sandboxed(f"open({str(target)!r}, 'w').write('x')", limits=limits)
-        assert not r.passed and "Permission denied" in (r.error or "")
+        assert not r.passed and "Permission denied" in (r.untrusted_error or "")
         assert not target.exists()
         checked += 1
     if layers["network_namespace"] == "on":
@@ -194,10 +194,14 @@ def test_extract_code_rules() -> None:
     assert extract_code(None) == (None, "no_code")
 
 
-def test_build_program_humaneval_calls_check() -> None:
-    solution, tests = build_program("def add(a, b):\n    return a + b\n", HUMANEVAL)
-    assert solution.startswith(HUMANEVAL.text)
-    assert tests.rstrip().endswith("check(add)")
+def test_build_program_humaneval_calls_check_with_the_prompt_as_trusted_setup() -> None:
+    program = build_program("def add(a, b):\n    return a + b\n", HUMANEVAL)
+    assert program.solution.startswith(HUMANEVAL.text)
+    assert program.tests.rstrip().endswith("check(add)")
+    assert program.setup == HUMANEVAL.text and program.entry_point == "add"
+    mbpp = build_program("def min_of_two(a, b):\n    return min(a, b)\n", MBPP)
+    assert (mbpp.setup, mbpp.entry_point) == ("", None)
+    assert mbpp.tests.splitlines() == list(MBPP.tests)
 
 
 def test_limits_are_recorded_in_the_spec() -> None:

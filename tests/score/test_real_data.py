@@ -50,15 +50,22 @@ def test_letter_extraction_agrees_with_routerbench_labels(shared_data: Path) -> 
     assert agree == compared
 
 
-def test_humaneval_canonical_solutions_pass_and_stubs_fail(shared_data: Path) -> None:
+def test_all_164_humaneval_canonical_solutions_pass_and_stubs_fail(shared_data: Path) -> None:
+    """The two-process sandbox keeps every canonical solution passing (issue 10); a stub fails (every 12th)."""
     path = shared_data / "raw-evals" / "humaneval" / "HumanEval.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as fh:
-        problems = [json.loads(line) for line in fh][::12]  # 14 problems: a few seconds
-    scorer = CodeScorer(timeout_s=5)
+        problems = [json.loads(line) for line in fh]
+    assert len(problems) == 164
+    scorer = CodeScorer(timeout_s=10)
+    failed = []
     for p in problems:
         item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
         good = scorer.score(p["canonical_solution"], item)
-        assert good.reason == "passed", (p["task_id"], good.detail)
+        if good.reason != "passed":
+            failed.append((p["task_id"], good.reason, good.detail.get("error"), good.detail.get("untrusted_error")))
+    assert not failed
+    for p in problems[::12]:  # 14 problems: the fenced full-function form passes, a stub fails
+        item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
         fenced = scorer.score(f"Sure:\n```python\n{p['prompt']}{p['canonical_solution']}\n```\nDone.", item)
         assert fenced.reason == "passed", (p["task_id"], fenced.detail)
         assert scorer.score("    return None\n", item).value == 0.0
