@@ -142,13 +142,14 @@ def _open(path: Path) -> BinaryIO:
 
 
 def iter_jsonl(
-    path: str | Path, *, fix: str, objects: bool = True, max_line_bytes: int = MAX_LINE_BYTES
+    path: str | Path, *, fix: str, objects: bool = True, max_line_bytes: int | None = None
 ) -> Iterator[tuple[int, Any]]:
     """Yield ``(line number, value)`` for every non-blank line of the JSONL file ``path`` (see the module doc).
 
     A missing file is a :class:`~routerlab.errors.DataNotFoundError`; every other problem a SchemaError
-    naming the file and line, ending in ``fix``.
+    naming the file and line, ending in ``fix``. ``max_line_bytes`` defaults to :data:`MAX_LINE_BYTES`.
     """
+    limit = MAX_LINE_BYTES if max_line_bytes is None else max_line_bytes
     path = Path(path)
     try:
         fh = _open(path)
@@ -160,7 +161,7 @@ def iter_jsonl(
         lineno = 0
         while True:
             try:
-                raw = fh.readline(max_line_bytes + 1)
+                raw = fh.readline(limit + 1)
             except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
                 raise SchemaError(
                     f"{path}, after line {lineno}: not a readable gzip file ({exc}); re-compress it, or drop "
@@ -173,9 +174,9 @@ def iter_jsonl(
             if not raw:
                 return
             lineno += 1
-            if len(raw) > max_line_bytes:
+            if len(raw) > limit:
                 raise SchemaError(
-                    f"{path}, line {lineno}: longer than {max_line_bytes:,} bytes (the limit MAX_LINE_BYTES of "
+                    f"{path}, line {lineno}: longer than {limit:,} bytes (the limit MAX_LINE_BYTES of "
                     "routerlab._jsonl); JSON Lines holds one record per line — is this a JSON file or binary data "
                     f"rather than JSON Lines? {fix[:1].upper()}{fix[1:]}."
                 )

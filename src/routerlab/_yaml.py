@@ -208,7 +208,7 @@ def _read_text(path: Path, what: str) -> str:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", errors="replace")) + 1
         raise SchemaError(
-            f"{path}, line {line}, column {column}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            f"{path}, line {line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {column}); "
             "save the config as UTF-8."
         ) from None
 

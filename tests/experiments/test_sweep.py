@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -319,3 +319,50 @@ def test_cli_evaluate_runs_learned_routers_through_the_protocol(tmp_path: Path) 
     rows = json.loads((tmp_path / "sweep" / "summary.json").read_text())["rows"]
     assert [(r["router"], r["encoder"], r["seeds"]) for r in rows] == [("tiny_det", "handcrafted", [42])]
     assert len(_lines(tmp_path / "sweep" / "runs.jsonl")) == 2
+
+
+def test_resume_after_a_kill_that_cut_a_multibyte_character(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = _config(tmp_path, routers=["tiny_det"])
+    ref = run_sweep(cfg, **INJECT)
+    runs = tmp_path / "runs.jsonl"
+    lines = runs.read_bytes().splitlines(keepends=True)
+    torn = lines[-1][:20] + "é".encode()[:1]  # the kill landed inside a two-byte UTF-8 character
+    runs.write_bytes(b"".join(lines[:-1]) + torn)
+    with caplog.at_level("WARNING"):
+        again = run_sweep(cfg, **INJECT)
+    assert "truncated last line" in caplog.text
+    assert again.n_executed == 1 and again.summary == ref.summary
+    assert len(read_records(runs)) == 2 == len(runs.read_bytes().splitlines())
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda line: line[: len(line) // 2] + b"\n", "not valid JSON"),
+        (lambda line: line.replace(b'"status"', b'"st\xffatus"'), r"not valid UTF-8 \(byte 0xff"),
+        (lambda line: b"[1, 2]\n", "must be a JSON object"),
+    ],
+)
+def test_corrupt_middle_line_of_runs_file_is_an_error_naming_it(
+    tmp_path: Path, damage: Callable[[bytes], bytes], problem: str
+) -> None:
+    cfg = _config(tmp_path, routers=["tiny"])
+    run_sweep(cfg, **INJECT)
+    runs = tmp_path / "runs.jsonl"
+    lines = runs.read_bytes().splitlines(keepends=True)
+    lines[4] = damage(lines[4])
+    runs.write_bytes(b"".join(lines))
+    with pytest.raises(SchemaError, match=rf"runs\.jsonl, line 5: {problem}.*delete that line"):
+        run_sweep(cfg, **INJECT)
+    del lines[4]  # the fix the message gives: drop the line, and its run is redone
+    runs.write_bytes(b"".join(lines))
+    assert run_sweep(cfg, **INJECT).n_executed == 1
+
+
+def test_shipped_dataset_with_a_path_in_the_sweep_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"datasets:\n  - name: routerlab-mini\n    path: {tmp_path}\nrouters: [best_single]\n")
+    cfg = SweepConfig.from_yaml(path, out_dir=tmp_path / "out")
+    with pytest.raises(SchemaError, match=r"'routerlab-mini' ships inside the routerlab package.*'path:' in a config"):
+        run_sweep(cfg)
+    assert not (tmp_path / "out" / "runs.jsonl").exists()
