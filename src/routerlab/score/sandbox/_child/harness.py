@@ -64,9 +64,9 @@ class _Channel:
                 raise CandidateBrokeProtocol(str(exc)) from None
         if kind == "raise" and len(reply) == 4 and isinstance(reply[2], str) and isinstance(reply[3], str):
             name = reply[2] if reply[2] in _ERRORS else "RuntimeError"
-            exc = getattr(builtins, name)(reply[3][:500])
-            setattr(exc, "routerlab_remote", True)  # raised by the candidate, not by the tests themselves
-            raise exc
+            remote: BaseException = getattr(builtins, name)(reply[3][:500])
+            remote.routerlab_remote = True  # type: ignore[attr-defined]  # raised by the candidate, not the tests
+            raise remote
         if kind == "exit":
             raise CandidateExited("the candidate called sys.exit during a test")
         raise CandidateBrokeProtocol(f"an unknown reply kind {str(kind)[:20]!r}")

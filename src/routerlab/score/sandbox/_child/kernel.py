@@ -25,7 +25,8 @@ def read_roots(workdir: str) -> list[str]:
     """What a sandboxed Python needs to read: its installation, ``sys.path``, the system's shared libraries."""
     candidates = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix, *sys.path]
     candidates += ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache",
-                   "/usr/share/zoneinfo", "/etc/localtime", "/sys/devices/system/cpu", "/dev/urandom", "/dev/zero"]  # fmt: skip
+                   "/usr/share/zoneinfo", "/etc/localtime", "/sys/devices/system/cpu", "/dev/urandom",
+                   "/dev/zero"]  # fmt: skip
     roots: list[str] = []
     parent = os.path.dirname(os.path.realpath(workdir))
     for path in candidates:
@@ -86,7 +87,9 @@ def landlock(workdir: str, readable: Iterable[str], *, scope_signals: bool = Tru
                 if not os.path.isdir(path):
                     allowed &= _FILE_RIGHTS_MASK
                 rule = PathBeneath(allowed & handled, fd)
-                rc = syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0))
+                rc = syscall(
+                    _SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule), ctypes.c_uint32(0)
+                )
             finally:
                 os.close(fd)
             if rc != 0:

@@ -107,7 +107,8 @@ def _as_data(value: Any) -> Any:
         return value
     for base in _DATA_TYPES:
         if isinstance(value, base):
-            return base(value)
+            convert: Callable[[Any], Any] = base
+            return convert(value)
     return value
 
 
@@ -134,7 +135,8 @@ def encode(value: Any, ref_of: RefOf, *, lenient: bool = False, depth: int = 0) 
         return ["y", base64.b64encode(value).decode("ascii")]
     sub = depth + 1
     if cls in (list, tuple, set, frozenset):
-        tag = {list: "l", tuple: "t", set: "S", frozenset: "F"}[cls]
+        tags: dict[type, str] = {list: "l", tuple: "t", set: "S", frozenset: "F"}
+        tag = tags[cls]
         return [tag, [encode(v, ref_of, lenient=lenient, depth=sub) for v in value]]
     if cls is dict:
         return ["d", [[encode(k, ref_of, lenient=lenient, depth=sub), encode(v, ref_of, lenient=lenient, depth=sub)]
