@@ -107,6 +107,39 @@ def test_patching_builtins_json_and_the_harness_through_main_does_not_pass() -> 
     assert value == 0.0 and reason != "passed", detail
 
 
+def test_top_level_names_cannot_replace_the_builtins_or_helpers_the_tests_use() -> None:
+    item = ScoreItem(
+        text="Square a number.",
+        tests=(
+            "assert abs(square(3) - 9) < 1e-9",
+            "assert math.isclose(square(2), 4)",
+            "assert len(str(square(1))) > 0",
+        ),
+        query_id="mbpp/shadow",
+    )
+    code = (
+        "import os as math\n"  # the tests' math must stay the real math module
+        "abs = lambda x: 0\nlen = lambda x: 1\nstr = lambda x: 'x'\n"
+        "class FakeMath:\n    isclose = staticmethod(lambda *a, **k: True)\n"
+        "def square(x):\n    return -1\n"
+    )
+    value, reason, detail = score(code, item=item)
+    assert value == 0.0 and reason in ("test_failed", "runtime_error"), detail
+    assert score("import math\ndef square(x):\n    return x * x\n", item=item)[:2] == (1.0, "passed")
+
+
+def test_the_candidate_cannot_claim_to_be_unparsed() -> None:
+    code = (
+        "import os, struct, json, sys\n"
+        "body = json.dumps(['failed', 'syntax_error', 'pretend']).encode()\n"
+        "for fd in range(3, 20):\n"
+        "    try:\n        os.write(fd, struct.pack('>I', len(body)) + body)\n    except OSError:\n        pass\n"
+        "sys.exit(0)\n"
+    )
+    s = CodeScorer(**SMALL).score(f"```python\n{code}\n```", MBPP)  # type: ignore[arg-type]
+    assert s.value == 0.0 and s.parsed and s.reason != "syntax_error", s.detail
+
+
 def test_forged_status_lines_on_every_descriptor_and_from_a_thread_do_not_pass() -> None:
     forged = '{"status": "passed", "stage": "tests", "error": null}'
     code = (

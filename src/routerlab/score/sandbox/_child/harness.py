@@ -22,7 +22,10 @@ from . import wire
 
 _ERRORS = {name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, Exception)}
 #: the statuses the candidate may report for its own failure (anything else is read as runtime_error)
-CANDIDATE_STATUSES = frozenset({"runtime_error", "exited_early", "memory", "output_truncated", "syntax_error"})
+#: (not syntax_error: this process compiles the program itself, so the candidate cannot claim to be unparsed)
+CANDIDATE_STATUSES = frozenset({"runtime_error", "exited_early", "memory", "output_truncated"})
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_MAX_NAMES = 10_000
 
 
 class CandidateExited(BaseException):
@@ -136,13 +139,18 @@ def _ref_of(value: Any) -> Any:
 
 
 def _bind(namespace: dict[str, Any], names: Any, channel: _Channel, entry_point: str | None) -> None:
-    """Bind the candidate's names that the trusted context does not define (the entry point always)."""
+    """Bind the candidate's names that the trusted context does not define (the entry point always).
+
+    Names of builtins are never bound: a candidate's top-level ``abs = lambda x: 0`` would otherwise be
+    what ``assert abs(candidate(x) - y) < 1e-6`` calls. A module is bound only to the real standard-library
+    module of that name (``import math``, ``import os.path as path``), never to the candidate's object.
+    """
     if not isinstance(names, dict):
         raise CandidateBrokeProtocol("the names message is not a dict")
-    for name, kind in names.items():
+    for name, kind in list(names.items())[:_MAX_NAMES]:
         if not (isinstance(name, str) and name.isidentifier() and not name.startswith("__")):
             continue
-        if name in namespace and name != entry_point:
+        if (name in namespace or name in _BUILTIN_NAMES) and name != entry_point:
             continue  # the trusted helper wins (HumanEval's poly, encode_cyclic): the candidate cannot replace it
         if not isinstance(kind, list) or not kind:
             continue
@@ -150,7 +158,7 @@ def _bind(namespace: dict[str, Any], names: Any, channel: _Channel, entry_point:
             namespace[name] = Remote(channel, ["name", name])
         elif kind[0] == "module" and len(kind) == 2 and isinstance(kind[1], str):
             module = kind[1].split(".")[0]
-            if module in sys.stdlib_module_names:
+            if module in sys.stdlib_module_names and kind[1].split(".")[-1] == name:
                 try:
                     namespace[name] = importlib.import_module(kind[1])
                 except Exception:  # not importable here: the tests will say NameError
