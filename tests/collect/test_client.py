@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import math
+import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from routerlab.collect.client import BadResponse, Outcome, backoff_delay, complete, parse_completion
+from routerlab.collect.client import (
+    MAX_TOKENS_PER_CALL,
+    BadResponse,
+    Outcome,
+    _retry_after,
+    backoff_delay,
+    clean_error,
+    complete,
+    parse_completion,
+)
 from routerlab.collect.config import RetryConfig
 from routerlab.collect.mock_server import FaultSchedule, hash_backend
 from routerlab.collect.transport import HttpxTransport, StreamTransport
 from tests.collect.conftest import ServeFn
 
 RETRIES = RetryConfig(max_attempts=6, backoff_base_s=0.001, backoff_max_s=0.01)
+MAX_BODY = 1 << 20
 MESSAGES = [{"role": "user", "content": "Which is it? A, B, C or D."}]
 
 
@@ -36,7 +50,11 @@ def _ask(
         await asyncio.sleep(0)
 
     async def go() -> Outcome:
-        transport = StreamTransport() if kind == "asyncio" else HttpxTransport(timeout_s=timeout_s)
+        transport = (
+            StreamTransport(max_body_bytes=MAX_BODY)
+            if kind == "asyncio"
+            else HttpxTransport(timeout_s=timeout_s, max_body_bytes=MAX_BODY)
+        )
         async with transport as http:
             return await complete(
                 http, f"{url}/chat/completions", body, key="k", timeout_s=timeout_s, retries=retries, sleep=sleep
@@ -136,19 +154,110 @@ def _body(**changes: Any) -> dict[str, Any]:
     return body
 
 
+def _choice(content: Any = "B", finish: Any = "stop") -> list[dict[str, Any]]:
+    return [{"message": {"content": content}, "finish_reason": finish}]
+
+
 def test_parse_completion() -> None:
     assert parse_completion(_body()) == ("B", "stop", 5, 1)
-    none_content = _body(choices=[{"message": {"content": None}, "finish_reason": "content_filter"}])
-    assert parse_completion(none_content) == ("", "content_filter", 5, 1)
-    for bad, match in [
-        ([], "not a JSON object"),
-        (_body(choices=[]), "no choices"),
-        (_body(usage=None), "no usage"),
-        (_body(usage={"completion_tokens": 3}), "prompt_tokens"),
-        (_body(choices=[{"message": {"content": 3}}]), "not a string"),
-    ]:
-        with pytest.raises(BadResponse, match=match):
-            parse_completion(bad)
+    assert parse_completion(_body(choices=_choice(finish=None), model=["not", "read"])) == ("B", None, 5, 1)
+    assert parse_completion(_body(usage={"prompt_tokens": MAX_TOKENS_PER_CALL, "completion_tokens": 0}))[2:] == (
+        MAX_TOKENS_PER_CALL,
+        0,
+    )
+    assert parse_completion(_body(choices=_choice("x" * 10)), max_answer_chars=10)[0] == "x" * 10
+
+
+@pytest.mark.parametrize(
+    ("bad", "match", "retryable"),
+    [
+        ([], "not a JSON object", True),
+        (_body(choices=[]), "no choices", True),
+        (_body(choices={"0": {}}), "no choices", True),
+        (_body(choices=[{"message": "B"}]), "message is not an object", True),
+        (_body(usage=None), "no usage", True),
+        (_body(usage={"completion_tokens": 3}), "usage.prompt_tokens is missing", True),
+        (_body(usage={"prompt_tokens": 3}), "usage.completion_tokens is missing", True),
+        (_body(choices=_choice(3)), "content is a int, not a string", True),
+        (_body(choices=_choice(None, "content_filter")), "content is null.*'content_filter'", False),
+        (_body(choices=_choice("x" * 11)), "11 characters, over max_answer_chars = 10", False),
+        (_body(choices=_choice("\ud800")), "lone UTF-16 surrogate", False),
+        (_body(choices=_choice(finish={"a": 1})), "finish_reason = {'a': 1} is not a short", False),
+        (_body(choices=_choice(finish="x" * 65)), "finish_reason = 'xxx", False),
+        (_body(choices=_choice(finish="stop\n")), "finish_reason", False),
+    ],
+)
+def test_parse_completion_errors(bad: Any, match: str, retryable: bool) -> None:
+    with pytest.raises(BadResponse, match=match) as err:
+        parse_completion(bad, max_answer_chars=10)
+    assert err.value.retryable is retryable
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (math.inf, "= inf (float) is not an integer"),
+        (math.nan, "= nan (float) is not an integer"),
+        (12.0, "= 12.0 (float) is not an integer"),
+        (True, "= True (bool) is not an integer"),
+        ("12", "= '12' (str) is not an integer"),
+        (None, "= None (NoneType)"),
+        (-1, "= -1 is outside 0..10,000,000 tokens"),
+        (10**20, "= 100000000000000000000 is outside"),
+        (MAX_TOKENS_PER_CALL + 1, "= 10000001 is outside"),
+    ],
+)
+def test_token_counts_must_be_bounded_integers(value: Any, match: str) -> None:
+    for field in ("prompt_tokens", "completion_tokens"):
+        usage = {"prompt_tokens": 5, "completion_tokens": 1, field: value}
+        with pytest.raises(BadResponse, match=re.escape(f"usage.{field} {match}")) as err:
+            parse_completion(_body(usage=usage))
+        assert err.value.retryable is False  # the same request would get (and pay for) the same count
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("2", 2.0),
+        ("0.25", 0.25),
+        ("1000000000", 1e9),  # honoured, then capped at backoff_max_s by backoff_delay
+        ("-5", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e999", None),
+        ("soon", None),
+        ("9" * 100, None),  # longer than any delay or date
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: now
+        ("Fri, 31 Dec 9999 23:59:59 GMT", "future"),
+        ("Fri, 32 Foo 9999 99:99:99 GMT", None),
+    ],
+)
+def test_retry_after_values(header: str, expected: float | str | None) -> None:
+    got = _retry_after({"retry-after": header})
+    if expected == "future":
+        assert got is not None and got > 1e9
+        assert backoff_delay(RETRIES, "k", 1, got) == RETRIES.backoff_max_s
+    else:
+        assert got == expected
+    assert _retry_after({}) is None
+
+
+def test_error_messages_are_short_and_storable() -> None:
+    assert clean_error("x" * 10_000) == "x" * 497 + "..."
+    assert clean_error("bad \ud800 text") == "bad \\ud800 text"
+
+
+class _Body(httpx.AsyncByteStream):
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.data
+
+
+def _streamed(payload: Any) -> httpx.Response:
+    """A mock response that is streamed, as from a server (``json=`` would hand httpx the body already read)."""
+    return httpx.Response(200, stream=_Body(json.dumps(payload).encode()))
 
 
 def test_a_non_completion_body_is_retried() -> None:
@@ -157,13 +266,33 @@ def test_a_non_completion_body_is_retried() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         if len(calls) == 1:
-            return httpx.Response(200, json={"unexpected": True})
-        return httpx.Response(200, json=_body())
+            return _streamed({"unexpected": True})
+        return _streamed(_body())
 
     async def go() -> Outcome:
         client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-        async with HttpxTransport(timeout_s=1, client=client) as http:
+        async with HttpxTransport(timeout_s=1, max_body_bytes=MAX_BODY, client=client) as http:
             return await complete(http, "http://x/v1/chat/completions", b"{}", key="k", timeout_s=1, retries=RETRIES)
 
     out = asyncio.run(go())
     assert out.ok and out.attempts == 2 and out.response_text == "B"
+
+
+def test_answers_the_same_request_would_repeat_are_not_retried() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return _streamed(_body(usage={"prompt_tokens": -3, "completion_tokens": 1}))
+
+    async def go() -> Outcome:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        async with HttpxTransport(timeout_s=1, max_body_bytes=MAX_BODY, client=client) as http:
+            return await complete(http, "http://x/v1/chat/completions", b"{}", key="k", timeout_s=1, retries=RETRIES)
+
+    out = asyncio.run(go())
+    assert not out.ok and out.attempts == 1 and len(calls) == 1
+    assert out.error == (
+        "bad response (usage.prompt_tokens = -3 is outside 0..10,000,000 tokens (MAX_TOKENS_PER_CALL); "
+        "no call has that many, so the server's count cannot be costed)"
+    )

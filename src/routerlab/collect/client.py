@@ -6,12 +6,26 @@
 ``finish_reason == "length"``: the answer hit its token budget (``unsolvability-ceiling-
 artifacts.txt`` §3.2, §5.2).
 
+A server's answer is data, never trusted: every failure below ends as the request's
+:class:`Outcome` with ``error`` set to the reason (stored as the record's error, asked again on the
+next run), never as an exception, and never as a count or a cost that could break the store or the
+budget. Token counts must be integers in 0..:data:`MAX_TOKENS_PER_CALL`; the answer a string of
+at most ``max_answer_chars`` characters (``null`` content is an error, a longer answer too, never
+cut); the body at most ``max_body_bytes`` on the wire and decompressed, read as a stream
+(:mod:`routerlab.collect.transport`); JSON nested too deeply or not JSON at all is an error. The
+deadline ``timeout_s`` covers the whole exchange, so a server that trickles its answer times out.
+
 Retries (:class:`~routerlab.collect.config.RetryConfig`): an attempt is retried when it times out,
-when the connection fails or is closed mid-response, when the body is not a chat completion, and
-on the listed HTTP statuses (429 and 5xx by default). Other statuses (e.g. 400, 401, 404) fail at
-once. The wait before attempt ``k + 1`` is the server's ``Retry-After`` when it sends one, else
+when the connection fails or is closed mid-response or the HTTP is malformed, when the body is not
+JSON or not shaped like a chat completion, and on the listed HTTP statuses (429 and 5xx by
+default). It is *not* retried when the same request would fail the same way and be billed again: a
+body over the size cap or in an unknown encoding, a completion with impossible values (token
+counts, ``null`` or too long content, a garbage ``finish_reason``), other statuses (400, 401,
+404, ...). The wait before attempt ``k + 1`` is the server's ``Retry-After`` when it sends a usable
+one (seconds or an HTTP date; a negative, NaN or infinite value is ignored), else
 ``backoff_base_s * 2**(k-1)`` times a jitter factor in [0.5, 1.5), seeded by (``jitter_seed``,
-request key, ``k``) so a rerun waits the same; both are capped at ``backoff_max_s``.
+request key, ``k``) so a rerun waits the same; both are capped at ``backoff_max_s``, so a
+``Retry-After`` of 10**9 waits ``backoff_max_s``.
 
 ``latency_s`` is the wall time of the successful attempt, from sending the request to having the
 whole body (queueing in the server included; collect with ``max_concurrency: 1`` for sequential
@@ -28,18 +42,41 @@ import dataclasses
 import email.utils
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from routerlab.collect.config import RetryConfig
-from routerlab.collect.transport import RawResponse, Transport, TransportError
+from routerlab.collect.config import DEFAULT_MAX_ANSWER_CHARS, RetryConfig
+from routerlab.collect.transport import BodyTooLarge, RawResponse, ResponseRejected, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Attempt", "BadResponse", "Outcome", "backoff_delay", "complete", "parse_completion"]
+__all__ = [
+    "MAX_TOKENS_PER_CALL",
+    "Attempt",
+    "BadResponse",
+    "Outcome",
+    "backoff_delay",
+    "complete",
+    "parse_completion",
+]
+
+#: The most tokens one call may report for its prompt, and for its completion. The longest context
+#: windows on offer hold ~10M tokens, so a larger count is a broken or hostile server, not a count.
+#: The bound keeps every count inside the store's INTEGER columns and every cost finite (at most
+#: 10M tokens x the price per token), so one answer can neither crash a batch insert nor record $2e14.
+MAX_TOKENS_PER_CALL = 10_000_000
+#: the longest ``finish_reason`` accepted (OpenAI's longest is "content_filter", 14 characters)
+MAX_FINISH_REASON_CHARS = 64
+#: a longer ``Retry-After`` is ignored (an HTTP date is 29 characters)
+MAX_RETRY_AFTER_CHARS = 64
+#: the longest error message kept for a record (it may quote the server)
+MAX_ERROR_CHARS = 500
+#: bodies over this many bytes are parsed in a worker thread, so the event loop keeps serving the others
+PARSE_IN_THREAD_BYTES = 256 * 1024
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -77,51 +114,127 @@ class Attempt:
 
 
 class BadResponse(ValueError):
-    """A 2xx body that is not a chat completion."""
+    """A 2xx body that is not a usable chat completion; ``retryable`` is False when asking again cannot help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
-def parse_completion(payload: Any) -> tuple[str, str | None, int, int]:
-    """(text, finish_reason, prompt_tokens, completion_tokens) of a chat-completion body.
+def _show(value: Any) -> str:
+    """A server's value in a message: its repr, cut short (it may be megabytes or a huge integer)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer with more digits than int-to-str allows
+        return f"an integer of {value.bit_length():,} bits"
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _tokens(usage: Mapping[str, Any], field: str) -> int:
+    if field not in usage:
+        raise BadResponse(f"usage.{field} is missing, so the cost cannot be computed")
+    value = usage[field]
+    # bool is an int subclass; a float (Infinity, NaN, 1e3, 12.5) or a string is not a count
+    if type(value) is not int:
+        raise BadResponse(
+            f"usage.{field} = {_show(value)} ({type(value).__name__}) is not an integer number of tokens",
+            retryable=False,
+        )
+    if not 0 <= value <= MAX_TOKENS_PER_CALL:
+        raise BadResponse(
+            f"usage.{field} = {_show(value)} is outside 0..{MAX_TOKENS_PER_CALL:,} tokens (MAX_TOKENS_PER_CALL); "
+            "no call has that many, so the server's count cannot be costed",
+            retryable=False,
+        )
+    return value
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # a lone surrogate (a JSON "\ud800" escape) cannot be stored as UTF-8
+        raise BadResponse(f"{where} holds invalid Unicode (a lone UTF-16 surrogate)", retryable=False) from None
+
+
+def parse_completion(
+    payload: Any, *, max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS
+) -> tuple[str, str | None, int, int]:
+    """(text, finish_reason, prompt_tokens, completion_tokens) of a chat-completion body, checked.
 
     A missing ``usage`` is an error: without token counts the cost cannot be computed
-    (``routing-plateau.txt`` App. D), and a record is never costed at $0 by default.
+    (``routing-plateau.txt`` App. D), and a record is never costed at $0 by default. Each token
+    count must be an ``int`` in 0..:data:`MAX_TOKENS_PER_CALL`; ``choices[0].message.content``
+    a string (``null`` is no answer, an error) of at most ``max_answer_chars`` characters (a
+    longer one is an error, never cut); ``finish_reason`` absent or a short printable string.
+    Other fields (``id``, ``model``, ``created``, ...) are not read, so their types do not matter.
+    :class:`BadResponse` says which field is wrong, with the value; its ``retryable`` is False for
+    a well-formed completion with impossible values, which the same request would get again (and
+    pay for again).
     """
     if not isinstance(payload, dict):
-        raise BadResponse(f"the body is a {type(payload).__name__}, not a JSON object")
+        raise BadResponse(f"the body is a JSON {type(payload).__name__}, not a JSON object")
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise BadResponse("the body has no choices[0]")
+        raise BadResponse(f"the body has no choices[0] object (choices = {_show(choices)})")
     choice = choices[0]
     message = choice.get("message")
-    content = message.get("content") if isinstance(message, dict) else None
-    if content is not None and not isinstance(content, str):
-        raise BadResponse("choices[0].message.content is not a string")
+    if not isinstance(message, dict):
+        raise BadResponse(f"choices[0].message is not an object ({_show(message)})")
     finish = choice.get("finish_reason")
+    if finish is not None and not (
+        isinstance(finish, str) and len(finish) <= MAX_FINISH_REASON_CHARS and finish.isascii() and finish.isprintable()
+    ):
+        raise BadResponse(
+            f"choices[0].finish_reason = {_show(finish)} is not a short printable string "
+            f"(at most {MAX_FINISH_REASON_CHARS} characters)",
+            retryable=False,
+        )
+    content = message.get("content")
+    if content is None:
+        raise BadResponse(
+            f"choices[0].message.content is null: the server sent no answer text (finish_reason {finish!r})",
+            retryable=False,
+        )
+    if not isinstance(content, str):
+        raise BadResponse(f"choices[0].message.content is a {type(content).__name__}, not a string")
+    if len(content) > max_answer_chars:
+        raise BadResponse(
+            f"the answer is {len(content):,} characters, over max_answer_chars = {max_answer_chars:,}; "
+            "raise max_answer_chars in the config if answers this long are expected",
+            retryable=False,
+        )
+    _check_text(content, "choices[0].message.content")
     usage = payload.get("usage")
     if not isinstance(usage, dict):
-        raise BadResponse("the body has no usage (token counts), so its cost cannot be computed")
-    try:
-        prompt_tokens = int(usage["prompt_tokens"])
-        completion_tokens = int(usage.get("completion_tokens") or 0)
-    except (KeyError, TypeError, ValueError):
-        raise BadResponse("usage.prompt_tokens / completion_tokens are missing or not integers") from None
-    return content or "", None if finish is None else str(finish), prompt_tokens, completion_tokens
+        raise BadResponse("the body has no usage object (token counts), so its cost cannot be computed")
+    return content, finish, _tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens")
+
+
+def clean_error(message: str) -> str:
+    """An error message safe to store: at most :data:`MAX_ERROR_CHARS` characters, valid UTF-8."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asks to wait: a number or an HTTP date; None when absent or not a usable delay."""
     raw = headers.get("retry-after")
-    if raw is None:
+    if raw is None or len(raw) > MAX_RETRY_AFTER_CHARS:
         return None
-    value = str(raw)
+    value = raw.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, float(when.timestamp()) - time.time())
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        return max(0.0, seconds)  # a date in the past means now
+    # a negative, NaN or infinite delay is no delay at all: the collector's own backoff applies
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def backoff_delay(retries: RetryConfig, key: str, attempt: int, retry_after_s: float | None = None) -> float:
@@ -132,8 +245,20 @@ def backoff_delay(retries: RetryConfig, key: str, attempt: int, retry_after_s: f
     return min(retries.backoff_max_s, retries.backoff_base_s * 2.0 ** (attempt - 1) * jitter)
 
 
+async def _parse_json(content: bytes) -> Any:
+    if len(content) > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(json.loads, content)  # megabytes of JSON would stall the other requests
+    return json.loads(content)
+
+
 async def _attempt(
-    http: Transport, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float, retries: RetryConfig
+    http: Transport,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    retries: RetryConfig,
+    max_answer_chars: int,
 ) -> tuple[Outcome | None, Attempt | None]:
     start = time.perf_counter()
     try:
@@ -143,6 +268,11 @@ async def _attempt(
         return None, Attempt(f"timeout after {timeout_s:g} s", True)
     except TransportError as exc:
         return None, Attempt(f"connection error ({exc})", True)
+    except BodyTooLarge as exc:
+        hint = "12 bytes per character of max_answer_chars + 1 MiB; raise max_answer_chars if such answers are expected"
+        return None, Attempt(f"response rejected: {exc} ({hint})", False)
+    except ResponseRejected as exc:
+        return None, Attempt(f"response rejected: {exc}", False)
     latency = time.perf_counter() - start
     status = response.status
     if not 200 <= status < 300:
@@ -150,9 +280,15 @@ async def _attempt(
         retry_after = _retry_after(response.headers)
         return None, Attempt(f"HTTP {status}: {detail}", status in retries.retry_statuses, retry_after)
     try:
-        text, finish, prompt_tokens, completion_tokens = parse_completion(json.loads(response.content))
-    except (ValueError, UnicodeDecodeError) as exc:  # BadResponse and JSONDecodeError are ValueErrors
-        return None, Attempt(f"bad response ({exc})", True)
+        payload = await _parse_json(response.content)
+    except RecursionError:
+        return None, Attempt("bad response (the JSON is nested too deeply to read)", True)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of too many digits
+        return None, Attempt(f"bad response (not JSON: {exc})", True)
+    try:
+        text, finish, prompt_tokens, completion_tokens = parse_completion(payload, max_answer_chars=max_answer_chars)
+    except BadResponse as exc:
+        return None, Attempt(f"bad response ({exc})", exc.retryable)
     return Outcome(text, finish, prompt_tokens, completion_tokens, latency, None, 1), None
 
 
@@ -165,22 +301,23 @@ async def complete(
     timeout_s: float,
     retries: RetryConfig,
     api_key: str | None = None,
+    max_answer_chars: int = DEFAULT_MAX_ANSWER_CHARS,
     sleep: Sleep = asyncio.sleep,
 ) -> Outcome:
-    """Send one chat request with retries; never raises for an HTTP or network failure (see :class:`Outcome`)."""
+    """Send one chat request with retries; never raises for what a server sends (see the module doc)."""
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     failure: Attempt | None = None
     for attempt in range(1, retries.max_attempts + 1):
-        outcome, failure = await _attempt(http, url, data, headers, timeout_s, retries)
+        outcome, failure = await _attempt(http, url, data, headers, timeout_s, retries, max_answer_chars)
         if outcome is not None:
             return outcome if attempt == 1 else dataclasses.replace(outcome, attempts=attempt)
         assert failure is not None
         if not failure.retryable or attempt == retries.max_attempts:
             log.debug("request %s failed for good after %d attempts: %s", key[:12], attempt, failure.message)
-            return Outcome(None, None, None, None, None, failure.message, attempt)
+            return Outcome(None, None, None, None, None, clean_error(failure.message), attempt)
         delay = backoff_delay(retries, key, attempt, failure.retry_after_s)
         log.debug("request %s attempt %d failed (%s); retrying in %.3f s", key[:12], attempt, failure.message, delay)
         await sleep(delay)

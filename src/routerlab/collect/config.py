@@ -15,6 +15,12 @@ What the fields follow:
   recorded prompt and completion token counts at the provider's posted rates, here USD per 1M
   input / output tokens. A model with no price is an error at start, never $0; write ``0`` for a
   model that really is free (e.g. a local server).
+* **Limits** on what a server sends back: ``max_answer_chars`` (default
+  :data:`DEFAULT_MAX_ANSWER_CHARS`, 1M characters, far above any answer budget in use) is the
+  longest answer text accepted; a longer one is stored as an error saying so, never cut. It also
+  sets the cap on a response body, on the wire and after decompression
+  (:func:`response_byte_limit`: 12 bytes per character + 1 MiB). Token counts are bounded by
+  :data:`routerlab.collect.client.MAX_TOKENS_PER_CALL`.
 * **Secrets.** An endpoint names the *environment variable* that holds its API key
   (``api_key_env``); the key itself is read when the run starts and is never stored in the config,
   the store or a log.
@@ -39,7 +45,25 @@ __all__ = [
     "QuerySetConfig",
     "RetryConfig",
     "load_config",
+    "response_byte_limit",
 ]
+
+#: the default ``max_answer_chars``: 1M characters (~250k tokens), above any answer budget in use
+DEFAULT_MAX_ANSWER_CHARS = 1_000_000
+#: the largest ``max_answer_chars`` accepted (it makes the body cap ~115 MiB per request in flight)
+MAX_ANSWER_CHARS_LIMIT = 10_000_000
+#: the highest price accepted, USD per 1M tokens ($1 a token): keeps every cost finite
+MAX_PRICE_PER_1M = 1_000_000.0
+
+
+def response_byte_limit(max_answer_chars: int) -> int:
+    r"""The cap on a response body, on the wire and after decompression, for answers of ``max_answer_chars``.
+
+    12 bytes is the longest JSON spelling of one character (an astral character written as two
+    ``\uXXXX`` escapes), so no answer within ``max_answer_chars`` is refused for its size in
+    bytes; 1 MiB is room for the rest of the body.
+    """
+    return 12 * max_answer_chars + (1 << 20)
 
 
 class EndpointConfig(BaseModel):
@@ -56,15 +80,15 @@ class EndpointConfig(BaseModel):
     base_url: str
     model: str | None = None
     #: USD per 1M prompt tokens, as posted by the provider (required; 0 for a free local model)
-    input_price_per_1m: float | None = Field(default=None, ge=0)
+    input_price_per_1m: float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_1M, allow_inf_nan=False)
     #: USD per 1M completion tokens, as posted by the provider (required; 0 for a free local model)
-    output_price_per_1m: float | None = Field(default=None, ge=0)
+    output_price_per_1m: float | None = Field(default=None, ge=0, le=MAX_PRICE_PER_1M, allow_inf_nan=False)
     #: name of the environment variable holding the API key (sent as ``Authorization: Bearer``)
     api_key_env: str | None = None
     #: requests in flight at once to this endpoint (one connection each)
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     #: per-request timeout in seconds; overrides the config's ``request_timeout_s``
-    timeout_s: float | None = Field(default=None, gt=0)
+    timeout_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     #: extra JSON fields merged into every request body (e.g. ``{"enable_thinking": false}``)
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
@@ -174,8 +198,9 @@ class RetryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_attempts: int = Field(default=6, ge=1)
-    backoff_base_s: float = Field(default=0.5, ge=0.0)
-    backoff_max_s: float = Field(default=30.0, ge=0.0)
+    backoff_base_s: float = Field(default=0.5, ge=0.0, allow_inf_nan=False)
+    #: the longest wait between attempts, also for a server's ``Retry-After`` (a bound on what a server can ask)
+    backoff_max_s: float = Field(default=30.0, ge=0.0, allow_inf_nan=False)
     retry_statuses: list[int] = Field(default_factory=lambda: [408, 409, 425, 429, 500, 502, 503, 504])
     jitter_seed: int = 0
 
@@ -187,7 +212,7 @@ class CollectConfig(BaseModel):
     earlier runs': when it is reached no new request starts; requests in flight finish and are
     stored, so the total can exceed it by at most those. ``batch_size`` / ``flush_interval_s``: a
     batch of results is written in one transaction when it holds that many records or is that old.
-    ``http_client``: see :mod:`routerlab.collect.transport`.
+    ``http_client``: see :mod:`routerlab.collect.transport`. ``max_answer_chars``: see the module doc.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -198,11 +223,14 @@ class CollectConfig(BaseModel):
     retries: RetryConfig = Field(default_factory=RetryConfig)
     store: Path
     max_cost: float | None = Field(default=None, ge=0.0)
-    request_timeout_s: float = Field(default=120.0, gt=0.0)
+    #: per-request deadline in seconds, the whole exchange (connect, send, headers, body) included
+    request_timeout_s: float = Field(default=120.0, gt=0.0, allow_inf_nan=False)
     batch_size: int = Field(default=256, ge=1)
     #: how requests are sent: "auto" (httpx behind a proxy, else the lean asyncio client), "asyncio", "httpx"
     http_client: Literal["auto", "asyncio", "httpx"] = "auto"
-    flush_interval_s: float = Field(default=0.5, gt=0.0)
+    flush_interval_s: float = Field(default=0.5, gt=0.0, allow_inf_nan=False)
+    #: the longest answer accepted, in characters; a longer one is stored as an error (never cut)
+    max_answer_chars: int = Field(default=DEFAULT_MAX_ANSWER_CHARS, ge=1, le=MAX_ANSWER_CHARS_LIMIT)
 
     @field_validator("endpoints")
     @classmethod
@@ -219,6 +247,11 @@ class CollectConfig(BaseModel):
         if value is not None and not math.isfinite(value):
             raise ValueError("max_cost must be a finite number of USD (leave it out for no budget)")
         return value
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The cap on one response body, on the wire and decompressed (:func:`response_byte_limit`)."""
+        return response_byte_limit(self.max_answer_chars)
 
     def timeout_for(self, endpoint: EndpointConfig) -> float:
         """The request timeout of ``endpoint`` in seconds."""

@@ -17,6 +17,10 @@ Stopping:
 * ``max_cost`` (USD, over every successful record of the store): once reached, no new request
   starts; requests in flight finish and are stored; the summary says ``stopped_by_budget``.
 * A request that fails after its retries is stored with ``error`` set and asked again next run.
+  What a server sends can only fail its own record (:mod:`routerlab.collect.client`): token
+  counts are bounded integers, so every cost is finite and >= 0 and ``max_cost`` cannot be
+  bypassed; a record the store still refuses is stored as an error saying why, and the rest of
+  its batch is kept.
 * Ctrl-C (or a cancelled task): the results already received are written before it propagates.
 
 The plan's keys depend on the prompt and every generation parameter. A stored successful answer
@@ -29,8 +33,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import json
 import logging
+import math
 import os
 import ssl
 import time
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from routerlab.collect.client import Outcome, complete
+from routerlab.collect.client import Outcome, clean_error, complete
 from routerlab.collect.config import CollectConfig, EndpointConfig
 from routerlab.collect.queries import load_queries
 from routerlab.collect.store import CollectStore, QueryRow, Record, StoredKey, canonical_json, request_key, utc_now
@@ -232,6 +238,11 @@ class _Run:
         if outcome.ok:
             assert outcome.prompt_tokens is not None and outcome.completion_tokens is not None
             cost = ep.cost_usd(outcome.prompt_tokens, outcome.completion_tokens)
+            if not (math.isfinite(cost) and cost >= 0):  # the client bounds the counts; the budget must never see this
+                outcome = _failed(outcome, f"the cost {cost!r} USD is not a finite non-negative number")
+                cost = None
+        if outcome.ok:
+            assert cost is not None
             self.done += 1
             self.cost += cost
         else:
@@ -266,8 +277,15 @@ class _Run:
         self.report(f"{req.model}: {req.query_id}")
 
     # --------------------------------------------------------------- writing
-    def _commit(self, batch: list[Record]) -> None:
-        self.store.write_records(batch)
+    def _commit(self, batch: list[Record]) -> list[Record]:
+        """Write ``batch``; returns the successful records the store refused, stored as errors instead."""
+        refused: list[Record] = []
+        try:
+            self.store.write_records(batch)
+        except Exception as exc:
+            # one value the store refuses must not lose the batch: write record by record
+            log.warning("a batch of %d records failed (%s); writing them one by one", len(batch), exc)
+            batch = [self._write_one(r, refused) for r in batch]
         self.committed += len(batch)
         self.committed_ok += sum(r.ok for r in batch)
         log.info(
@@ -276,6 +294,34 @@ class _Run:
             self.done_before + self.committed_ok,
             self.total,
         )
+        return refused
+
+    def _write_one(self, record: Record, refused: list[Record]) -> Record:
+        try:
+            self.store.write_records([record])
+            return record
+        except Exception as exc:
+            failed = dataclasses.replace(
+                record,
+                response_text=None,
+                finish_reason=None,
+                truncated=None,
+                prompt_tokens=None,
+                completion_tokens=None,
+                cost_usd=None,
+                error=clean_error(f"the store refused the record ({type(exc).__name__}: {exc})"),
+            )
+            self.store.write_records([failed])  # if even this fails, the store itself is broken: raise
+            if record.ok:
+                refused.append(record)
+            return failed
+
+    def uncount(self, refused: list[Record]) -> None:
+        """Move records the store refused from the done count and the cost to the errors."""
+        for record in refused:
+            self.done -= 1
+            self.errors += 1
+            self.cost -= record.cost_usd or 0.0
 
     async def writer(self) -> None:
         interval = self.config.flush_interval_s
@@ -288,7 +334,7 @@ class _Run:
             if self.buffer:
                 batch, self.buffer = self.buffer, []
                 try:
-                    await asyncio.to_thread(self._commit, batch)
+                    self.uncount(await asyncio.to_thread(self._commit, batch))
                 except Exception:
                     self.stop = True  # the store cannot be written (disk full, ...): start nothing more
                     raise
@@ -299,7 +345,13 @@ class _Run:
         """Write what is buffered, synchronously (used when the run is interrupted)."""
         if self.buffer:
             batch, self.buffer = self.buffer, []
-            self._commit(batch)
+            self.uncount(self._commit(batch))
+
+
+def _failed(outcome: Outcome, error: str) -> Outcome:
+    return dataclasses.replace(
+        outcome, response_text=None, finish_reason=None, prompt_tokens=None, completion_tokens=None, error=error
+    )
 
 
 def _ssl_context(config: CollectConfig) -> ssl.SSLContext | None:
@@ -318,13 +370,22 @@ async def _execute(
         queue = queues[e]
         url = f"{ep.base_url}/chat/completions"
         timeout = config.timeout_for(ep)
-        async with make_transport(config.http_client, url, timeout_s=timeout, ssl_context=ctx) as http:
+        async with make_transport(
+            config.http_client, url, timeout_s=timeout, max_body_bytes=config.max_response_bytes, ssl_context=ctx
+        ) as http:
             while queue and not run.stop and not run.over_budget():
                 req = queue.popleft()
                 run.in_flight += 1
                 try:
                     outcome = await complete(
-                        http, url, req.body, key=req.key, timeout_s=timeout, retries=config.retries, api_key=api_keys[e]
+                        http,
+                        url,
+                        req.body,
+                        key=req.key,
+                        timeout_s=timeout,
+                        retries=config.retries,
+                        api_key=api_keys[e],
+                        max_answer_chars=config.max_answer_chars,
                     )
                 finally:
                     run.in_flight -= 1

@@ -1,26 +1,43 @@
-"""How a collector worker sends its POSTs: a lean asyncio HTTP/1.1 connection, or httpx.
+"""How a collector worker sends its POSTs and reads the answers, within limits: lean asyncio HTTP/1.1, or httpx.
+
+A server's answer is data, never trusted. Both transports read a response as a stream through one
+:class:`BodyReader`, which stops at ``max_body_bytes`` counted on the wire *and* after
+decompression: a 50 MB body, a body with a huge ``Content-Length`` or chunk size, or a gzip bomb
+(1 MB that inflates to GBs) holds at most that much memory and ends in :class:`ResponseRejected`,
+which the client stores as the record's error without retrying (the same request would break the
+same limit again). Decompression (``gzip``, ``deflate``; any other ``Content-Encoding``, or a
+stacked one such as ``gzip, gzip``, is rejected) inflates in slices of at most
+:data:`DECODE_SLICE_BYTES` with a yield to the event loop between them, so one response never
+stalls the other requests. Headers are capped (:data:`MAX_HEADER_BYTES` here; httpx/h11 caps them
+at 100 KiB), and so are 1xx responses before the real one. A server that trickles its answer
+(slow-loris) is ended by the caller's deadline, which covers the whole exchange
+(``asyncio.timeout`` in :func:`routerlab.collect.client.complete`).
 
 Each worker owns one :class:`Transport` holding one keep-alive connection. Two implementations:
 
 :class:`StreamTransport`
     HTTP/1.1 straight on :func:`asyncio.open_connection` (TLS for ``https://``): one request in
-    one write, ``Content-Length`` / chunked / read-to-close bodies, gzip/deflate if a server
-    compresses anyway, keep-alive with reconnection when the server closed the idle connection.
-    It costs ~0.2 ms of CPU per request where httpx costs ~1.5-3 ms (httpcore + anyio + h11), which
-    is what lets one process drive an endpoint at hundreds of requests per second
-    (``benchmarks/bench_collect.py``). No proxy support.
+    one write, ``Content-Length`` / chunked / read-to-close bodies, keep-alive with reconnection
+    when the server closed the idle connection. It costs ~0.2 ms of CPU per request where httpx
+    costs ~1.5-3 ms (httpcore + anyio + h11), which is what lets one process drive an endpoint at
+    hundreds of requests per second (``benchmarks/bench_collect.py``: httpx does not reach the
+    500 requests/s target at concurrency 64, with a connection pool per endpoint even less than
+    with one client per worker). No proxy support.
 :class:`HttpxTransport`
-    ``httpx.AsyncClient`` with one connection: proxies from the environment (``HTTPS_PROXY``, ...),
-    everything httpx handles.
+    ``httpx.AsyncClient`` with one connection, read with ``client.stream`` and ``aiter_raw`` (the
+    decoding is :class:`BodyReader`'s, not httpx's, so the same caps hold): proxies from the
+    environment (``HTTPS_PROXY``, ...), everything httpx handles.
 
 ``make_transport("auto")`` picks httpx when a proxy variable applies to the URL, else the stream
-transport. Both raise :class:`TimeoutError` only through the caller's deadline, and
-:class:`TransportError` for a refused, reset or half-answered connection.
+transport. Both raise :class:`TimeoutError` only through the caller's deadline,
+:class:`TransportError` for a refused, reset, half-answered or malformed exchange (retried), and
+:class:`ResponseRejected` for a response over a limit (not retried).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 import urllib.request
@@ -31,8 +48,14 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 __all__ = [
+    "DECODE_SLICE_BYTES",
+    "MAX_HEADER_BYTES",
+    "MAX_INFORMATIONAL",
+    "BodyReader",
+    "BodyTooLarge",
     "HttpxTransport",
     "RawResponse",
+    "ResponseRejected",
     "StreamTransport",
     "Transport",
     "TransportError",
@@ -42,19 +65,37 @@ __all__ = [
 
 TransportKind = Literal["auto", "asyncio", "httpx"]
 
-#: the longest status line + headers accepted (bytes)
-MAX_HEADER_BYTES = 1 << 20
+#: the longest status line + headers (and the longest chunk-size line, and all trailers) accepted, in bytes
+MAX_HEADER_BYTES = 64 * 1024
+#: 1xx responses (100 Continue, 103 Early Hints) accepted before the real one
+MAX_INFORMATIONAL = 8
+#: bytes inflated between two yields to the event loop (~2 ms of zlib work)
+DECODE_SLICE_BYTES = 1 << 20
+#: bytes read from the socket at a time
+READ_BYTES = 64 * 1024
 #: an idle connection older than this is not reused (uvicorn closes after 5 s, many hosts later)
 IDLE_REUSE_S = 4.0
 
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: .*)?")
+_DIGITS = re.compile(r"[0-9]{1,18}")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
 
 class TransportError(ConnectionError):
-    """The connection failed: refused, reset, closed mid-response, or a malformed HTTP response."""
+    """The connection failed: refused, reset, closed mid-response, or a malformed HTTP response (retried)."""
+
+
+class ResponseRejected(Exception):
+    """The response broke a limit (its size on the wire or after decompression, its encoding); not retried."""
+
+
+class BodyTooLarge(ResponseRejected):
+    """The response body is over ``max_body_bytes``, on the wire or after decompression."""
 
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """A whole HTTP response; header names in lower case."""
+    """A whole HTTP response (body decoded, at most ``max_body_bytes``); header names in lower case."""
 
     status: int
     headers: Mapping[str, str]
@@ -70,7 +111,7 @@ class Transport(Protocol):
     """Sends POST requests over one connection."""
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
-        """POST ``body`` to ``url``; the whole response, or :class:`TransportError`."""
+        """POST ``body`` to ``url``; the whole response, :class:`TransportError` or :class:`ResponseRejected`."""
         ...
 
     async def aclose(self) -> None:
@@ -78,10 +119,81 @@ class Transport(Protocol):
         ...
 
 
+class BodyReader:
+    """Collects a response body chunk by chunk, decompressing it, never past ``max_bytes`` (see the module doc).
+
+    ``content_encoding`` is the response's ``Content-Encoding`` (None or ``identity``: as is).
+    """
+
+    def __init__(self, content_encoding: str | None, max_bytes: int) -> None:
+        encoding = (content_encoding or "identity").strip().lower()
+        self._inflate: zlib._Decompress | None = None
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._inflate = zlib.decompressobj(32 + zlib.MAX_WBITS)  # 32: a gzip or a zlib header, detected
+        elif encoding not in ("", "identity"):
+            raise ResponseRejected(
+                f"unsupported Content-Encoding {(content_encoding or '')[:80]!r}; the collector reads gzip, deflate "
+                "or an uncompressed body"
+            )
+        self.max_bytes = max_bytes
+        self.wire_bytes = 0
+        self._body = bytearray()
+
+    def expect(self, n_bytes: int) -> None:
+        """Reject a body announced (``Content-Length``, a chunk size) to pass the cap before reading it."""
+        if self.wire_bytes + n_bytes > self.max_bytes:
+            raise BodyTooLarge(
+                f"the response body is over the {self.max_bytes:,}-byte limit "
+                f"(announced: {self.wire_bytes + n_bytes:,} bytes)"
+            )
+
+    def _keep(self, data: bytes) -> None:
+        if len(self._body) + len(data) > self.max_bytes:
+            how = "inflates to" if self._inflate is not None else "is"
+            raise BodyTooLarge(f"the response body {how} over the {self.max_bytes:,}-byte limit")
+        self._body += data
+
+    async def feed(self, chunk: bytes) -> None:
+        """Add the next bytes of the body as received (chunked framing already removed)."""
+        self.expect(len(chunk))
+        self.wire_bytes += len(chunk)
+        if self._inflate is None:
+            self._keep(chunk)
+            return
+        data = chunk
+        while not self._inflate.eof:
+            # max_length bounds what one call inflates, so a bomb costs at most the cap, in slices
+            room = min(self.max_bytes - len(self._body) + 1, DECODE_SLICE_BYTES)
+            try:
+                out = self._inflate.decompress(data, room)
+            except zlib.error as exc:
+                raise TransportError(f"the compressed body is corrupt ({exc})") from None
+            self._keep(out)
+            data = self._inflate.unconsumed_tail
+            if not data and len(out) < room:
+                break
+            await asyncio.sleep(0)
+
+    def finish(self) -> bytes:
+        """The whole decoded body; a compressed body must be complete."""
+        if self._inflate is not None and not self._inflate.eof:
+            raise TransportError("the compressed body ends before its end marker")
+        return bytes(self._body)
+
+
+def _content_length(value: str) -> int:
+    if not _DIGITS.fullmatch(value.strip()):
+        raise ValueError(f"Content-Length {value[:40]!r} is not a byte count")
+    return int(value)
+
+
 class StreamTransport:
     """HTTP/1.1 over one asyncio stream connection, kept alive between requests (see the module doc)."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None, user_agent: str = "routerlab") -> None:
+    def __init__(
+        self, *, max_body_bytes: int, ssl_context: ssl.SSLContext | None = None, user_agent: str = "routerlab"
+    ) -> None:
+        self._max_body = max_body_bytes
         self._ssl = ssl_context
         self._agent = user_agent
         self._reader: asyncio.StreamReader | None = None
@@ -132,7 +244,7 @@ class StreamTransport:
         return reader, writer
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
-        """POST ``body`` to ``url`` and read the whole response (see the module doc)."""
+        """POST ``body`` to ``url`` and read the whole response within the limits (see the module doc)."""
         origin, head = self._target(url)
         reader, writer = await self._connect(origin)
         lines = [head]
@@ -145,8 +257,10 @@ class StreamTransport:
             status, version, response_headers = await self._read_head(reader)
             content, keep = await self._read_body(reader, response_headers)
         except BaseException as exc:
-            await self.aclose()  # a half-read connection (error, timeout, cancel) is never reused
-            if isinstance(exc, (OSError, EOFError, asyncio.LimitOverrunError, ValueError, zlib.error)):
+            await self.aclose()  # a half-read connection (error, limit, timeout, cancel) is never reused
+            if isinstance(exc, asyncio.LimitOverrunError):
+                raise TransportError(f"a header or chunk-size line is over {MAX_HEADER_BYTES:,} bytes") from None
+            if isinstance(exc, (OSError, EOFError, ValueError)):
                 raise TransportError(f"connection failed mid-request ({type(exc).__name__}: {exc})") from None
             raise
         if not keep or version == b"HTTP/1.0" or response_headers.get("connection", "").lower() == "close":
@@ -156,48 +270,64 @@ class StreamTransport:
 
     @staticmethod
     async def _read_head(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
-        while True:
-            raw = await reader.readuntil(b"\r\n\r\n")
+        for _ in range(MAX_INFORMATIONAL + 1):
+            raw = await reader.readuntil(b"\r\n\r\n")  # at most MAX_HEADER_BYTES: the reader's limit
             status_line, *header_lines = raw[:-4].split(b"\r\n")
-            version, _, rest = status_line.partition(b" ")
-            if not version.startswith(b"HTTP/1."):
+            match = _STATUS_LINE.fullmatch(status_line)
+            if match is None:
                 raise ValueError(f"not an HTTP/1.x status line: {status_line[:80]!r}")
-            status = int(rest[:3])
+            status = int(match.group(1))
             headers: dict[str, str] = {}
             for line in header_lines:
                 name, sep, value = line.partition(b":")
-                if not sep:
+                if not sep or not name or name != name.strip():
                     raise ValueError(f"malformed header line {line[:80]!r}")
-                headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+                key, text = name.lower().decode("latin-1"), value.strip().decode("latin-1")
+                # repeated headers are one comma-separated list (RFC 9110 §5.3), so "gzip" twice reads "gzip, gzip"
+                headers[key] = f"{headers[key]}, {text}" if key in headers else text
             if status >= 200 or status == 101:
-                return status, version, headers
+                return status, status_line[:8], headers
             # 1xx informational responses (100 Continue, 103 Early Hints) precede the real one
+        raise ValueError(f"more than {MAX_INFORMATIONAL} informational (1xx) responses before the answer")
 
-    @staticmethod
-    async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str]) -> tuple[bytes, bool]:
+    async def _read_body(self, reader: asyncio.StreamReader, headers: Mapping[str, str]) -> tuple[bytes, bool]:
+        body = BodyReader(headers.get("content-encoding"), self._max_body)
         keep = True
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            parts = []
+        if "transfer-encoding" in headers:
+            if headers["transfer-encoding"].strip().lower() != "chunked":
+                raise ResponseRejected(f"unsupported Transfer-Encoding {headers['transfer-encoding'][:80]!r}")
             while True:
-                size = int((await reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
+                line = (await reader.readuntil(b"\r\n"))[:-2].split(b";")[0].strip()
+                if not _HEX.fullmatch(line):
+                    raise ValueError(f"bad chunk size {line[:40]!r}")
+                size = int(line, 16)
                 if size == 0:
-                    while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-                        pass
                     break
-                parts.append(await reader.readexactly(size))
+                body.expect(size)
+                await self._copy(reader, size, body)
                 if await reader.readexactly(2) != b"\r\n":
                     raise ValueError("a chunk does not end with CRLF")
-            content = b"".join(parts)
+            trailers = 0
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                trailers += len(line)
+                if trailers > MAX_HEADER_BYTES:
+                    raise ValueError(f"trailers over {MAX_HEADER_BYTES:,} bytes")
         elif "content-length" in headers:
-            content = await reader.readexactly(int(headers["content-length"]))
+            length = _content_length(headers["content-length"])
+            body.expect(length)
+            await self._copy(reader, length, body)
         else:
-            content, keep = await reader.read(), False  # the body ends when the server closes
-        encoding = headers.get("content-encoding", "identity").lower()
-        if encoding in ("gzip", "x-gzip"):
-            content = zlib.decompress(content, 16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            content = zlib.decompress(content)
-        return content, keep
+            keep = False  # the body ends when the server closes
+            while chunk := await reader.read(READ_BYTES):
+                await body.feed(chunk)
+        return body.finish(), keep
+
+    @staticmethod
+    async def _copy(reader: asyncio.StreamReader, n_bytes: int, body: BodyReader) -> None:
+        while n_bytes > 0:
+            chunk = await reader.readexactly(min(n_bytes, READ_BYTES))
+            await body.feed(chunk)
+            n_bytes -= len(chunk)
 
     async def aclose(self) -> None:
         """Close the connection (the next request opens a new one)."""
@@ -217,9 +347,20 @@ class StreamTransport:
 
 
 class HttpxTransport:
-    """``httpx.AsyncClient`` with one keep-alive connection; honours proxy variables of the environment."""
+    """``httpx.AsyncClient`` with one keep-alive connection, read as a capped stream; honours proxy variables.
 
-    def __init__(self, *, timeout_s: float, ssl_context: ssl.SSLContext | None = None, client: object = None) -> None:
+    ``client`` replaces the client built here (tests pass one over ``httpx.MockTransport``); it is
+    closed with the transport.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float,
+        max_body_bytes: int,
+        ssl_context: ssl.SSLContext | None = None,
+        client: object = None,
+    ) -> None:
         import httpx
 
         if client is None:
@@ -228,18 +369,26 @@ class HttpxTransport:
             client = httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout_s), verify=verify, trust_env=True)
         assert isinstance(client, httpx.AsyncClient)
         self._client = client
+        self._max_body = max_body_bytes
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
-        """POST ``body`` to ``url`` with httpx."""
+        """POST ``body`` to ``url`` with httpx, reading the body through :class:`BodyReader`."""
         import httpx
 
         try:
-            response = await self._client.post(url, content=body, headers=dict(headers))
+            async with self._client.stream("POST", url, content=body, headers=dict(headers)) as response:
+                response_headers = {k.lower(): v for k, v in response.headers.items()}  # repeats joined by ", "
+                reader = BodyReader(response_headers.get("content-encoding"), self._max_body)
+                if "content-length" in response_headers and "transfer-encoding" not in response_headers:
+                    reader.expect(_content_length(response_headers["content-length"]))
+                async for chunk in response.aiter_raw():  # raw: httpx decompresses nothing, the reader does
+                    await reader.feed(chunk)
+                content = reader.finish()
         except httpx.TimeoutException:
             raise TimeoutError("httpx timeout") from None
-        except httpx.TransportError as exc:
+        except (httpx.HTTPError, ValueError) as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        return RawResponse(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        return RawResponse(response.status_code, response_headers, content)
 
     async def aclose(self) -> None:
         """Close the client."""
@@ -261,9 +410,14 @@ def _proxied(url: str) -> bool:
 
 
 def make_transport(
-    kind: TransportKind, url: str, *, timeout_s: float, ssl_context: ssl.SSLContext | None = None
+    kind: TransportKind,
+    url: str,
+    *,
+    timeout_s: float,
+    max_body_bytes: int,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> StreamTransport | HttpxTransport:
     """A transport for ``url``: ``"asyncio"``, ``"httpx"``, or ``"auto"`` (httpx only behind a proxy)."""
     if kind == "httpx" or (kind == "auto" and _proxied(url)):
-        return HttpxTransport(timeout_s=timeout_s, ssl_context=ssl_context)
-    return StreamTransport(ssl_context=ssl_context)
+        return HttpxTransport(timeout_s=timeout_s, max_body_bytes=max_body_bytes, ssl_context=ssl_context)
+    return StreamTransport(max_body_bytes=max_body_bytes, ssl_context=ssl_context)
