@@ -366,7 +366,7 @@ def load_results(results_dir: str | Path) -> Leaderboard:
         raise SchemaError(f"{str(pred_path)!r} is not a readable Parquet file ({exc}).") from None
     try:
         meta = json.loads((table.schema.metadata or {})[_META_KEY])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, RecursionError):
         raise SchemaError(
             f"{str(pred_path)!r} has no routerlab metadata; re-create it with routerlab evaluate."
         ) from None

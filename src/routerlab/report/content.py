@@ -530,7 +530,7 @@ def _read_sweep(folder: Path, note: Any) -> dict[str, Any] | None:
         return None
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, or a nesting bomb
         note("sweep", f"{path} could not be read ({exc}).")
         return None
     return doc if isinstance(doc, dict) and isinstance(doc.get("rows"), list) else None

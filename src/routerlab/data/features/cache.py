@@ -88,7 +88,7 @@ class EmbeddingStore:
         try:
             info = json.loads(meta.read_text(encoding="utf-8"))
             ok = info.get("encoder") == self.encoder_name and info.get("schema_version") == STORE_SCHEMA_VERSION
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             ok = False
         if not ok:
             log.warning("embedding cache %s belongs to another encoder or version; clearing it", self.root)
