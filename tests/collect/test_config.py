@@ -128,3 +128,30 @@ def test_api_key_is_sent_but_never_stored(tmp_path: Path, serve: ServeFn, monkey
     store_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("store.duckdb*"))
     assert secret.encode() not in store_bytes
     assert b"ROUTERLAB_TEST_KEY" in store_bytes  # the variable's name is recorded, not its value
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ("input_price_per_1m: 0.1", "input_price_per_1m: .nan"),
+            "input_price_per_1m: Input should be a finite number",
+        ),
+        (("output_price_per_1m: 0.4", "output_price_per_1m: .inf"), "output_price_per_1m: Input should be a finite"),
+        (("input_price_per_1m: 0.1", "input_price_per_1m: 2000000.0"), "less than or equal to 1000000"),
+        (("store: ", "max_answer_chars: 0\nstore: "), "max_answer_chars: Input should be greater than or equal to 1"),
+        (("store: ", "request_timeout_s: .inf\nstore: "), "request_timeout_s: Input should be a finite number"),
+        (("store: ", "retries:\n  backoff_max_s: .nan\nstore: "), "retries.backoff_max_s: Input should be a finite"),
+    ],
+)
+def test_costs_limits_and_waits_must_be_finite(tmp_path: Path, edit: tuple[str, str], expected: str) -> None:
+    # a NaN or infinite price would make every cost NaN and the max_cost budget meaningless
+    with pytest.raises(SchemaError, match=expected):
+        load_config(_write(tmp_path, GOOD.replace(*edit)))
+
+
+def test_answer_cap_and_body_cap(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, GOOD))
+    assert cfg.max_answer_chars == 1_000_000 and cfg.max_response_bytes == 12 * 1_000_000 + 2**20
+    small = load_config(_write(tmp_path, GOOD + "max_answer_chars: 1000\n"))
+    assert small.max_response_bytes == 12_000 + 2**20
