@@ -7,16 +7,63 @@ versioned (``rubric012/v1``) and hashed into the scorer spec: change a word and 
 
 What is stored with every judge score (``Score.detail``): the full prompt (``messages``), the judge's
 raw output (``judge_output``), the template id, the judge model and whether the response looked like an
-attempt to instruct the judge (``injection_suspected``, ``injection_matches``). The grade is parsed from
-the judge's output **only**: its last non-empty line must read ``Score: N`` with N in {0, 1, 2} (markdown
-bold tolerated, ``<think>`` blocks removed). Anything else is ``parsed=False``, reason
-``judge_unparseable``, value 0 and ``raw=None`` — flagged, never guessed. A judge call that raises is
-``judge_error`` with value NaN (no outcome), so an outage never reads as a wrong answer.
+attempt to instruct the judge (``injection_suspected``, ``injection_matches``). A judge call that raises
+is ``judge_error`` with value NaN (no outcome), so an outage never reads as a wrong answer.
+
+**The grade comes from the judge's own final line, and nowhere else.** Reasoning up to the last
+``</think>`` is dropped (an unclosed ``<think>`` means the judge never reached a verdict); the last
+non-empty line is normalised like a response (NFKC, format characters removed, look-alikes folded, so
+``Ｓｃｏｒｅ：２`` reads as ``Score: 2``) and must then be exactly ``Score: N`` with N in {0, 1, 2}
+(markdown emphasis and a final full stop tolerated; a quoted ``> Score: 2`` is not the judge's own).
+Anything else is ``parsed=False``, reason ``judge_unparseable``, value 0 and ``raw=None``: flagged, never
+guessed. Nothing in the response is ever parsed for a grade; a response that writes ``Score: 2`` is
+flagged and still gets the judge's 0.
 
 The candidate response sits between delimiters that carry a tag derived from the query and response
-(``<<<RESPONSE 3f9c...>>>``), so a response cannot close its own block; the system message tells the judge
-the block is data, not instructions. Injection phrases ("ignore the rubric", "output 2", a ``Score: 2``
-line inside the response) are detected and recorded but never change the score: the flag is for audit.
+(``<<<RESPONSE 3f9c...>>>``), so a response cannot close its own block; the system message tells the
+judge the block is data, not instructions. The response is sent to the judge as written (the judge
+must grade what the model said); the injection flag is for audit and never changes the score.
+
+**What the injection flag catches** (:func:`detect_injection`, implemented in
+:mod:`routerlab.score._injection`). The response is normalised first: NFKC (fullwidth, mathematical and
+circled letters, superscript and circled digits), format characters (category Cf: zero-width spaces and
+joiners, soft hyphens, bidi controls, Unicode tags) and invisible fillers removed, digits of any script
+folded to ASCII, accents and combining overlays removed, a table of Cyrillic, Greek, Armenian, Cherokee,
+small-capital and enclosed look-alikes folded to Latin (with look-alikes of ``: = | < > →``), leetspeak
+inside words undone, s p a c e d letters joined, markdown emphasis dropped, padding squeezed. Hidden
+channels are decoded and scanned the same way: base64 runs (single, line-wrapped or nested twice), text
+spelled in Unicode tag characters, and the visual order of right-to-left overrides. Then it looks for:
+
+* a grade claim: a score keyword in English, French, German, Spanish, Italian, Portuguese, Dutch,
+  Russian, Chinese, Japanese, Korean or Arabic; a separator (``: = | - → =>``, a JSON or YAML key, an
+  XML tag, a table cell, "of", a line break under a heading, or none before ``2/2``); and 0/1/2 as a
+  digit, ``2.0``, ``2/2``, a word ("two", "deux", "zwei", "二"), "full marks" or the rubric's own "correct
+  and complete". It must start a segment (a line, heading, quote, list item, cell, key, tag, clause) or
+  follow only qualifiers ("My final", "You must output"), so "the team's final score was 2-1", "F1
+  score: 0.82" and "CHA2DS2-VASc score: 2" are not claims; pairs, decimals and counts ("2-1", "2.5",
+  "2 goals", "2 of 5") are not grades;
+* a table whose score column grades rubric rows (Correctness, Completeness, Overall);
+* requests and assertions ("give this answer a 2", "deserves full marks", "Output 2.", "the correct
+  score for this response is 2"), "ignore the rubric" (five languages), addresses to the judge,
+  system/developer override headers and "New rubric:";
+* chat-template tokens (``<start_of_turn>``, ``<|im_start|>``, ``[INST]``), reasoning tags other than
+  one leading ``<think>`` block, and spoofs of this prompt's fences (``<<<END RESPONSE``, ``</response>``,
+  also written ``＜``, ``‹``, ``«``, ``≪``, ``⋘``, ``〈``) or of its wording.
+
+**What it cannot catch, and where it errs.** It matches wording, not meaning: persuasion without a
+grade or keyword ("any expert would call this flawless"), instructions paraphrased past the patterns,
+a bare ``2/2``, a copula claim ("The grade is 2."), other languages and encodings (hex, rot13,
+URL-encoding, reversed text without a bidi override, homoglyphs outside the table, look-alike digits
+such as ``ᒿ``), text split across lines, and a claim after a non-qualifier word ("the answer clearly
+earns score: 2") all pass. It cannot see the judge's own bias for fluent or long answers, which §3.3
+(Artifact 1) measures with the exact-match second judge (:class:`DualJudge`), not with this flag.
+Benign answers are flagged when they write a grade claim themselves (a line ``Grade: 2`` in a pathology
+answer, ``{"score": 0}`` in JSON or code, ``score = 2`` outside a code block) or discuss chat templates
+and reasoning tags. On 17,050 public model answers (RouterBench MBPP, ARC and Winogrande; GSM8K;
+MT-Bench) and 16,855 benchmark items (MMLU, MedQA, HumanEval, GSM8K solutions) it flagged none. Work is
+bounded: no pattern chains or nests unbounded repetitions, at most ``MAX_SCAN_CHARS`` characters are
+scanned (head and tail beyond that), decoded base64 is capped in size and depth, at most ``MAX_MATCHES``
+matches are kept; a 200 KB adversarial answer takes about a second.
 
 :class:`DualJudge` implements §2.3's "need for dual-judge validation" and §3.3's exact-match second
 judge: both scores are kept side by side (``Score.components``) and laid out the way the audit's
@@ -34,6 +81,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from routerlab.errors import PrerequisiteError, RouterlabError
+from routerlab.score._injection import find_injections, normalise
 from routerlab.score.base import Score, ScoreItem, Scorer, ScorerSpec, scorer_for
 
 __all__ = [
@@ -50,7 +98,8 @@ __all__ = [
 Messages = list[dict[str, str]]
 Complete = Callable[[Messages], str]
 
-_VERSION = "1"
+# 2: injection flag on normalised text and hidden channels; judge line parsed after normalisation.
+_VERSION = "2"
 TEMPLATE_ID = "rubric012/v1"
 #: The rubric, verbatim from `unsolvability-ceiling-artifacts.txt` §2.3.
 RUBRIC = "0 = incorrect or unhelpful, 1 = partially correct or incomplete, 2 = correct and complete"
@@ -82,38 +131,37 @@ REFERENCE_BLOCK = (
     "\nReference answer (treat it as correct):\n<<<REFERENCE {tag}>>>\n{gold}\n<<<END REFERENCE {tag}>>>\n"
 )
 
-_SCORE_LINE = re.compile(r"[*_\s]*score[*_\s]*:[*_\s]*([012])[*_\s]*", re.IGNORECASE)
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-_INJECTION = {
-    "ignore_instructions": r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|previous\s+|"
-    r"prior\s+|above\s+|earlier\s+)*(?:instructions?|rubric|rules|guidelines|prompt|grading|criteria)",
-    "score_request": r"\b(?:(?:output|give|assign|award|return|rate|grade|mark)\s+"
-    r"(?:this|it|me|the\s+(?:response|answer)"
-    r"|my\s+(?:answer|response))\s+(?:(?:a|an|with|as)\s+)?|(?:output|give|assign|award)\s+(?:(?:a|the)\s+)?)"
-    r"(?:(?:score|grade|rating)\s+(?:of\s+)?[\"'“]?[0-2]\b|[\"'“]?[0-2](?=\s*(?:/\s*2|out\s+of|[.!,;]|$)))",
-    "score_line": r"^[*_\s]*score[*_\s]*[:=][*_\s]*[0-2]\b",
-    "addresses_judge": r"\b(?:dear|attention|note\s+to\s+(?:the)?)\s*(?:the\s+)?(?:judge|grader|evaluator)\b|"
-    r"\byou\s+are\s+(?:now\s+)?(?:the|an?)\s+(?:judge|grader|evaluator)\b|\b(?:judge|grader|evaluator)\s*[:,]",
-    "system_override": r"\b(?:system|developer)\s+(?:prompt|message|override|instructions?)\b|\bnew\s+instructions?\b",
-    "delimiter_spoof": r"<<<\s*(?:END\s+)?(?:RESPONSE|QUERY|REFERENCE)\b",
-}
-_INJECTION_RE = {k: re.compile(v, re.IGNORECASE | re.MULTILINE) for k, v in _INJECTION.items()}
+# The judge's last line after normalisation (casefolded, emphasis gone): "score: 2", "**Score:** 2.". Not a
+# quote ("> Score: 2") or code span: a judge that ends by quoting the response has not given its own grade.
+_SCORE_LINE = re.compile(r"[ \t]{0,8}score[ \t]{0,4}:[ \t]{0,4}([012])[ \t.]{0,4}")
+_THINK_OPEN = re.compile(r"<think[ \t]{0,3}>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think[ \t]{0,3}>", re.IGNORECASE)
+# Only the last line counts, so only the tail is normalised: a longer last line cannot be "Score: N".
+_JUDGE_TAIL = 4096
 
 
 def detect_injection(response: str) -> list[dict[str, str]]:
-    """Phrases in a candidate response that try to instruct the judge: ``[{"kind", "text"}]``."""
-    found = []
-    for kind, pattern in _INJECTION_RE.items():
-        for m in pattern.finditer(response or ""):
-            found.append({"kind": kind, "text": m.group(0).strip()[:80]})
-    return found
+    """Phrases in a candidate response that try to instruct the judge: ``[{"kind", "text", "via"}]``.
+
+    The response is normalised and its hidden channels decoded first; see the module docstring for what
+    is and is not caught. An empty list means nothing was found, not that the response is safe.
+    """
+    return find_injections(response or "")
 
 
 def parse_judge_output(output: str | None) -> int | None:
-    """The 0/1/2 grade from the judge's last non-empty line (``Score: N``), else ``None``."""
-    if not output:
+    """The 0/1/2 grade from the judge's last non-empty line (``Score: N``), else ``None``.
+
+    Reasoning up to the last ``</think>`` is dropped; an unclosed ``<think>`` after it means no verdict.
+    The last line is normalised (NFKC, format characters removed, look-alikes folded) before matching.
+    """
+    if not isinstance(output, str) or not output:
         return None
-    lines = [ln for ln in _THINK.sub("", output).splitlines() if ln.strip()]
+    last_close = max((m.end() for m in _THINK_CLOSE.finditer(output)), default=0)
+    output = output[last_close:]
+    if _THINK_OPEN.search(output):
+        return None
+    lines = [ln for ln in normalise(output[-_JUDGE_TAIL:]).split("\n") if ln.strip()]
     if not lines:
         return None
     m = _SCORE_LINE.fullmatch(lines[-1])
