@@ -275,3 +275,17 @@ def test_body_reader_inflates_in_slices_and_never_past_the_cap() -> None:
         asyncio.run(go("gzip", gzip.compress(b"a" * 5000), 4999))
     with pytest.raises(TransportError, match="ends before its end marker"):
         asyncio.run(go("gzip", gzip.compress(b"a" * 5000)[:-10], 5000))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_content_has_no_body_and_keeps_the_connection(kind: str) -> None:
+    no_content: Reply = lambda _: b"HTTP/1.1 204 No Content\r\n\r\n"  # noqa: E731
+    out, connections, _ = _exchange([no_content, _ok(b"next")], 2, kind)
+    assert isinstance(out[0], RawResponse) and out[0].status == 204 and out[0].content == b""
+    assert isinstance(out[1], RawResponse) and out[1].content == b"next" and connections == 1
+
+
+def test_a_corrupt_gzip_body_is_a_plain_transport_error() -> None:
+    reply = _ok(b"not gzip at all", "Content-Encoding: gzip\r\n")
+    out, _, _ = _exchange([reply], 1)
+    assert isinstance(out[0], TransportError) and str(out[0]).startswith("the compressed body is corrupt")

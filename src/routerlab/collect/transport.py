@@ -155,8 +155,11 @@ class BodyReader:
 
     async def feed(self, chunk: bytes) -> None:
         """Add the next bytes of the body as received (chunked framing already removed)."""
-        self.expect(len(chunk))
         self.wire_bytes += len(chunk)
+        if self.wire_bytes > self.max_bytes:
+            raise BodyTooLarge(
+                f"the response body is over the {self.max_bytes:,}-byte limit ({self.wire_bytes:,} bytes received)"
+            )
         if self._inflate is None:
             self._keep(chunk)
             return
@@ -255,9 +258,11 @@ class StreamTransport:
             writer.write(b"".join(lines))
             await writer.drain()
             status, version, response_headers = await self._read_head(reader)
-            content, keep = await self._read_body(reader, response_headers)
+            content, keep = (b"", True) if status in (204, 304) else await self._read_body(reader, response_headers)
         except BaseException as exc:
             await self.aclose()  # a half-read connection (error, limit, timeout, cancel) is never reused
+            if isinstance(exc, TransportError):
+                raise
             if isinstance(exc, asyncio.LimitOverrunError):
                 raise TransportError(f"a header or chunk-size line is over {MAX_HEADER_BYTES:,} bytes") from None
             if isinstance(exc, (OSError, EOFError, ValueError)):
