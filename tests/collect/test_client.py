@@ -245,6 +245,8 @@ def test_retry_after_values(header: str, expected: float | str | None) -> None:
 def test_error_messages_are_short_and_storable() -> None:
     assert clean_error("x" * 10_000) == "x" * 497 + "..."
     assert clean_error("bad \ud800 text") == "bad \\ud800 text"
+    assert clean_error("HTTP 500: \x1b[31mred\r\nINFO forged") == "HTTP 500: \\x1b[31mred\\r\\nINFO forged"
+    assert clean_error("réponse: 答え") == "réponse: 答え"  # printable text is kept as is
 
 
 class _Body(httpx.AsyncByteStream):

@@ -269,6 +269,10 @@ CASES: dict[str, Case] = {
     "retry_after_year_9999": Case(
         first_then_ok(http(429, b"{}", "Retry-After: Fri, 31 Dec 9999 23:59:59 GMT")), None, 2
     ),
+    "terminal_escapes": Case(
+        reply(lambda: http(400, b"\x1b[2J\x1b[31mpwned\r\nINFO routerlab: all good")),
+        "HTTP 400: \\x1b[2J\\x1b[31mpwned\\r INFO routerlab: all good",
+    ),
     "retry_after_forever": Case(
         reply(lambda: http(429, b'{"error": "slow down"}', f"Retry-After: {10**12}")),
         'HTTP 429: {"error": "slow down"}',

@@ -212,10 +212,16 @@ def parse_completion(
 
 
 def clean_error(message: str) -> str:
-    """An error message safe to store: at most :data:`MAX_ERROR_CHARS` characters, valid UTF-8."""
+    r"""An error message safe to store, log and print: at most :data:`MAX_ERROR_CHARS` characters, printable.
+
+    It may quote the server, so control characters (a terminal escape, a CR that forges a log line)
+    and lone surrogates (not storable as UTF-8) are written as escapes, e.g. ``\x1b``.
+    """
     if len(message) > MAX_ERROR_CHARS:
         message = message[: MAX_ERROR_CHARS - 3] + "..."
-    return message.encode("utf-8", "backslashreplace").decode("utf-8")
+    if message.isprintable():
+        return message
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
@@ -315,10 +321,11 @@ async def complete(
         if outcome is not None:
             return outcome if attempt == 1 else dataclasses.replace(outcome, attempts=attempt)
         assert failure is not None
+        message = clean_error(failure.message)
         if not failure.retryable or attempt == retries.max_attempts:
-            log.debug("request %s failed for good after %d attempts: %s", key[:12], attempt, failure.message)
-            return Outcome(None, None, None, None, None, clean_error(failure.message), attempt)
+            log.debug("request %s failed for good after %d attempts: %s", key[:12], attempt, message)
+            return Outcome(None, None, None, None, None, message, attempt)
         delay = backoff_delay(retries, key, attempt, failure.retry_after_s)
-        log.debug("request %s attempt %d failed (%s); retrying in %.3f s", key[:12], attempt, failure.message, delay)
+        log.debug("request %s attempt %d failed (%s); retrying in %.3f s", key[:12], attempt, message, delay)
         await sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -8,8 +8,8 @@ which the client stores as the record's error without retrying (the same request
 same limit again). Decompression (``gzip``, ``deflate``; any other ``Content-Encoding``, or a
 stacked one such as ``gzip, gzip``, is rejected) inflates in slices of at most
 :data:`DECODE_SLICE_BYTES` with a yield to the event loop between them, so one response never
-stalls the other requests. Headers are capped (:data:`MAX_HEADER_BYTES` here; httpx/h11 caps them
-at 100 KiB), and so are 1xx responses before the real one. A server that trickles its answer
+stalls the other requests. Headers are capped at :data:`MAX_HEADER_BYTES` (100 KiB, as httpx/h11
+caps them), and so are 1xx responses before the real one. A server that trickles its answer
 (slow-loris) is ended by the caller's deadline, which covers the whole exchange
 (``asyncio.timeout`` in :func:`routerlab.collect.client.complete`).
 
@@ -65,8 +65,9 @@ __all__ = [
 
 TransportKind = Literal["auto", "asyncio", "httpx"]
 
-#: the longest status line + headers (and the longest chunk-size line, and all trailers) accepted, in bytes
-MAX_HEADER_BYTES = 64 * 1024
+#: the longest status line + headers (and the longest chunk-size line, and all trailers) accepted, in bytes;
+#: httpx's limit too (httpcore's h11 ``max_incomplete_event_size``)
+MAX_HEADER_BYTES = 100 * 1024
 #: 1xx responses (100 Continue, 103 Early Hints) accepted before the real one
 MAX_INFORMATIONAL = 8
 #: bytes inflated between two yields to the event loop (~2 ms of zlib work)
