@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from routerlab.score import LetterScorer, ScoreItem, extract_letter, parse_rate
@@ -138,3 +140,21 @@ def test_gold_letter_numeric_options() -> None:
 def test_gold_letter_beyond_d_widens_letters() -> None:
     item = ScoreItem(gold="F")
     assert LetterScorer().score("The answer is F.", item).value == 1.0
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        "option A " * 5_000,  # one mention-rich sentence: was quadratic (15 s at 36 kB)
+        "A " * 20_000,
+        "(A) " * 10_000,
+        "C is " * 10_000,
+        "\\boxed{" * 30_000,
+        "<think>" * 30_000,
+        "\\boxed{" * 10_000 + "}" * 10_000,
+    ],
+)
+def test_hostile_responses_finish_quickly(response: str) -> None:
+    start = time.perf_counter()
+    LetterScorer().score(response, ScoreItem(gold="C", choices=CHOICES))
+    assert time.perf_counter() - start < 3.0

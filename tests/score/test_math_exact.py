@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routerlab.score import ExactScorer, MathScorer, ScoreItem
-from routerlab.score.exact import extract_final_answer, normalize_answer
+from routerlab.score.exact import _last_boxed, extract_final_answer, normalize_answer, strip_think
 from routerlab.score.math import _safe_for_sympy, _sympy_version, extract_math_answer, math_equal, normalize_math
 
 
@@ -97,3 +102,70 @@ def test_exact_match() -> None:
     assert scorer.score("The Louvre", item).value == 0.0
     empty = scorer.score("  ", item)
     assert (empty.value, empty.parsed) == (0.0, False)
+
+
+# --- hostile answers: every extractor runs in (near) linear time and sympy never gets a runaway expression
+
+HOSTILE = {
+    "unclosed_boxed": "\\boxed{" * 40_000,
+    "unclosed_think": "<think>" * 40_000,
+    "nested_braces": "\\boxed{" + "{" * 100_000 + "}" * 100_000 + "}",
+    "nested_boxed": "\\boxed{" * 20_000 + "}" * 20_000,
+    "boxed_text": "\\boxed{\\text{" * 20_000,
+    "digits": "9" * 300_000,
+    "power_tower": "\\boxed{9^{9^{9^{9}}}}",
+    "python_power": "10**10**10",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_answers_finish_quickly(name: str) -> None:
+    item = ScoreItem(gold="4", query_id="q")
+    for scorer in (MathScorer(), ExactScorer()):
+        start = time.perf_counter()
+        score = scorer.score(HOSTILE[name], item)
+        assert time.perf_counter() - start < 3.0, (name, scorer.spec.name)
+        assert score.value == 0.0
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(x+y+z+w+1)^99",  # expands into millions of terms
+        "(a+b)(c+d)(e+f)(g+h)(i+j)(k+l)(m+n)(o+p)(q+r)(s+t)(u+v)(w+x)(y+z)",  # 2^13 terms
+        "sin(exp(exp(99)))",  # a number with 10^42 digits
+        "sin(exp(9999999))",
+        "exp(exp(exp(exp(99))))",
+    ],
+)
+def test_sympy_refuses_runaway_expressions(expression: str) -> None:
+    assert not _safe_for_sympy(expression)
+    start = time.perf_counter()
+    assert math_equal(expression, "4") == (False, "string")
+    assert time.perf_counter() - start < 3.0
+
+
+def test_sympy_still_sees_ordinary_answers() -> None:
+    for expression in ("2^10", "(x+1)^2", "x^2+2x+1", "sqrt(2)/2", "2(x+1)", "log(sqrt(x))", "3pi", "a+b+c"):
+        assert _safe_for_sympy(expression), expression
+
+
+def _old_last_boxed(text: str) -> str | None:
+    """The quadratic scan that boxed_spans replaced: the reference for its results."""
+    found = None
+    for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:
+            found = text[m.end() : i - 1]
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\\boxed{", "\\fbox {", "{", "}", "a", "1", " ", "<think>", "</THINK>", "x"])))
+def test_linear_extractors_match_the_regex_definitions(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert _last_boxed(text) == _old_last_boxed(text)
+    assert strip_think(text) == re.sub(r"<think>.*?</think>", " ", text, flags=re.DOTALL | re.IGNORECASE)

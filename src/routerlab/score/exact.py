@@ -25,22 +25,63 @@ _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation + "‘’“”")
 
 
+_BOXED_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BRACE = re.compile(r"[{}]")
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
+
+
+def strip_think(text: str, repl: str = " ") -> str:
+    """``text`` with every ``<think>...</think>`` block replaced by ``repl``.
+
+    The result of ``re.sub(r"<think>.*?</think>", repl, text, flags=re.DOTALL | re.IGNORECASE)``, in linear
+    time: that regex rescans the rest of the text from every unclosed ``<think>``, so a response of 200,000
+    of them hangs it. If the leftmost open tag has no close tag after it, no later one has either.
+    """
+    parts: list[str] = []
+    pos = 0
+    while (m := _THINK_OPEN.search(text, pos)) is not None:
+        close = _THINK_CLOSE.search(text, m.end())
+        if close is None:
+            break
+        parts += [text[pos : m.start()], repl]
+        pos = close.end()
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def boxed_spans(text: str) -> list[tuple[int, int]]:
+    r"""``(start, end)`` of the content of every ``\boxed{...}`` / ``\fbox{...}`` with a closing brace, in order.
+
+    Braces nest (every ``{`` and ``}`` counts, as in LaTeX source). One pass matches all braces with a stack,
+    instead of scanning forward from each opening: that scan is quadratic on a response of many unclosed
+    ``\boxed{`` (a hostile 1 MB answer would take hours).
+    """
+    opens = [m.end() for m in _BOXED_OPEN.finditer(text)]
+    if not opens:
+        return []
+    close_of: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE.finditer(text, opens[0] - 1):  # braces before the first opening cannot close it
+        if m.group() == "{":
+            stack.append(m.end())
+        elif stack:
+            close_of[stack.pop()] = m.start()
+    return [(e, close_of[e]) for e in opens if e in close_of]
+
+
 def _last_boxed(text: str) -> str | None:
     r"""The content of the last ``\boxed{...}`` or ``\fbox{...}`` (nested braces allowed), else ``None``."""
-    found = None
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            found = text[m.end() : i - 1]
-    return found
+    spans = boxed_spans(text)
+    if not spans:
+        return None
+    start, end = spans[-1]
+    return text[start:end]
 
 
 def extract_final_answer(response: str) -> tuple[str | None, str]:
     """The final answer in ``response`` and the rule that found it (``boxed``, ``statement``, ``whole``)."""
-    text = re.sub(r"<think>.*?</think>", " ", response or "", flags=re.DOTALL | re.IGNORECASE).strip()
+    text = strip_think(response or "").strip()
     if not text:
         return None, "empty"
     boxed = _last_boxed(text)

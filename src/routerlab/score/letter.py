@@ -10,7 +10,7 @@ by "exact letter-choice matching against a boxed answer", which is rule 1 below.
 Rules, tried in order; the first that yields a letter wins:
 
 1. ``boxed`` — the last ``\boxed{...}`` whose content is a letter (``\boxed{C}``, ``\boxed{\text{(C)}}``)
-   or exactly one option's text.
+   or exactly one option's text (contents longer than 10,000 characters are skipped).
 2. ``statement`` — the **last** committed statement in the response: "the answer is (C)", "Answer: C",
    "correct option: C", "C is the correct answer", "I'd go with C", "I think it's option C". A statement
    whose letter is negated ("the answer is not A", "I would not choose A") is not a commitment, so in
@@ -35,15 +35,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from routerlab.score.base import LETTERS, Score, ScoreItem, ScorerSpec
+from routerlab.score.exact import boxed_spans, strip_think
 
 __all__ = ["LetterExtraction", "LetterScorer", "extract_letter", "gold_letter"]
 
-_VERSION = "1"
+_VERSION = "2"  # 2: a boxed content longer than _MAX_BOXED characters is not an answer
 
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _TAGS = re.compile(r"</?[a-zA-Z][^>\n]{0,40}>")
 _MARKUP = re.compile(r"\*\*|__|\*|`|\$|\\[()\[\]]")
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _LATEX_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mathbf|textit|mbox)\s*\{([^{}]*)\}")
 
 _LET = r"[\(\[]?\s*([A-Ja-j])\s*[\)\]]?"
@@ -119,16 +118,23 @@ class LetterExtraction:
 
 def _accept(text: str, start: int, end: int, allowed: str) -> str | None:
     """The letter at ``text[start:end]`` if it is an answer letter in context, else ``None``."""
+    # Only the characters around the letter are read: slicing text[:start] / text[end:] per candidate made
+    # extraction quadratic on a long response with many candidate letters.
     letter = text[start:end]
     if letter.upper() not in allowed:
         return None
-    before, after = text[:start], text[end:]
-    prev, nxt = before[-1:], after[:1]
-    if prev.isalnum() or nxt.isalnum() or (nxt != "" and nxt in "'’") or after[:2] in (".D", ".M"):
+    prev, nxt = text[start - 1 : start] if start else "", text[end : end + 1]
+    if prev.isalnum() or nxt.isalnum() or (nxt != "" and nxt in "'’") or text[end : end + 2] in (".D", ".M"):
         return None
     if letter.islower():
-        opener = before.rstrip(" ")[-1:]
-        rest = after.lstrip(" \t")
+        i = start
+        while i > 0 and text[i - 1] == " ":
+            i -= 1
+        opener = text[i - 1 : i] if i else ""
+        j = end
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        rest = text[j : j + 1]
         if not ((opener != "" and opener in "([") or rest == "" or rest[0] in ".,;:!)]\n"):
             return None
     return letter.upper()
@@ -136,7 +142,7 @@ def _accept(text: str, start: int, end: int, allowed: str) -> str | None:
 
 def _clean(response: str) -> str:
     text = unicodedata.normalize("NFKC", response)
-    text = _THINK.sub(" ", text)
+    text = strip_think(text)
     return text.replace("\r\n", "\n").strip()
 
 
@@ -152,17 +158,16 @@ def _norm_text(s: str) -> str:
     return s.strip(" .,;:!?\"'()[]")
 
 
-def _boxed_contents(text: str) -> list[str]:
-    r"""Contents of every ``\boxed{...}`` (balanced braces), in order."""
-    out = []
-    for m in _BOXED.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append(text[m.end() : i - 1])
-    return out
+#: A boxed content longer than this is not an answer. Nested ``\boxed{`` make the contents overlap, and
+#: reading every one of them is quadratic: 20,000 nested boxes (160 kB) would take minutes.
+_MAX_BOXED = 10_000
+
+
+def _boxed_contents(text: str) -> Iterator[str]:
+    r"""Contents of every ``\boxed{...}`` (balanced braces) up to ``_MAX_BOXED`` characters, last first."""
+    for start, end in reversed(boxed_spans(text)):
+        if end - start <= _MAX_BOXED:
+            yield text[start:end]
 
 
 def _choice_letter(fragment: str, choices: tuple[str, ...] | None, allowed: str) -> str | None:
@@ -175,7 +180,7 @@ def _choice_letter(fragment: str, choices: tuple[str, ...] | None, allowed: str)
 
 
 def _from_boxed(text: str, choices: tuple[str, ...] | None, allowed: str) -> str | None:
-    for content in reversed(_boxed_contents(text)):
+    for content in _boxed_contents(text):
         inner = _strip_markup(content).strip()
         m = re.fullmatch(r"[\(\[]?\s*([A-Ja-j])\s*[\)\]]?(?:\s*[.:)\-]\s*(.*))?", inner, re.DOTALL)
         if m and m.group(1).upper() in allowed:
@@ -248,12 +253,15 @@ def _from_choice_text(text: str, choices: tuple[str, ...] | None, allowed: str) 
 def _from_mentions(text: str, allowed: str) -> str | bool | None:
     letters: set[str] = set()
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
+        negative: bool | None = None  # searched once per sentence, not once per mention (quadratic)
         for m in _MENTION.finditer(sentence):
             g = 1 if m.group(1) else 2
             letter = _accept(sentence, m.start(g), m.end(g), allowed)
             if letter is None:
                 continue
-            if _NEGATIVE_SENTENCE.search(sentence):
+            if negative is None:
+                negative = _NEGATIVE_SENTENCE.search(sentence) is not None
+            if negative:
                 return False
             letters.add(letter)
     if len(letters) == 1:

@@ -12,7 +12,9 @@ normalised strings are equal, their numeric values agree within ``rel_tol``/``ab
 matches its fraction: ``50%`` = ``0.5``), or — only if sympy is installed; it is never required — their
 difference simplifies to 0. Tuples and lists compare element-wise. Sympy only sees strings that pass a
 strict whitelist (digits, operators, parentheses, single-letter symbols and a few function names), since
-its parser evaluates Python.
+its parser evaluates Python, and that are small enough for ``simplify`` to finish quickly (at most three
+symbols, no symbolic power above 9, calls nested at most twice): a hostile answer such as
+``(x+y+z+w+1)^99`` would otherwise keep the scorer busy for hours.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from functools import lru_cache
 from typing import Any
 
 from routerlab.score.base import Score, ScoreItem, ScorerSpec
-from routerlab.score.exact import _last_boxed
+from routerlab.score.exact import _last_boxed, strip_think
 
 __all__ = ["MathScorer", "extract_math_answer", "math_equal", "normalize_math"]
 
-_VERSION = "1"
+_VERSION = "2"  # 2: sympy refuses expressions that keep simplify busy for minutes (see _safe_for_sympy)
 _NUM = r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?|-?\.\d+%?"
 _STATEMENT = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<ans>[^\n]+?)\s*\.?\s*$",
@@ -48,7 +50,7 @@ def extract_math_answer(response: str) -> tuple[str | None, str]:
 
     Rules: ``boxed``, ``hashes``, ``statement``, ``last_number``; ``(None, "empty" | "no_answer")`` otherwise.
     """
-    text = re.sub(r"<think>.*?</think>", " ", response or "", flags=re.DOTALL | re.IGNORECASE).strip()
+    text = strip_think(response or "").strip()
     if not text:
         return None, "empty"
     boxed = _last_boxed(text)
@@ -144,12 +146,47 @@ def _sympy_version() -> str | None:
     return str(sympy.__version__)
 
 
+def _call_depth(s: str) -> int:
+    """How deeply calls of the functions in ``_FUNCS`` nest in ``s`` (``sin(exp(x))`` is 2)."""
+    opened: list[bool] = []  # per open parenthesis: does it open a function call?
+    depth = deepest = 0
+    for m in re.finditer(r"([a-z]+)?\s*\(|\)", s):
+        if m.group() == ")":
+            if opened and opened.pop():
+                depth -= 1
+            continue
+        call = m.group(1) in _FUNCS
+        opened.append(call)
+        depth += call
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _safe_for_sympy(s: str) -> bool:
+    """Whether sympy may see ``s``: its parser evaluates Python, and simplify can run for hours.
+
+    Besides the character whitelist, a few shapes that keep ``simplify`` busy for minutes or more on a
+    100-character hostile answer are refused: a symbolic power above 9 (``(x+y+z+w+1)^99`` expands into
+    millions of terms), more than three symbols (a product of 13 binomials expands into 2^13 terms), calls
+    nested more than twice or two ``exp`` (``sin(exp(exp(99)))`` needs a number with 10^42 digits), and a
+    number of more than four digits beside a function (``sin(exp(9999999))``).
+    """
     if not s or len(s) > 100 or not re.fullmatch(r"[0-9a-z+\-*/^().\s]*", s):
         return False
     if re.search(r"\.[a-z]|\^\s*\(?\s*\d{3,}|\*\*", s) or s.count("^") > 1:  # no power towers
         return False
-    return all(len(w) == 1 or w in _FUNCS for w in re.findall(r"[a-z]+", s))
+    words = re.findall(r"[a-z]+", s)
+    if not all(len(w) == 1 or w in _FUNCS for w in words):
+        return False
+    if not words:
+        return True
+    if re.search(r"\^\s*\(?\s*\d{2,}", s) or len({w for w in words if len(w) == 1}) > 3:
+        return False
+    if any(w in _FUNCS for w in words) and (
+        _call_depth(s) > 2 or s.count("exp") > 1 or re.search(r"\d{5,}", s) is not None
+    ):
+        return False
+    return True
 
 
 def _sympy_equal(a: str, b: str) -> bool:
