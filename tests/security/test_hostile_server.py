@@ -26,6 +26,7 @@ import gzip
 import json
 import math
 import resource
+import sys
 import threading
 import zlib
 from collections import Counter
@@ -377,6 +378,11 @@ def _peak_reset() -> float:
         return -1.0
 
 
+def _maxrss_mb() -> float:
+    """The process' peak RSS in MB (``ru_maxrss`` is in KiB on Linux, in bytes on macOS)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << (20 if sys.platform == "darwin" else 10))
+
+
 def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -475,12 +481,12 @@ def test_bombs_and_huge_bodies_keep_memory_bounded(tmp_path: Path, server: Hosti
     prompts = [p for name in BIG for p in (f"case={name} memory {transport}", f"case=good-{name} memory {transport}")]
     cfg = config(tmp_path / "run", server.url, prompts, transport)
     base_mb = _peak_reset()
-    base_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_maxrss = _maxrss_mb()
     summary = collect(cfg)
     if base_mb >= 0:
         growth = _status_mb("VmHWM") - base_mb
     else:  # no resettable peak: the high-water mark since start can only under-report growth
-        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_maxrss
+        growth = _maxrss_mb() - base_maxrss
     # three bombs inflate to 256 MiB each and three bodies are 50 MB: together 918 MB if held whole
     assert growth < RSS_GROWTH_LIMIT_MB, f"peak RSS grew by {growth:.0f} MB"
     assert (summary.done, summary.errors) == (len(BIG), len(BIG)) and summary.elapsed_s < DEADLINE_S
