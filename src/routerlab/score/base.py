@@ -134,6 +134,31 @@ class Score:
             "components": {k: v.to_dict() for k, v in self.components.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Score:
+        """Inverse of :meth:`to_dict` (a ``None`` value is NaN: the scorer could not judge).
+
+        Raises ``ValueError`` naming the field when ``data`` is not a score written by :meth:`to_dict`.
+        """
+        try:
+            value, raw, extracted = data["value"], data["raw"], data["extracted"]
+            return cls(
+                value=math.nan if value is None else float(value),
+                raw=None if raw is None else float(raw),
+                parsed=bool(data["parsed"]),
+                extracted=None if extracted is None else str(extracted),
+                reason=str(data["reason"]),
+                spec=ScorerSpec.from_dict(data["scorer"]),
+                detail=dict(data.get("detail") or {}),
+                components={str(k): cls.from_dict(v) for k, v in (data.get("components") or {}).items()},
+            )
+        except KeyError as exc:
+            raise ValueError(
+                f"A stored score lacks the field {exc.args[0]!r}; it was not written by Score.to_dict."
+            ) from None
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"A stored score is malformed ({exc}); it was not written by Score.to_dict.") from None
+
 
 @dataclass(frozen=True, slots=True)
 class ScoreItem:

@@ -13,15 +13,19 @@ check (:func:`routerlab.audit.checks.artifacts`):
 * letter / exact / math / code: ``Y`` = 1/0, no raw score (NaN).
 
 A record that failed (``error`` set, or no ``response_text``), whose scorer could not judge (a judge call
-that raised), or — for an LLM judge alone — whose judge output had no parseable grade is **no outcome**
-(NaN), never a 0: the grade is flagged, not guessed (counted in ``meta["n_judge_unparseable"]``).
+that raised; in :mod:`routerlab.score.runner`, a scorer that crashed, timed out or raised), or — for an LLM
+judge alone — whose judge output had no parseable grade is **no outcome** (NaN), never a 0: the grade is
+flagged, not guessed (counted in ``meta["n_scorer_errors"]`` and ``meta["n_judge_unparseable"]``).
 Duplicate (query, model) records are an error that names
 them. The per-answer scores with their full details (the judge's prompt and raw output, sandbox status)
-are kept by :func:`score_records` for writing beside the matrices.
+are kept by :func:`score_records` for writing beside the matrices. :func:`score_records` scores in this
+process; ``routerlab score`` uses :func:`routerlab.score.runner.score_with_checkpoint` instead (worker
+processes, a checkpoint, resume), which gives the same :class:`ScoredRecord` list.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections import Counter
@@ -71,8 +75,14 @@ class ScoredRecord:
         """Whether the answer hit the generation budget (``truncated`` or ``finish_reason == "length"``)."""
         return bool(self.record.get("truncated")) or self.record.get("finish_reason") == "length"
 
+    @property
+    def response_sha256(self) -> str | None:
+        """SHA-256 of the answer's text (``None`` without one): a resumed run re-scores an answer that changed."""
+        text = self.record.get("response_text")
+        return None if text is None else hashlib.sha256(str(text).encode("utf-8", "surrogatepass")).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ids, collection facts and the full score (with its details)."""
+        """A JSON-ready dict: ids, collection facts, the answer's hash and the full score (with its details)."""
         return {
             "query_id": self.query_id,
             "model": self.model,
@@ -80,6 +90,7 @@ class ScoredRecord:
             "error": self.error,
             "truncated": self.truncated,
             "finish_reason": self.record.get("finish_reason"),
+            "response_sha256": self.response_sha256,
             "score": None if self.score is None else self.score.to_dict(),
         }
 
