@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,18 @@ import pytest
 from routerlab.audit.checks import artifacts
 from routerlab.data import read_parquet
 from routerlab.errors import SchemaError
-from routerlab.score import DualJudge, LetterScorer, LLMJudge, MathScorer, ScoreItem, records_to_routing, score_records
+from routerlab.score import (
+    DualJudge,
+    LetterScorer,
+    LLMJudge,
+    MathScorer,
+    Score,
+    ScoreItem,
+    records_to_routing,
+    score_records,
+)
 from routerlab.score.build import build_routing
+from routerlab.score.runner import ScorerRecipe, score_with_checkpoint
 
 CHOICES = ("Paris", "London", "Rome", "Berlin")
 QUERIES = {
@@ -154,3 +165,28 @@ def test_roundtrip_through_parquet(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.Y, data.Y)
     np.testing.assert_array_equal(back.parsed, data.parsed)
     assert back.meta["scorers"] == data.meta["scorers"]
+
+
+def test_score_round_trips_through_its_dict() -> None:
+    grades = {("Capital of Italy?", "The answer is (C)."): "Score: 1"}
+    dual = DualJudge(judge_for(grades), "letter").score("The answer is (C).", QUERIES["mmlu/1"])
+    missing = Score(math.nan, None, False, None, "scorer_crashed", dual.spec, {"error": "worker killed"})
+    for score in (dual, missing, MathScorer().score("#### 4", QUERIES["gsm/1"])):
+        back = Score.from_dict(json.loads(json.dumps(score.to_dict())))
+        assert back.to_dict() == score.to_dict() and back.spec.hash == score.spec.hash
+    assert Score.from_dict(missing.to_dict()).missing
+    with pytest.raises(ValueError, match="lacks the field 'reason'"):
+        Score.from_dict({k: v for k, v in dual.to_dict().items() if k != "reason"})
+
+
+def test_workers_and_checkpoint_give_the_in_process_matrices(tmp_path: Path) -> None:
+    recipes = {"mmlu": ScorerRecipe("letter"), "gsm8k": ScorerRecipe("math")}
+    run = score_with_checkpoint(RECORDS, QUERIES, recipes, tmp_path / "run1.scores.jsonl", workers=2)
+    assert (run.n_scored, run.n_reused, run.failures) == (5, 0, [])  # big on mmlu/2 has no answer
+    ours = build_routing(run.scored, QUERIES, name="run1")
+    theirs = records_to_routing(RECORDS, QUERIES, SCORERS, name="run1")
+    for field in ("Y", "parsed", "truncated", "cost", "latency_s"):
+        np.testing.assert_array_equal(getattr(ours, field), getattr(theirs, field))
+    assert ours.meta == theirs.meta
+    again = score_with_checkpoint(RECORDS, QUERIES, recipes, tmp_path / "run1.scores.jsonl", workers=2)
+    assert (again.n_scored, again.n_reused) == (0, 5) and again.scored == run.scored
