@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from routerlab.errors import RouterlabError
-from routerlab.score.base import Score, ScoreItem, ScorerSpec
+from routerlab.score.base import Score, ScoreItem, Scorer, ScorerSpec
 from routerlab.score.runner.checkpoint import Checkpoint, jsonl_line
 from routerlab.score.runner.workers import ScorerRecipe, Task, score_in_workers
 
@@ -130,7 +130,16 @@ def score_with_checkpoint(
         raise ValueError(f"timeout_s must be > 0 seconds per record. Got {timeout_s!r}.")
     rows = [dict(r) for r in records]
     _check_records(rows, queries)
-    built = {key: recipe.build() for key, recipe in recipes.items()}
+    built: dict[str, Scorer] = {}
+    for key, recipe in recipes.items():
+        try:
+            built[key] = recipe.build()
+        except (RouterlabError, ValueError):  # already say what and how to fix (an unknown name, a bad parameter)
+            raise
+        except Exception as exc:  # a plug-in that fails to import or to start: say which scorer it was
+            raise RouterlabError(
+                f"Scorer {recipe.name!r} (for source {key!r}) could not be built: {type(exc).__name__}: {exc}"
+            ) from exc
     expected = {key: s.spec.hash for key, s in built.items()}
     path = Path(checkpoint)
     results: list[ScoredRecord | None] = [None] * len(rows)

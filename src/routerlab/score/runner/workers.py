@@ -226,6 +226,8 @@ def _messages(w: _Worker) -> tuple[list[dict[str, Any]], str | None]:
     except OSError:
         chunk = b""
     w.buffer += chunk
+    if chunk and b"\n" not in chunk:  # a long line still arriving: no need to scan the whole buffer again
+        return [], None
     *lines, rest = w.buffer.split(b"\n")
     w.buffer = bytearray(rest)
     out = []
@@ -258,6 +260,7 @@ def score_in_workers(
     queue = deque(tasks)
     pool: list[_Worker] = []
     selector = selectors.DefaultSelector()
+    finished = False
     try:
         for _ in range(min(workers, len(queue))):
             pool.append(_start(init))
@@ -305,10 +308,11 @@ def score_in_workers(
                     yield w.task.index, "scorer_crashed" if gone else "scorer_timeout", why
                 pool[k] = _start(init)
                 selector.register(pool[k].fd, selectors.EVENT_READ)
+        finished = True
     finally:
         selector.close()
         for w in pool:
-            _stop(w, graceful=True)
+            _stop(w, graceful=finished)  # interrupted: no waiting on workers that may be busy for minutes
 
 
 def _handle(w: _Worker, message: Mapping[str, Any], expected: Mapping[str, str]) -> Iterator[tuple[int, str, Any]]:
