@@ -8,28 +8,9 @@ import math
 import httpx
 import pytest
 
-from routerlab.score import DualJudge, LetterScorer, LLMJudge, ScoreItem
+from routerlab.score import DualJudge, LetterScorer, LLMJudge
 from routerlab.score.judge import RUBRIC, detect_injection, openai_chat_completer, parse_judge_output
-
-ITEM = ScoreItem(
-    text="What is the capital of Italy?\nA) Paris\nB) London\nC) Rome\nD) Berlin",
-    gold="C",
-    choices=("Paris", "London", "Rome", "Berlin"),
-    query_id="q1",
-    source="mmlu",
-)
-
-
-class Recorder:
-    """A judge double: returns a fixed output and keeps the messages it was sent."""
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.calls: list[list[dict[str, str]]] = []
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        self.calls.append(messages)
-        return self.output
+from tests.score.helpers import ITEM, Recorder
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import collections
 import gzip
 import json
@@ -11,15 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from routerlab.score import CodeScorer, ScoreItem, extract_letter
-
-
-def _unwrap(cell: str) -> str:
-    """RouterBench stores each response as the repr of a one-element list."""
-    try:
-        value = ast.literal_eval(cell)
-    except (ValueError, SyntaxError):
-        return cell
-    return str(value[0]) if isinstance(value, list) and value else str(value)
+from tests.score.helpers import unwrap_cell
 
 
 def test_letter_extraction_agrees_with_routerbench_labels(shared_data: Path) -> None:
@@ -34,7 +25,7 @@ def test_letter_extraction_agrees_with_routerbench_labels(shared_data: Path) -> 
             text, label = row[f"{m}|model_response"], row[m]
             if not isinstance(text, str) or pd.isna(label):
                 continue
-            ex = extract_letter(_unwrap(text), letters="ABCDE")
+            ex = extract_letter(unwrap_cell(text), letters="ABCDE")
             cells[m] = (ex.letter, float(label))
             if label == 1 and ex.letter:
                 votes[ex.letter] += 1

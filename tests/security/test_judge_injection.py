@@ -9,7 +9,6 @@ be flagged: the flag is an audit signal, and one that fires on ordinary prose is
 
 from __future__ import annotations
 
-import ast
 import base64
 import json
 import time
@@ -18,29 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from routerlab.score import LLMJudge, ScoreItem, _injection
+from routerlab.score import LLMJudge, _injection
 from routerlab.score._injection import MAX_MATCHES, normalise
 from routerlab.score.judge import detect_injection, parse_judge_output
-
-ITEM = ScoreItem(
-    text="What is the capital of Italy?\nA) Paris\nB) London\nC) Rome\nD) Berlin",
-    gold="C",
-    choices=("Paris", "London", "Rome", "Berlin"),
-    query_id="q1",
-    source="mmlu",
-)
-
-
-class Recorder:
-    """A judge double: returns a fixed output and keeps the messages it was sent (no network)."""
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.calls: list[list[dict[str, str]]] = []
-
-    def __call__(self, messages: list[dict[str, str]]) -> str:
-        self.calls.append(messages)
-        return self.output
+from tests.score.helpers import ITEM, Recorder, unwrap_cell
 
 
 def b64(text: str) -> str:
@@ -337,20 +317,13 @@ def test_benign_answer_is_not_flagged(answer: str) -> None:
     assert detect_injection(answer) == [], answer
 
 
-def _unwrap(cell: str) -> str:
-    """RouterBench stores each response as the repr of a one-element list."""
-    try:
-        value = ast.literal_eval(cell)
-    except (ValueError, SyntaxError):
-        return cell
-    return str(value[0]) if isinstance(value, list) and value else str(value)
-
-
 def test_real_model_answers_are_not_flagged(shared_data: Path) -> None:
     """Code (MBPP) and worked maths (GSM8K) from public model outputs: full of `score = 0` and "2"."""
     mbpp = pd.read_csv(shared_data / "routerbench-0shot-subset" / "mbpp_test.csv")
     gsm = pd.read_csv(shared_data / "routellm-evals" / "gsm8k" / "gsm8k_responses.csv").head(600)
-    answers = [_unwrap(x) for c in mbpp.columns if c.endswith("|model_response") for x in mbpp[c].dropna().astype(str)]
+    answers = [
+        unwrap_cell(x) for c in mbpp.columns if c.endswith("|model_response") for x in mbpp[c].dropna().astype(str)
+    ]
     answers += [x for c in gsm.columns if c.endswith("_response") for x in gsm[c].dropna().astype(str)]
     assert len(answers) > 2500
     flagged = [(a[:200], m) for a in answers if (m := detect_injection(a))]
