@@ -7,7 +7,9 @@ no secret was stored.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -399,3 +401,44 @@ def test_the_candidate_cannot_signal_itself_out_of_its_limits() -> None:
     value, reason, detail = score(code, timeout_s=2.0, cpu_s=1)
     assert (value, reason) == (0.0, "timeout"), detail
     assert float(detail["duration_s"]) < 6  # type: ignore[arg-type]
+
+
+UNPRIVILEGED = r"""
+import json, subprocess, sys, time, types
+for name, path in (("routerlab", SRC + "/routerlab"), ("routerlab.score", SRC + "/routerlab/score")):
+    module = types.ModuleType(name)  # the sandbox alone, without routerlab's numpy-based package
+    module.__path__ = [path]
+    sys.modules[name] = module
+from routerlab.score.sandbox import run_sandboxed, sandbox_layers
+victim = subprocess.Popen(["sleep", "30"])
+kill = run_sandboxed(f"import os\ntry:\n    os.kill({victim.pid}, 9)\nexcept OSError:\n    pass\n", "")
+fake = run_sandboxed("class A:\n    def __eq__(s, o): return True\ndef f():\n    return A()\n", "assert f() == 1\n")
+honest = run_sandboxed("def f():\n    return 1\n", "assert f() == 1\n")
+time.sleep(0.2)
+print(json.dumps({"layers": sandbox_layers(), "alive": victim.poll() is None, "kill": kill.status,
+                  "fake": fake.status, "honest": honest.status}))
+victim.kill()
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not os.path.exists("/usr/bin/python3"),
+    reason="needs root (to become an unprivileged user with setpriv) and a system /usr/bin/python3",
+)
+def test_an_unprivileged_user_gets_namespaces_through_a_user_namespace() -> None:
+    import routerlab
+
+    src = str(Path(routerlab.__file__).resolve().parents[1])
+    run = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
+         f"SRC = {src!r}\n" + UNPRIVILEGED],
+        capture_output=True, text=True, timeout=120, cwd="/", env={"PATH": "/usr/bin:/bin", "TMPDIR": "/tmp"},
+    )  # fmt: skip
+    if run.returncode != 0 and "Permission denied" in run.stderr:
+        pytest.skip(f"the unprivileged user cannot read the package here: {run.stderr[-300:]}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["alive"], report
+    assert (report["kill"], report["fake"], report["honest"]) == ("signal_blocked", "test_failed", "passed"), report
+    if report["layers"].get("user_namespace") == "on":
+        assert report["layers"]["pid_namespace"] == "on", report["layers"]

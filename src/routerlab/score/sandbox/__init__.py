@@ -171,7 +171,7 @@ def _libc() -> Any:
         return None
 
 
-def _preexec(limits: SandboxLimits, workdir: str, *, pid_namespace: bool, report_fd: int) -> Callable[[], None]:
+def _preexec(limits: SandboxLimits, workdir: str, *, candidate: bool, report_fd: int) -> Callable[[], None]:
     """Runs in the child between fork and exec: limits, namespaces, tmpfs, capabilities; reports what took."""
     libc = _libc() if sys.platform.startswith("linux") else None
     unshare = getattr(libc, "unshare", None) if limits.network_namespace else None
@@ -180,7 +180,7 @@ def _preexec(limits: SandboxLimits, workdir: str, *, pid_namespace: bool, report
     cpu = limits.cpu_s if limits.cpu_s is not None else max(1, math.ceil(limits.timeout_s))
     memory = limits.memory_mb << 20
     uid, gid, root = os.getuid(), os.getgid(), os.geteuid() == 0
-    want_pid = pid_namespace and limits.pid_namespace
+    want_pid = candidate and limits.pid_namespace
     flags = _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWUTS | (_CLONE_NEWPID if want_pid else 0)
     tmpfs = f"size={limits.disk_mb}m,nr_inodes={limits.max_files},mode=0700".encode()
     target = workdir.encode()
@@ -229,7 +229,8 @@ def _preexec(limits: SandboxLimits, workdir: str, *, pid_namespace: bool, report
             namespaces(state)
         except OSError as exc:
             state.setdefault("network_namespace", f"off ({exc})")
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        if not candidate:  # the candidate's supervisor must fork once; its child sets this limit itself
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
         if prctl is not None:
             prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
             for cap in range(64):  # empty the bounding set: uid 0 keeps no capability across exec
@@ -409,7 +410,7 @@ def run_sandboxed(
                     env={**env, "HOME": workdir, "TMPDIR": workdir},
                     pass_fds=keep,
                     start_new_session=True,
-                    preexec_fn=_preexec(limits, workdir, pid_namespace=role == "candidate", report_fd=lay),
+                    preexec_fn=_preexec(limits, workdir, candidate=role == "candidate", report_fd=lay),
                 )
                 procs.append(proc)
                 return proc
@@ -417,6 +418,7 @@ def run_sandboxed(
             cand = spawn("candidate", dirs[0], c_out, c_err, (req_r, resp_w, report_w, sup_w), cl_w)
             close(req_r, resp_w, report_w, sup_w, cl_w)  # the candidate alone holds these ends now
             _feed(cand, {**common, "role": "candidate", "workdir": dirs[0], "solution": solution, "req_fd": req_r,
+                         "max_processes": limits.max_processes,
                          "resp_fd": resp_w, "report_fd": report_w, "supervisor_fd": sup_w})  # fmt: skip
             tester = spawn("tests", dirs[1], t_out, t_err, (req_w, resp_r, status_w), tl_w)
             close(req_w, resp_r, status_w, tl_w)

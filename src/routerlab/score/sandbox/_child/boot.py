@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -60,6 +61,7 @@ def _candidate(cfg: dict[str, Any], roots: list[str]) -> None:
         try:
             os.close(cfg["supervisor_fd"])
             kernel.die_with_parent()
+            resource.setrlimit(resource.RLIMIT_NPROC, (cfg["max_processes"], cfg["max_processes"]))
             layers = {"seccomp": _layer(cfg["seccomp"], kernel.seccomp)}
             hook = guard.Guard(workdir, roots)
             if cfg["audit_hook"]:
