@@ -26,6 +26,17 @@ and the paper section):
 ``artifacts``
     dual-judge discordance, truncation and parse failures among unsolved queries, exact-match
     corrected ceiling (`unsolvability-ceiling-artifacts.txt` §3.3, §5).
+``zero_cost_tokens``
+    a model's rows at cost 0 although they used tokens (any share), with examples.
+``constant_tokens``
+    ``tokens_in``/``tokens_out`` identical on every row of a model: a default filled in.
+``missing_prices``
+    models with token counts but no ``input_price``/``output_price``; rows with tokens but no cost.
+``model_aliases``
+    near-identical model names (case, punctuation, date suffix) splitting or doubling coverage.
+
+The last four (:data:`DATA_WARNING_CHECKS`) are cheap; :func:`data_warnings` runs them and returns one
+line per warning, for commands such as ``routerlab evaluate`` to print before trusting a result.
 
 Probes (:data:`PROBE_CHECKS`, run only when named, since they fit routers; :mod:`routerlab.audit.probes`):
 
@@ -80,10 +91,16 @@ DEFAULT_CHECKS: tuple[str, ...] = (
     "model_redundancy",
     "duplicates",
     "artifacts",
+    "zero_cost_tokens",
+    "constant_tokens",
+    "missing_prices",
+    "model_aliases",
 )
 for _name in DEFAULT_CHECKS:
     _module = "duplicates" if _name == "duplicates" else "checks"
     AUDIT_CHECKS.register(_name, f"routerlab.audit.{_module}:{_name}")
+#: Cheap cost, token and name checks that :func:`data_warnings` runs (leaderboard failures, issue 11 §3).
+DATA_WARNING_CHECKS: tuple[str, ...] = ("zero_cost_tokens", "constant_tokens", "missing_prices", "model_aliases")
 #: Probes that fit routers (slower; run only when named).
 PROBE_CHECKS: tuple[str, ...] = ("pseudo_specialists", "ood_holdout")
 for _name in PROBE_CHECKS:
@@ -159,8 +176,20 @@ def audit(data: RoutingData, checks: str | Sequence[str] | None = None, **option
     )
 
 
+def data_warnings(data: RoutingData) -> list[str]:
+    """One line per warning of the cheap cost, token and name checks (:data:`DATA_WARNING_CHECKS`) on ``data``.
+
+    Each line is ``"<check>: <title>. <what to do>"`` for a finding at warning or error level; an empty list
+    means none of them found anything. Meant for commands that consume a dataset (``routerlab evaluate``)
+    to log before results are trusted; run ``routerlab audit DATA`` for the figures.
+    """
+    report = audit(data, DATA_WARNING_CHECKS)
+    return [f"{f.check}: {f.title}. {f.advice}" for f in report.at_least("warning")]
+
+
 __all__ = [
     "AUDIT_CHECKS",
+    "DATA_WARNING_CHECKS",
     "DEFAULT_CHECKS",
     "PROBE_CHECKS",
     "SEVERITIES",
@@ -168,6 +197,7 @@ __all__ = [
     "CheckFn",
     "Finding",
     "audit",
+    "data_warnings",
     "dedupe",
     "exact_duplicate_groups",
     "group_pairs",

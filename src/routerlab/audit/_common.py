@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -125,3 +126,33 @@ def label_distribution(labels: np.ndarray, names: list[str], none_label: str | N
 def round_figs(values: Mapping[str, float | None], digits: int = 4) -> dict[str, float | None]:
     """Round a dict of floats for reading (None stays None)."""
     return {k: (None if v is None or not np.isfinite(v) else round(float(v), digits)) for k, v in values.items()}
+
+
+# A date snapshot suffix: 2024-07-18, 20240718, 2024.07.18 (YYYY-MM-DD), or a 4-digit MMDD / YYMM tag
+# such as gpt-4-0613 or mistral-large-2407; only as its own dash/underscore/@-separated token.
+_DATE_RE = re.compile(
+    r"(?:(?<=[-_@:])|^)"
+    r"(20\d{2}[-_.]?(?:0[1-9]|1[0-2])[-_.]?(?:0[1-9]|[12]\d|3[01])"  # YYYY-MM-DD / YYYYMMDD
+    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"  # MMDD (OpenAI snapshots: 0613, 1106)
+    r"|2[3-9](?:0[1-9]|1[0-2]))"  # YYMM (Mistral snapshots: 2407, 2411)
+    r"(?=$|[-_@:])"
+)
+_NOISE_RE = re.compile(r"(?:^|[-_@:])(?:latest|hf)(?=$|[-_@:])")
+
+
+def model_name_key(name: str) -> tuple[str, str]:
+    """Normalised name of a model and its date snapshot tag, to spot one model under two names.
+
+    The key is lower case, without an organisation prefix (``mistralai/``), a date snapshot suffix
+    (``-2024-07-18``, ``-20240718``, ``-0613``, ``-2407``), a ``-latest``/``-hf`` tag, a leading ``meta-`` before
+    ``llama``, or any punctuation: ``gpt-4o-mini`` and ``gpt-4o-mini-2024-07-18`` share ``gpt4omini``,
+    ``Llama-3-8B`` and ``llama3-8b`` share ``llama38b``; version numbers stay (``v0.1`` ≠ ``v0.2``). The tag is
+    the date removed, digits only (``""`` when none), so two *different* dated snapshots can be told apart.
+    """
+    text = name.strip().lower().rsplit("/", 1)[-1]
+    dates = [m.group(1) for m in _DATE_RE.finditer(text)]
+    text = _DATE_RE.sub("", text)
+    text = _NOISE_RE.sub("", text)
+    text = re.sub(r"^meta[-_ ]?(?=llama)", "", text)
+    key = re.sub(r"[^a-z0-9]+", "", text)
+    return key, "".join(re.sub(r"\D", "", d) for d in dates)

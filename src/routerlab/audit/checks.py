@@ -27,6 +27,7 @@ from routerlab.audit._common import (
     full_quality_labels,
     group_means,
     label_distribution,
+    model_name_key,
     oracle_labels,
     pick_best,
     round_figs,
@@ -34,7 +35,7 @@ from routerlab.audit._common import (
     solved_cells,
 )
 from routerlab.audit.findings import Finding, make_finding
-from routerlab.data.schema import RoutingData
+from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
 
 _EPS = 1e-9
@@ -928,3 +929,262 @@ def artifacts(
             reference=ref,
         )
     ]
+
+
+# ---------------------------------------------------------------------------------------- 10. cost and tokens
+_LEADERBOARD_REF = "issue 11 §3 (cost and token sanity: failures public leaderboards have had)"
+#: Query ids quoted per finding as examples.
+N_EXAMPLES = 5
+
+
+def _tokens_used(data: RoutingData) -> np.ndarray | None:
+    """``tokens_in + tokens_out`` per cell (a missing count as 0; NaN where both are missing); None without counts."""
+    mats = [m for m in (data.tokens_in, data.tokens_out) if m is not None]
+    if not mats:
+        return None
+    stacked = np.stack(mats)
+    total: np.ndarray = np.where(np.isnan(stacked).all(axis=0), np.nan, np.nansum(stacked, axis=0))
+    return total
+
+
+def _declared_free(model: ModelInfo) -> bool:
+    return model.input_price == 0 and model.output_price == 0
+
+
+def zero_cost_tokens(data: RoutingData, *, n_examples: int = N_EXAMPLES) -> list[Finding]:
+    """Rows of a model at zero cost although the call used tokens (a cost lost on the way, read as free).
+
+    For each model, among the rows with a recorded cost (finite) and ``tokens_in + tokens_out > 0``, the
+    count and share with ``cost == 0``; any share above 0 is a warning, one finding per model, with example
+    query ids. Public leaderboards have shipped such rows (cost columns left at 0 for part of a model's
+    calls); a cost-aware router then sends those queries to the "free" model and the savings are fiction.
+
+    * A model declared free (``input_price == 0`` and ``output_price == 0``: a local model) is consistent at
+      cost 0 and skipped; the ``label_sanity`` check still asks to confirm a price of 0.
+    * Rows with zero tokens are not counted (nothing was charged; ``label_sanity`` reports zero token
+      counts on answered cells).
+    * Without token counts, a per-call cost (unit ``"usd"``) that is 0 on some but not all of a model's
+      answered rows is flagged the same way, since its other calls were charged.
+    """
+    check = "zero_cost_tokens"
+    names = data.model_names
+    used = _tokens_used(data)
+    findings: list[Finding] = []
+    if used is not None:
+        recorded = np.isfinite(data.cost) & (np.nan_to_num(used, nan=0.0) > 0)
+        basis = "rows with token counts > 0 and a recorded cost"
+    elif data.cost_unit == "usd":
+        recorded = data.observed & np.isfinite(data.cost)
+        basis = "answered rows (no token counts recorded)"
+    else:
+        return [
+            make_finding(
+                check,
+                "info",
+                f"Not applicable: no token counts, and cost unit {data.cost_unit!r} is not a per-call cost",
+                reference=_LEADERBOARD_REF,
+            )
+        ]
+    zero = recorded & (np.nan_to_num(data.cost, nan=np.inf) == 0)
+    for j, model in enumerate(data.models):
+        n_rows, n_zero = int(recorded[:, j].sum()), int(zero[:, j].sum())
+        if n_zero == 0 or _declared_free(model) or (used is None and n_zero == n_rows):
+            continue
+        ids = data.query_ids[zero[:, j]]
+        frac = n_zero / n_rows
+        tokens = (
+            {"median_tokens_on_zero_rows": _r(float(np.nanmedian(used[zero[:, j], j])), 1)} if used is not None else {}
+        )
+        findings.append(
+            make_finding(
+                check,
+                "warning",
+                f"{names[j]}: {n_zero:,} of {n_rows:,} {basis} ({frac:.1%}) cost 0",
+                numbers={
+                    "model": names[j],
+                    "n_zero_cost": n_zero,
+                    "n_rows": n_rows,
+                    "fraction": _r(frac),
+                    "basis": basis,
+                    "cost_unit": data.cost_unit,
+                    "example_query_ids": [str(q) for q in ids[:n_examples]],
+                    **tokens,
+                },
+                involved=ids,
+                advice=f"A call that used tokens was charged; cost 0 makes {names[j]} free to every cost-aware router "
+                "on these queries and inflates its savings. Recompute the cost from the token counts and the "
+                "model's prices (ModelInfo input_price/output_price, USD per 1M tokens), or drop the rows; if the "
+                "model really is free (local), declare input_price=0 and output_price=0.",
+                reference=_LEADERBOARD_REF,
+            )
+        )
+    if not findings:
+        findings.append(
+            make_finding(
+                check, "info", f"No model has cost 0 on {basis}", numbers={"basis": basis}, reference=_LEADERBOARD_REF
+            )
+        )
+    return findings
+
+
+def constant_tokens(data: RoutingData, *, min_rows: int = 5) -> list[Finding]:
+    """Token counts identical on every row of a model: a default filled in, not a measured count.
+
+    For ``tokens_in`` and ``tokens_out`` separately: a model whose finite counts on its answered rows (at
+    least ``min_rows`` of them) are all the same positive number. Prompts differ in length and answers in
+    length, so a constant count was written by a loader or a collection default (or every answer hit the
+    same ``max_tokens`` cap: truncation). One warning per field naming the models, their constant value,
+    and whether the other models' counts vary. Constant zeros are left to ``label_sanity``'s token check
+    (zero tokens on an answered cell: a count not recorded).
+    """
+    check = "constant_tokens"
+    names = data.model_names
+    obs = data.observed
+    findings: list[Finding] = []
+    seen = False
+    for attr in ("tokens_in", "tokens_out"):
+        tok = getattr(data, attr)
+        if tok is None:
+            continue
+        seen = True
+        constant: dict[str, dict[str, Any]] = {}
+        varying: list[str] = []
+        for j in range(data.n_models):
+            v = tok[obs[:, j], j]
+            v = v[np.isfinite(v)]
+            if v.size < max(min_rows, 2):
+                continue
+            if np.ptp(v) == 0 and v[0] > 0:
+                constant[names[j]] = {"value": _r(float(v[0]), 2), "n_rows": int(v.size)}
+            elif np.ptp(v) > 0:
+                varying.append(names[j])
+        if not constant:
+            continue
+        others = f"while {len(varying)} other model(s) vary" if varying else "(no model's count varies)"
+        values = ", ".join(f"{m} = {c['value']:g}" for m, c in list(constant.items())[:3])
+        findings.append(
+            make_finding(
+                check,
+                "warning",
+                f"{attr} is the same on every row for {len(constant)} of {data.n_models} model(s) ({values}) {others}",
+                numbers={"field": attr, "constant": constant, "n_varying_models": len(varying), "min_rows": min_rows},
+                involved=list(constant),
+                advice=f"A constant {attr} is a default filled in, not a measured count, so costs derived from it and "
+                "any length or truncation analysis are wrong. Re-read the counts from the API usage fields; if "
+                "every answer hit the same max_tokens cap, the answers are truncated: raise the budget.",
+                reference=_LEADERBOARD_REF,
+            )
+        )
+    if not findings:
+        title = "No model has constant token counts" if seen else "Not applicable: no token counts"
+        findings.append(make_finding(check, "info", title, reference=_LEADERBOARD_REF))
+    return findings
+
+
+def missing_prices(data: RoutingData) -> list[Finding]:
+    """Models with token counts but no price, and cells whose tokens are known but whose cost is not.
+
+    A model needs ``ModelInfo.input_price`` when it has ``tokens_in > 0`` on some row, and ``output_price``
+    when it has ``tokens_out > 0``: without them a cost cannot be derived from (or checked against) its
+    tokens. Cells with tokens but a NaN cost (calls without an outcome — failed or unscored — still cost
+    money) are counted per model as well. One warning listing the models.
+    """
+    check = "missing_prices"
+    names = data.model_names
+    used = _tokens_used(data)
+    if used is None:
+        return [make_finding(check, "info", "Not applicable: no token counts", reference=_LEADERBOARD_REF)]
+    per_model: dict[str, dict[str, Any]] = {}
+    for j, model in enumerate(data.models):
+        lacking = [
+            price
+            for attr, price in (("tokens_in", "input_price"), ("tokens_out", "output_price"))
+            if getattr(data, attr) is not None
+            and (np.nan_to_num(getattr(data, attr)[:, j], nan=0.0) > 0).any()
+            and getattr(model, price) is None
+        ]
+        with_tokens = np.nan_to_num(used[:, j], nan=0.0) > 0
+        no_cost = int((with_tokens & np.isnan(data.cost[:, j])).sum())
+        if lacking or no_cost:
+            per_model[names[j]] = {
+                "missing": lacking,
+                "n_rows_with_tokens": int(with_tokens.sum()),
+                "n_rows_with_tokens_but_no_cost": no_cost,
+            }
+    if not per_model:
+        return [make_finding(check, "info", "Every model with token counts has its prices", reference=_LEADERBOARD_REF)]
+    n_no_cost = sum(v["n_rows_with_tokens_but_no_cost"] for v in per_model.values())
+    n_unpriced = sum(bool(v["missing"]) for v in per_model.values())
+    return [
+        make_finding(
+            check,
+            "warning",
+            f"{n_unpriced} model(s) with token counts have no price; {n_no_cost:,} row(s) with tokens have no cost",
+            numbers={"by_model": per_model, "cost_unit": data.cost_unit},
+            involved=list(per_model),
+            advice="Give each model its input_price and output_price (ModelInfo, USD per 1M tokens) so cost = "
+            "(tokens_in·input_price + tokens_out·output_price) / 1e6 can be computed and checked, and cost the "
+            "calls that used tokens without an outcome: they were paid for.",
+            reference=f"routerlab.data.schema.ModelInfo; {_LEADERBOARD_REF}",
+        )
+    ]
+
+
+def model_aliases(data: RoutingData) -> list[Finding]:
+    """Model names that look like one model under two names (coverage split between near-identical columns).
+
+    Names are compared by :func:`routerlab.audit._common.model_name_key`: case, punctuation, an organisation
+    prefix, a date snapshot suffix, ``-latest``/``-hf`` and a ``meta-`` before ``llama`` are ignored, so
+    ``gpt-4o-mini`` ~ ``gpt-4o-mini-2024-07-18`` and ``Llama-3-8B`` ~ ``llama3-8b``. Two names with
+    *different* dates (``gpt-4o-2024-05-13``, ``gpt-4o-2024-08-06``) are distinct snapshots and not flagged.
+    One warning per pair with each name's coverage, the queries both answered and, on those, the share of
+    equal outcomes: complementary coverage (no shared query) means one model's results were split in two
+    columns; overlapping coverage means the same model counts twice in the pool.
+    """
+    check = "model_aliases"
+    names = data.model_names
+    keys = [model_name_key(n) for n in names]
+    obs = data.observed
+    cov = data.coverage()
+    findings: list[Finding] = []
+    for a in range(data.n_models):
+        for b in range(a + 1, data.n_models):
+            (ka, da), (kb, db) = keys[a], keys[b]
+            if ka != kb or (da and db and da != db):
+                continue
+            both = obs[:, a] & obs[:, b]
+            n_both = int(both.sum())
+            agree = float(np.mean(np.abs(data.Y[both, a] - data.Y[both, b]) <= _EPS)) if n_both else None
+            union = float((obs[:, a] | obs[:, b]).mean()) if data.n_queries else 0.0
+            kind = "complementary" if n_both == 0 else "overlapping"
+            findings.append(
+                make_finding(
+                    check,
+                    "warning",
+                    f"{names[a]!r} and {names[b]!r} look like one model under two names: coverage {cov[a]:.0%} and "
+                    f"{cov[b]:.0%}, {kind} ({n_both:,} queries answered by both)",
+                    numbers={
+                        "names": [names[a], names[b]],
+                        "normalised": ka,
+                        "coverage": {names[a]: _r(cov[a]), names[b]: _r(cov[b])},
+                        "n_answered": {names[a]: int(obs[:, a].sum()), names[b]: int(obs[:, b].sum())},
+                        "n_both": n_both,
+                        "coverage_combined": _r(union),
+                        "kind": kind,
+                        "agreement_on_shared": _r(agree),
+                    },
+                    involved=[names[a], names[b]],
+                    advice="Merge the two columns under one name when they are one model (split coverage gives "
+                    "each a sparse column, so oracles and comparisons rest on different queries; a duplicate counts "
+                    "twice in dominance and redundancy). If they are really different models or snapshots, rename "
+                    "them so the difference is visible (e.g. add the snapshot date to both).",
+                    reference=_LEADERBOARD_REF,
+                )
+            )
+    if not findings:
+        findings.append(
+            make_finding(
+                check, "info", f"No two of the {data.n_models} model names look alike", reference=_LEADERBOARD_REF
+            )
+        )
+    return findings
