@@ -1,4 +1,9 @@
-"""``routerlab score RUN.duckdb --scorer ...``: score a collection run into a RoutingData.
+"""``routerlab score RUN.duckdb --scorer ...``: score a collection run (or a table of answers) into a RoutingData.
+
+RUN is a collection store (``.duckdb``/``.db``, read by :mod:`routerlab.score.store_reader`) or a table of
+answers (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``, one row per query and model, read by
+:mod:`routerlab.score.answer_table`; ``--query-col`` ... ``--col FIELD=COLUMN`` name its columns). Both give
+the same records and queries, so everything below is the same for either.
 
 Registered by the main app as ``app.command("score")(score_cmd)``. Writes the outcome matrices as Parquet
 (``--out``) and, beside it, one JSON line per (query, model) with the full score: the judge's prompt and raw
@@ -13,15 +18,19 @@ crashes or hangs its scorer loses only its own score (no outcome, reason ``score
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
+from routerlab.errors import SchemaError
 
 if TYPE_CHECKING:
+    from routerlab.score.base import ScoreItem
     from routerlab.score.runner import ScorerRecipe, ScoringRun
 
 __all__ = ["parse_scorer_option", "score_cmd"]
@@ -92,18 +101,149 @@ def _recipes(
 
 
 def _read_prices(path: Path | None) -> dict[str, tuple[float, float]] | None:
+    """``--prices``: a JSON or YAML mapping {model: [input, output]} in USD per 1M tokens."""
     if path is None:
         return None
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"--prices {str(path)!r} is not a readable JSON file: {exc}.") from None
+    expected = "a mapping {model: [input_usd_per_1m, output_usd_per_1m]}"
+    raw: Any
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from routerlab._yaml import read_yaml
+
+        raw, _ = read_yaml(path, what="prices", expected=expected)
+    else:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"--prices {str(path)!r} is not a readable JSON file: {exc}. (A .yaml/.yml file is read as YAML.)"
+            ) from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"--prices {str(path)!r} must hold {expected}. Got {type(raw).__name__}.")
     prices = {}
     for model, pair in raw.items():
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
             raise ValueError(f"--prices entry {model!r} must be [input_usd_per_1m, output_usd_per_1m]. Got {pair!r}.")
-        prices[str(model)] = (float(pair[0]), float(pair[1]))
+        try:
+            p_in, p_out = float(pair[0]), float(pair[1])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"--prices entry {model!r} must hold two numbers (USD per 1M tokens). Got {pair!r}."
+            ) from None
+        if not (math.isfinite(p_in) and math.isfinite(p_out) and p_in >= 0 and p_out >= 0):
+            raise ValueError(f"--prices entry {model!r} must hold two finite prices >= 0. Got {pair!r}.")
+        prices[str(model)] = (p_in, p_out)
     return prices
+
+
+def _known(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_costs(records: Sequence[Mapping[str, Any]], prices: Mapping[str, tuple[float, float]]) -> int:
+    """Refuse answers whose cost is unknown; count the failed rows (no outcome) whose cost stays unknown (NaN).
+
+    A record's cost is its ``cost_usd``, else its prompt and completion tokens at the ``--prices`` of its model.
+    An answer with neither would need a cost invented ($0), which a RoutingData refuses for an observed cell:
+    that is an error naming the models and the fix, given before any scoring. A failed row (an error, or no
+    answer) has no outcome, so an unknown cost is allowed there; those with token counts are counted so that
+    the command can say their cost is missing.
+    """
+    no_price: Counter[str] = Counter()
+    no_tokens: Counter[str] = Counter()
+    failed_unpriced = 0
+    for r in records:
+        if _known(r.get("cost_usd")):
+            continue
+        model = str(r.get("model"))
+        err = r.get("error")
+        answered = r.get("response_text") is not None and not (isinstance(err, str) and err.strip())
+        tokens = _known(r.get("prompt_tokens")) and _known(r.get("completion_tokens"))
+        if not answered:
+            failed_unpriced += int(tokens and model not in prices)
+        elif model not in prices:
+            no_price[model] += 1
+        elif not tokens:
+            no_tokens[model] += 1
+    problems = []
+    if no_price:
+        shown = ", ".join(f"{m!r} ({n} rows)" for m, n in no_price.most_common())
+        example = ", ".join(f'"{m}": [IN, OUT]' for m in list(no_price)[:2])
+        unused = sorted(set(prices) - {str(r.get("model")) for r in records})
+        hint = (
+            f" (--prices names {', '.join(map(repr, unused))}, which no row uses: a misspelt model?)" if unused else ""
+        )
+        problems.append(
+            f"{sum(no_price.values())} answers have no cost_usd and their model has no price: {shown}{hint}. "
+            f"Pass --prices FILE.json|.yaml with {{{example}}} in USD per 1M tokens, or give a cost_usd column"
+        )
+    if no_tokens:
+        shown = ", ".join(f"{m!r} ({n} rows)" for m, n in no_tokens.most_common())
+        problems.append(
+            f"{sum(no_tokens.values())} answers have no cost_usd and no prompt/completion token counts to price: "
+            f"{shown}. Give their cost_usd, or their prompt_tokens and completion_tokens"
+        )
+    if problems:
+        raise SchemaError(
+            "; ".join(problems) + ". An unknown cost is never taken as $0, and a scored answer needs a cost."
+        )
+    return failed_unpriced
+
+
+_STORE_SUFFIXES = (".duckdb", ".db")
+
+
+def _read_answers(
+    run: Path, columns: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, ScoreItem], Path, str]:
+    """``(records, queries, default output, default name)`` of a collection store or a table of answers."""
+    from routerlab.score.answer_table import TABLE_SUFFIXES, default_name, read_answer_table, table_format
+    from routerlab.score.store_reader import read_run
+
+    if run.suffix.lower() in _STORE_SUFFIXES:
+        if columns:
+            raise ValueError(
+                f"{', '.join(sorted(columns))}: column options apply to a table of answers, not to the collection "
+                f"store {str(run)!r}."
+            )
+        records, queries = read_run(run)
+        return records, queries, run.with_suffix(".parquet"), run.stem
+    if table_format(run) is not None:
+        records, queries = read_answer_table(run, columns=columns)
+        stem = default_name(run)
+        out = run.with_name(f"{stem}.parquet")
+        if out == run:  # answers.parquet: never overwrite the input
+            out = run.with_name(f"{stem}.scored.parquet")
+        return records, queries, out, stem
+    raise SchemaError(
+        f"routerlab score cannot read {str(run)!r} (suffix {''.join(run.suffixes) or '(none)'!r}): give a collection "
+        f"store ({', '.join(_STORE_SUFFIXES)}) or a table of answers ({', '.join(TABLE_SUFFIXES)}); export a "
+        "spreadsheet as CSV."
+    )
+
+
+def _column_options(
+    query_col: str | None, model_col: str | None, response_col: str | None, gold_col: str | None, col: Sequence[str]
+) -> dict[str, str]:
+    """Field → column from ``--query-col`` ... and the repeatable ``--col FIELD=COLUMN``."""
+    out: dict[str, str] = {}
+    for spec in col:
+        key, sep, name = spec.partition("=")
+        if not sep or not key.strip() or not name.strip():
+            raise ValueError(f"--col takes FIELD=COLUMN (e.g. --col text=question). Got {spec!r}.")
+        if key.strip() in out:
+            raise ValueError(f"--col names the field {key.strip()!r} twice; give one column per field.")
+        out[key.strip()] = name.strip()
+    for field, column, flag in (
+        ("query_id", query_col, "--query-col"),
+        ("model", model_col, "--model-col"),
+        ("response", response_col, "--response-col"),
+        ("gold", gold_col, "--gold-col"),
+    ):
+        if column is not None:
+            if field in out:
+                raise ValueError(f"{flag} and --col {field}=... both name the column of {field!r}; give one.")
+            out[field] = column
+    return out
 
 
 def _report_resume(run: ScoringRun) -> None:
@@ -150,13 +290,13 @@ def _score(
     workers: int,
     score_timeout: float,
     retry_failed: bool,
+    columns: Mapping[str, str],
 ) -> None:
     import numpy as np
     from rich.table import Table
 
     from routerlab.score.build import build_routing
     from routerlab.score.runner import score_with_checkpoint
-    from routerlab.score.store_reader import read_run
 
     mapping = parse_scorer_option(scorer)
     recipes = _recipes(mapping, judge_model=judge_model, judge_base_url=judge_base_url, code_timeout=code_timeout)
@@ -170,9 +310,18 @@ def _score(
             f"({code_timeout:g} s) and its start-up: give at least {code_timeout + _CODE_MARGIN_S:g} s."
         )
     price_table = _read_prices(prices)
-    records, queries = read_run(run)
-    target = out if out is not None else run.with_suffix(".parquet")
+    records, queries, default_out, default_name = _read_answers(run, columns)
+    n_cost_unknown = _check_costs(records, price_table or {})
+    if n_cost_unknown:
+        err_console.print(
+            f"[yellow]cost unknown[/] for {n_cost_unknown} failed rows (no answer) that have token counts but no "
+            "cost_usd and no --prices entry: their cost is left missing (NaN), not $0",
+            highlight=False,
+        )
+    target = out if out is not None else default_out
     details = target.with_suffix(".scores.jsonl")
+    if run.resolve() in (target.resolve(), details.resolve()):
+        raise ValueError(f"--out {str(target)!r} would overwrite the answers being scored; write elsewhere.")
     try:
         with progress_bar(f"score {run.name}", before_time=("failed {task.fields[failed]}",), failed=0) as bar:
 
@@ -196,7 +345,7 @@ def _score(
         )
         raise typer.Exit(code=130) from None
     _report_resume(result)
-    data = build_routing(result.scored, queries, name=name or run.stem, prices=price_table)
+    data = build_routing(result.scored, queries, name=name or default_name, prices=price_table)
     target.parent.mkdir(parents=True, exist_ok=True)
     data.save(target)
     table = Table(title=f"{data.name}: {data.n_queries} queries × {data.n_models} models")
@@ -220,7 +369,13 @@ def _score(
 
 
 def score_cmd(
-    run: Annotated[Path, typer.Argument(help="The collection store (DuckDB file) to score.")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="The collection store (.duckdb/.db) or a table of answers (.csv, .tsv, .jsonl, .parquet; one row "
+            "per query and model) to score."
+        ),
+    ],
     scorer: Annotated[
         str,
         typer.Option(
@@ -243,7 +398,7 @@ def score_cmd(
     ] = None,
     prices: Annotated[
         Path | None,
-        typer.Option(help="JSON {model: [input, output] USD per 1M tokens} for records without cost_usd."),
+        typer.Option(help="JSON or YAML {model: [input, output]} in USD per 1M tokens, for records without cost_usd."),
     ] = None,
     code_timeout: Annotated[float, typer.Option("--code-timeout", help="Seconds per sandboxed code run.")] = 10.0,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes that run the scorers.")] = 4,
@@ -261,8 +416,30 @@ def score_cmd(
             "--retry-failed", help="Score again the stored answers whose scorer crashed, timed out or failed."
         ),
     ] = False,
+    query_col: Annotated[
+        str | None, typer.Option("--query-col", help="Table: the column of query ids (default query_id).")
+    ] = None,
+    model_col: Annotated[
+        str | None, typer.Option("--model-col", help="Table: the column of model names (default model).")
+    ] = None,
+    response_col: Annotated[
+        str | None,
+        typer.Option("--response-col", help="Table: the column of answers (default response or response_text)."),
+    ] = None,
+    gold_col: Annotated[
+        str | None, typer.Option("--gold-col", help="Table: the column of reference answers (default gold).")
+    ] = None,
+    col: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--col",
+            help="Table: FIELD=COLUMN for any other field (text, source, split, category, choices, tests, "
+            "entry_point, test_setup, prompt_tokens, completion_tokens, cost_usd, latency_s, finish_reason, "
+            "truncated, error); repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Score a collection run: outcome, raw-score, parsed and truncated matrices, latency and cost.
+    """Score a collection run or a table of answers: outcome, raw-score, parsed and truncated matrices, latency, cost.
 
     Scores go to OUT's .scores.jsonl as they are made; rerun the same command to resume after a kill.
     """
@@ -278,4 +455,5 @@ def score_cmd(
         workers,
         score_timeout,
         retry_failed,
+        _friendly_errors(_column_options)(query_col, model_col, response_col, gold_col, col or []),
     )
