@@ -87,9 +87,9 @@ def test_math_scorer() -> None:
     assert scorer.score("\\boxed{\\frac{1}{2}}", ScoreItem(gold="\\boxed{0.5}")).value == 1.0
 
 
-def test_math_scorer_needs_gold() -> None:
-    with pytest.raises(ValueError, match="no gold"):
-        MathScorer().score("1", ScoreItem(query_id="q1"))
+def test_math_scorer_without_gold_is_no_outcome() -> None:
+    score = MathScorer().score("1", ScoreItem(query_id="q1"))  # never raises: NaN with a reason
+    assert score.missing and score.reason == "no_gold" and score.parsed
 
 
 def test_exact_match() -> None:

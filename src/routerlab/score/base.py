@@ -10,7 +10,9 @@ whose *parse rate* is reported, with unparsed responses excluded from exact-matc
 Conventions
 -----------
 * ``Score.value`` is quality in [0, 1]. It is NaN only when the scorer itself could not judge (a judge
-  call that raised); an unparseable *response* is a judged outcome: ``value`` 0 and ``parsed=False``.
+  call that raised, or a missing or unreadable *gold* answer: reason ``no_gold``/``bad_gold``/
+  ``ambiguous_gold``); an unparseable *response* is a judged outcome: ``value`` 0 and ``parsed=False``.
+  A scorer never raises on a strange response or gold; it returns such a score with a reason.
 * ``Score.raw`` is the score on the scorer's own scale (a judge's 0/1/2), or ``None`` when there is no
   scale beyond ``value`` (exact match, unit tests).
 * ``Score.reason`` is a short machine-readable word ("correct", "wrong", "no_answer", "timeout", ...).

@@ -1,28 +1,45 @@
 r"""Normalised exact match of a short free-text answer against the gold answer.
 
-`routing-plateau.txt` App. D: "extractive QA uses exact match or token-level F1". The final answer is
+`routing-plateau.txt` App. D: "extractive QA uses exact match or token-level F1"; `unsolvability-ceiling-
+artifacts.txt` §3.3 uses exact match as the second judge and reports its parse rate. The final answer is
 taken from, in order, the last ``\boxed{...}``, the last "answer is/Answer: ..." statement, or the whole
-response; both sides are normalised the SQuAD way (case-folded, punctuation and the articles a/an/the
-removed, whitespace collapsed). Aliases of the gold answer may be given in ``item.meta["aliases"]``.
+response. Both sides are then normalised the SQuAD way, as papers report exact match (each step can be
+turned off, and the choice is recorded in the scorer's spec):
+
+1. ``\text{...}``-style LaTeX wrappers are unwrapped (``\boxed{\text{The Tempest}}``); NFKC;
+2. ``lowercase``: case-folded;
+3. ``punctuation``: every punctuation character, ``_`` included, becomes a space (``The_Tempest`` →
+   ``the tempest``; ``well-known`` = ``well known``);
+4. ``articles``: the words a/an/the are dropped — unless nothing else is left, so that a one-letter
+   answer ``A`` is still an answer and still differs from ``B``;
+5. whitespace is collapsed.
+
+Aliases of the gold answer may be given in ``item.meta["aliases"]`` (a list, or one string). The scorer
+never raises on a strange response or gold: a response with nothing left after normalisation is
+``parsed=False`` (value 0); a missing gold or one with nothing left is "no outcome" (value NaN, reason
+``no_gold`` / ``bad_gold``), since the scorer could not judge (the convention of :mod:`routerlab.score.base`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import unicodedata
+from typing import Any
 
 from routerlab.score.base import Score, ScoreItem, ScorerSpec
 
 __all__ = ["ExactScorer", "extract_final_answer", "normalize_answer"]
 
-_VERSION = "1"
+_VERSION = "2"  # 2: punctuation (and _) to space, a lone article kept, no raise on a bad gold
 _STATEMENT = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:)\s*:?\s*(?P<ans>[^\n]+?)\s*\.?\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation + "‘’“”")
+_PUNCT = str.maketrans({c: " " for c in string.punctuation + "‘’“”«»–—…"})
+_LATEX_WRAP = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|emph)\s*\{([^{}]*)\}")
 
 
 _BOXED_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
@@ -93,35 +110,78 @@ def extract_final_answer(response: str) -> tuple[str | None, str]:
     return text, "whole"
 
 
-def normalize_answer(s: str) -> str:
-    """SQuAD-style normalisation: NFKC, case-fold, strip punctuation and articles, collapse whitespace."""
-    s = unicodedata.normalize("NFKC", s).casefold()
-    s = re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", s)
-    s = s.translate(_PUNCT)
-    s = _ARTICLES.sub(" ", s)
+def normalize_answer(s: str, *, lowercase: bool = True, punctuation: bool = True, articles: bool = True) -> str:
+    """SQuAD-style normalisation (steps in the module docstring); each keyword turns one step off."""
+    s = unicodedata.normalize("NFKC", s)
+    for _ in range(3):  # nested wrappers: \textbf{\text{x}}
+        s = _LATEX_WRAP.sub(r"\1", s)
+    if lowercase:
+        s = s.casefold()
+    if punctuation:
+        s = s.translate(_PUNCT)
+    if articles:
+        dropped = _ARTICLES.sub(" ", s) if lowercase else re.sub(r"\b(?:a|an|the)\b", " ", s, flags=re.IGNORECASE)
+        if dropped.strip():  # a lone article ("A", an option letter) stays an answer
+            s = dropped
     return " ".join(s.split())
 
 
-class ExactScorer:
-    """1.0 when the normalised final answer equals the normalised gold (or an alias), else 0.0."""
+def _aliases(meta: Any) -> list[str]:
+    """``meta["aliases"]`` as a list of strings (a single string is one alias; anything else none)."""
+    raw = meta.get("aliases") if hasattr(meta, "get") else None
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, (list, tuple)):
+        return [str(a) for a in raw if a is not None and not (isinstance(a, float) and math.isnan(a))]
+    return []
 
-    def __init__(self) -> None:
-        self._spec = ScorerSpec("exact", _VERSION, {"normalize": "squad", "extract": "boxed>statement>whole"})
+
+class ExactScorer:
+    """1.0 when the normalised final answer equals the normalised gold (or an alias), else 0.0.
+
+    Args:
+        lowercase: case-fold both sides.
+        punctuation: turn punctuation (``_`` included) into spaces.
+        articles: drop the articles a/an/the (a lone article is kept).
+
+    """
+
+    def __init__(self, *, lowercase: bool = True, punctuation: bool = True, articles: bool = True) -> None:
+        self.lowercase = lowercase
+        self.punctuation = punctuation
+        self.articles = articles
+        self._spec = ScorerSpec(
+            "exact",
+            _VERSION,
+            {
+                "normalize": "squad",
+                "lowercase": lowercase,
+                "punctuation": "space" if punctuation else "keep",
+                "articles": "drop_unless_alone" if articles else "keep",
+                "extract": "boxed>statement>whole",
+            },
+        )
 
     @property
     def spec(self) -> ScorerSpec:
         """Name, version and parameters."""
         return self._spec
 
+    def _norm(self, s: str) -> str:
+        return normalize_answer(s, lowercase=self.lowercase, punctuation=self.punctuation, articles=self.articles)
+
     def score(self, response: str, item: ScoreItem) -> Score:
-        """Compare the final answer of ``response`` with ``item.gold``."""
-        if item.gold is None:
-            raise ValueError(f"query {item.query_id!r} has no gold answer; exact match needs one.")
-        answer, rule = extract_final_answer(response)
-        golds = [item.gold, *[str(a) for a in item.meta.get("aliases", ()) or ()]]
-        detail = {"rule": rule, "gold": item.gold}
-        if answer is None or not normalize_answer(answer):
+        """Compare the final answer of ``response`` with ``item.gold``; never raises (see the module docstring)."""
+        answer, rule = extract_final_answer(response if isinstance(response, str) else "")
+        detail: dict[str, Any] = {"rule": rule, "gold": item.gold}
+        golds = [g for g in (self._norm(x) for x in [item.gold or "", *_aliases(item.meta)]) if g]
+        got = self._norm(answer) if answer is not None else ""
+        parsed = bool(got)
+        if not golds:
+            reason = "no_gold" if item.gold is None else "bad_gold"
+            return Score(math.nan, None, parsed, answer if parsed else None, reason, self._spec, detail)
+        if not parsed:
             return Score(0.0, None, False, None, "empty", self._spec, detail)
-        got = normalize_answer(answer)
-        ok = any(got == normalize_answer(g) for g in golds)
+        ok = got in golds
+        detail["normalized"] = got
         return Score(1.0 if ok else 0.0, None, True, answer, "correct" if ok else "wrong", self._spec, detail)

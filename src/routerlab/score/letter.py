@@ -23,12 +23,24 @@ Rules, tried in order; the first that yields a letter wins:
 6. ``single_mention`` — every "option X" / "(X)" mention names the same letter, in no negative sentence.
 
 Otherwise the response is unparsed with reason ``empty``, ``refusal``, ``ambiguous`` (several letters, no
-commitment) or ``no_answer``. Letters are A-J (MMLU-Pro has ten options); bare lowercase letters count only
+commitment) or ``no_answer``.
+
+The gold is read by :func:`resolve_gold` under ``gold_format`` (recorded in the scorer's spec): ``"auto"``
+accepts a letter (``C``, ``(c)``), one option's text, or an option index written as an integer (``2``, ``2.0``,
+``"1.0"`` as a csv column with gaps writes it) — 0-based, the Hugging Face MMLU convention, and only when the
+item has choices; ``"index"``/``"letter"``/``"text"`` accept only that form, which settles a digit that is one
+option's index and another option's text (numeric options). The scorer never raises on a strange gold or
+response: a gold it cannot read is "no outcome" (value NaN, reason ``no_gold``, ``bad_gold`` or
+``ambiguous_gold``, the convention of :mod:`routerlab.score.base` for a scorer that could not judge), with
+``parsed`` still telling whether the response gave a letter.
+
+Letters are A-J (MMLU-Pro has ten options); bare lowercase letters count only
 when bracketed or followed by punctuation, so the article "a" is not an answer.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -37,9 +49,10 @@ from dataclasses import dataclass
 from routerlab.score.base import LETTERS, Score, ScoreItem, ScorerSpec
 from routerlab.score.exact import boxed_spans, strip_think
 
-__all__ = ["LetterExtraction", "LetterScorer", "extract_letter", "gold_letter"]
+__all__ = ["GOLD_FORMATS", "LetterExtraction", "LetterScorer", "extract_letter", "gold_letter", "resolve_gold"]
 
-_VERSION = "2"  # 2: a boxed content longer than _MAX_BOXED characters is not an answer
+_VERSION = "3"  # 2: a boxed content longer than _MAX_BOXED characters is not an answer; 3: gold_format, no raise
+GOLD_FORMATS = ("auto", "letter", "index", "text")
 
 _TAGS = re.compile(r"</?[a-zA-Z][^>\n]{0,40}>")
 _MARKUP = re.compile(r"\*\*|__|\*|`|\$|\\[()\[\]]")
@@ -318,31 +331,60 @@ def _letters_for(item: ScoreItem, gold: str | None) -> str:
     return LETTERS[: min(n, len(LETTERS))]
 
 
-def gold_letter(item: ScoreItem) -> str:
-    """The gold answer of a multiple-choice item as a letter.
+def _as_index(gold: str) -> int | None:
+    """``gold`` as a non-negative integer (``"2"``, ``"2.0"``), else ``None``."""
+    m = re.fullmatch(r"\+?(\d{1,3})(?:\.0*)?", gold)
+    return int(m.group(1)) if m else None
 
-    Accepts ``"C"``, ``"(c)"``, ``"C."``, the text of one option, or — with ``choices`` given — a digit as a
-    0-based option index (the Hugging Face MMLU convention). Raises ``ValueError`` otherwise, and when a digit
-    is both one option's index and another option's text (numeric options): store such golds as letters.
+
+def resolve_gold(item: ScoreItem, gold_format: str = "auto") -> tuple[str | None, str]:
+    """The gold letter of a multiple-choice item and how it was read; ``(None, reason)`` when it cannot be read.
+
+    Forms and ``gold_format`` as in the module docstring. Reasons: ``letter``, ``index``, ``text`` when read;
+    ``no_gold``, ``bad_gold`` or ``ambiguous_gold`` (a digit that is one option's index and another's text under
+    ``"auto"``) when not. Never raises.
     """
-    gold = (item.gold or "").strip()
-    m = re.fullmatch(r"[\(\[]?\s*([A-Ja-j])\s*[\)\]]?\.?", gold)
-    if m:
-        return m.group(1).upper()
-    if item.choices:
-        by_text = _choice_letter(gold, item.choices, LETTERS[: len(item.choices)])
-        by_index = LETTERS[int(gold)] if gold.isdigit() and int(gold) < len(item.choices) else None
-        if by_text and by_index and by_text != by_index:
-            raise ValueError(
-                f"query {item.query_id!r}: gold {item.gold!r} is ambiguous: option {by_index}'s index and option "
-                f"{by_text}'s text; store the gold answer as a letter."
-            )
-        letter = by_text or by_index
-        if letter:
-            return letter
+    if item.gold is None:
+        return None, "no_gold"
+    gold = str(item.gold).strip()
+    n = len(item.choices or ())
+    if gold_format in ("auto", "letter"):
+        m = re.fullmatch(r"[\(\[]?\s*([A-Ja-j])\s*[\)\]]?\.?", gold)
+        if m:
+            return m.group(1).upper(), "letter"
+        if gold_format == "letter":
+            return None, "bad_gold"
+    by_text = _choice_letter(gold, item.choices, LETTERS[:n]) if n and gold_format in ("auto", "text") else None
+    index = _as_index(gold) if gold_format in ("auto", "index") else None
+    by_index = LETTERS[index] if index is not None and index < min(n, len(LETTERS)) else None
+    if by_index is None and index is not None and not n and gold_format == "index" and index < len(LETTERS):
+        by_index = LETTERS[index]
+    if by_text and by_index and by_text != by_index:
+        return None, "ambiguous_gold"
+    if by_index:
+        return by_index, "index"
+    if by_text:
+        return by_text, "text"
+    return None, "bad_gold"
+
+
+def gold_letter(item: ScoreItem, gold_format: str = "auto") -> str:
+    """The gold answer of a multiple-choice item as a letter (:func:`resolve_gold`), for callers that want an error.
+
+    Raises ``ValueError`` naming the query and the fix when the gold cannot be read; the scorer itself never
+    raises (it returns a NaN score with the reason).
+    """
+    letter, how = resolve_gold(item, gold_format)
+    if letter is not None:
+        return letter
+    if how == "ambiguous_gold":
+        raise ValueError(
+            f"query {item.query_id!r}: gold {item.gold!r} is ambiguous: one option's index and another option's "
+            "text; store the gold answer as a letter or pass gold_format='index' (or 'text')."
+        )
     raise ValueError(
         f"query {item.query_id!r}: gold {item.gold!r} is not an option letter (A-J), an option index or an "
-        "option's text; fix the query's gold answer or use another scorer."
+        f"option's text under gold_format={gold_format!r}; fix the query's gold answer or use another scorer."
     )
 
 
@@ -351,14 +393,27 @@ class LetterScorer:
 
     ``value`` is 1.0 when the extracted letter equals the gold letter, else 0.0; an unparsed response
     scores 0.0 with ``parsed=False`` so that §3.3's "unparsed responses are excluded" can be applied
-    downstream (the audit's ``artifacts`` check does). ``detail["rule"]`` names the rule that fired.
+    downstream (the audit's ``artifacts`` check does). ``detail["rule"]`` names the rule that fired. A gold
+    that cannot be read gives value NaN ("no outcome") with the reason, never an exception.
+
+    Args:
+        gold_format: how the gold is written: ``"auto"``, ``"letter"``, ``"index"`` (0-based) or ``"text"``
+            (see the module docstring). An unknown value raises ``ValueError`` here, when the scorer is built.
+
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, gold_format: str = "auto") -> None:
+        if gold_format not in GOLD_FORMATS:
+            raise ValueError(f"gold_format must be one of {', '.join(GOLD_FORMATS)}. Got {gold_format!r}.")
+        self.gold_format = gold_format
         self._spec = ScorerSpec(
             "letter",
             _VERSION,
-            {"letters": "A-J", "rules": "boxed>statement>final_line>leading_letter>choice_text>single_mention"},
+            {
+                "letters": "A-J",
+                "rules": "boxed>statement>final_line>leading_letter>choice_text>single_mention",
+                "gold_format": gold_format,
+            },
         )
 
     @property
@@ -367,10 +422,14 @@ class LetterScorer:
         return self._spec
 
     def score(self, response: str, item: ScoreItem) -> Score:
-        """Extract the letter from ``response`` and compare it with ``item.gold``."""
-        gold = gold_letter(item)
-        ex = extract_letter(response, letters=_letters_for(item, gold), choices=item.choices)
-        detail = {"rule": ex.rule, "gold": gold}
+        """Extract the letter from ``response`` and compare it with ``item.gold``; never raises."""
+        gold, how = resolve_gold(item, self.gold_format)
+        text = response if isinstance(response, str) else ""
+        ex = extract_letter(text, letters=_letters_for(item, gold), choices=item.choices)
+        detail = {"rule": ex.rule, "gold": gold, "gold_read_as": how}
+        if gold is None:
+            detail["gold"] = item.gold
+            return Score(math.nan, None, ex.parsed, ex.letter, how, self._spec, detail)
         if ex.letter is None:
             return Score(0.0, None, False, None, ex.reason, self._spec, detail)
         correct = ex.letter == gold

@@ -2,19 +2,34 @@ r"""Numeric and symbolic answer equivalence for math benchmarks (GSM8K, MATH, SV
 
 `routing-plateau.txt` App. D: "math benchmarks use numeric or symbolic equivalence". The final answer is
 the last ``\boxed{...}`` (nested braces allowed), else the last ``#### X`` (GSM8K's format), else the last
-"final answer is X" / "Answer: X" statement, else the last number in the response; nothing found means
-``parsed=False`` (§3.3 of `unsolvability-ceiling-artifacts.txt`: parse failures are reported, not guessed).
+"final answer is X" / "Answer: X" statement, else the last number in the response. A candidate counts only
+if something is left of it after normalisation (``\boxed{}``, ``\boxed{{}}`` are skipped); a ``####`` or
+statement candidate that is prose ("#### Jackson is 4 years old.") gives its last number. Nothing found
+means ``parsed=False`` (§3.3 of `unsolvability-ceiling-artifacts.txt`: parse failures are reported, not
+guessed), so ``parsed=True`` means an answer was really found.
 
-Normalisation removes ``$``, ``\left``/``\right``, ``\text{...}`` wrappers, spacing commands, degrees and
-thousands separators (``1,000`` → ``1000``), maps ``\dfrac``/``\tfrac``/``\frac{a}{b}``/``a/b`` to a
-fraction and a leading ``x =`` to its right-hand side. Two answers are equal when (in order) their
-normalised strings are equal, their numeric values agree within ``rel_tol``/``abs_tol`` (a percent also
-matches its fraction: ``50%`` = ``0.5``), or — only if sympy is installed; it is never required — their
-difference simplifies to 0. Tuples and lists compare element-wise. Sympy only sees strings that pass a
-strict whitelist (digits, operators, parentheses, single-letter symbols and a few function names), since
-its parser evaluates Python, and that are small enough for ``simplify`` to finish quickly (at most three
-symbols, no symbolic power above 9, calls nested at most twice): a hostile answer such as
-``(x+y+z+w+1)^99`` would otherwise keep the scorer busy for hours.
+Normalisation, in order: LaTeX wrappers ``\text{...}``/``\textbf``/``\mathrm``/``\mbox`` are unwrapped (a
+``\text{...}`` unit after a number is dropped: ``5\text{ cm}`` → ``5``); ``$``, ``\left``/``\right``, spacing
+commands and degrees are removed; redundant outer braces go (``{{7}}`` → ``7``: prompts written as Python
+format strings produce ``\boxed{{7}}``); ``\dfrac``/``\tfrac``/``\frac{a}{b}`` become ``(a)/(b)``; a leading
+``x =`` goes; thousands separators go (``1,000`` and ``1{,}000`` → ``1000``, only between a digit and exactly
+three digits); spaces go and the result is lower-cased; unit words of two or more letters after a number go
+(``18 dollars``, ``5 cm^2`` → ``18``, ``5``; a single letter stays: ``5x`` is an expression).
+
+Two answers are equal when (in order) their normalised strings are equal, their numeric values agree within
+``rel_tol``/``abs_tol``, or — only if sympy is installed; it is never required — their difference simplifies
+to 0. Tuples and lists compare element-wise. **Percent rule:** ``p%`` (or ``p\%``, ``p percent``) equals the
+number ``p`` (a question asking "what percent" is answered either way) and the fraction ``p/100``; it never
+equals ``100·p`` (``50%`` = ``50`` = ``0.5``, but ``50%`` ≠ ``5000``).
+
+Sympy only sees strings that pass a strict whitelist (digits, operators, parentheses, single-letter symbols
+and a few function names), since its parser evaluates Python, and that are small enough for ``simplify`` to
+finish quickly (at most three symbols, no symbolic power above 9, calls nested at most twice): a hostile
+answer such as ``(x+y+z+w+1)^99`` would otherwise keep the scorer busy for hours.
+
+The scorer never raises on a strange response or gold: a missing gold, or one with nothing left after
+normalisation, is "no outcome" (value NaN, reason ``no_gold``/``bad_gold``: the scorer could not judge, the
+convention of :mod:`routerlab.score.base`), with ``parsed`` still telling whether the response had an answer.
 """
 
 from __future__ import annotations
@@ -30,7 +45,7 @@ from routerlab.score.exact import _last_boxed, strip_think
 
 __all__ = ["MathScorer", "extract_math_answer", "math_equal", "normalize_math"]
 
-_VERSION = "2"  # 2: sympy refuses expressions that keep simplify busy for minutes (see _safe_for_sympy)
+_VERSION = "3"  # 2: sympy refuses runaway expressions (see _safe_for_sympy); 3: normalisation, parse, no raise
 _NUM = r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?|-?\.\d+%?"
 _STATEMENT = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?\s*(?P<ans>[^\n]+?)\s*\.?\s*$",
@@ -45,23 +60,40 @@ _DROP = (
 _FUNCS = {"sqrt", "pi", "log", "ln", "exp", "sin", "cos", "tan", "oo"}
 
 
+def _numberish(normalized: str) -> bool:
+    """Whether a normalised candidate is a number, a fraction, a percent or a tuple of them."""
+    return all(_number(p) is not None for p in _split_top(normalized))
+
+
+def _candidate(raw: str, rule: str) -> str | None:
+    """``raw`` if it is an answer; for ``hashes``/``statement`` prose, its last number; else ``None``."""
+    raw = raw.strip().strip(" *`")
+    norm = normalize_math(raw)
+    if not norm:
+        return None
+    if rule in ("hashes", "statement") and not _numberish(norm) and not _safe_for_sympy(norm):
+        numbers = re.findall(_NUM, raw)
+        return numbers[-1].strip() if numbers else None
+    return raw
+
+
 def extract_math_answer(response: str) -> tuple[str | None, str]:
     """The final answer in ``response`` and the rule that found it.
 
     Rules: ``boxed``, ``hashes``, ``statement``, ``last_number``; ``(None, "empty" | "no_answer")`` otherwise.
     """
-    text = strip_think(response or "").strip()
+    text = strip_think(response if isinstance(response, str) else "").strip()
     if not text:
         return None, "empty"
     boxed = _last_boxed(text)
-    if boxed is not None and boxed.strip():
-        return boxed.strip(), "boxed"
+    if boxed is not None and (found := _candidate(boxed, "boxed")) is not None:
+        return found, "boxed"
     hashes = list(_HASHES.finditer(text))
-    if hashes:
-        return hashes[-1].group("ans").strip(), "hashes"
+    if hashes and (found := _candidate(hashes[-1].group("ans"), "hashes")) is not None:
+        return found, "hashes"
     statements = list(_STATEMENT.finditer(text))
-    if statements:
-        return statements[-1].group("ans").strip(" *`"), "statement"
+    if statements and (found := _candidate(statements[-1].group("ans"), "statement")) is not None:
+        return found, "statement"
     numbers = re.findall(_NUM, text)
     if numbers:
         return numbers[-1].strip(), "last_number"
@@ -82,21 +114,41 @@ def _replace_frac_sqrt(s: str) -> str:
     return s
 
 
+def _strip_outer_braces(s: str) -> str:
+    """``{{7}}`` → ``7``: drop brace pairs that enclose the whole string (``{1}+{2}`` stays), in linear time."""
+    if not (s.startswith("{") and s.endswith("}")):
+        return s
+    partner: dict[int, int] = {}
+    stack: list[int] = []
+    for i, ch in enumerate(s):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            partner[stack.pop()] = i
+    k = 0
+    while k < len(s) - 1 - k and partner.get(k) == len(s) - 1 - k:
+        k += 1
+    return s[k : len(s) - k].strip()
+
+
 def normalize_math(answer: str) -> str:
     """A canonical string for an answer (see the module docstring); spaces removed, lower-cased."""
     s = answer.strip()
+    s = re.sub(r"(?<=\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*[a-zA-Z][a-zA-Z\s.]*\}\s*(?:\^\{?\d\}?)?\s*$", "", s)
     for _ in range(3):
         s = _WRAPPERS.sub(r"\1", s)
     for token in _DROP:
         s = s.replace(token, "")
-    s = s.replace("\\%", "%").replace("\\infty", "oo").replace("\\pi", "pi")
+    s = _strip_outer_braces(s.strip())
+    s = s.replace("{,}", ",").replace("\\%", "%").replace("\\infty", "oo").replace("\\pi", "pi")
     s = _replace_frac_sqrt(s)
     s = s.replace("\\cdot", "*").replace("\\times", "*").replace("\\div", "/")
     s = re.sub(r"^\s*[a-zA-Z]\s*=\s*", "", s)  # "x = 5" -> "5"
     s = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", s)  # thousands separators
     s = re.sub(r"\s+", "", s).rstrip(".").lower()
-    s = re.sub(r"^(-?[\d.]+(?:/\d+)?%?)(?:[a-z]+)$", r"\1", s)  # trailing unit words: "5cm" -> "5"
-    return s
+    s = re.sub(r"^(-?[\d.]+(?:/\d+)?)percent$", r"\1%", s)
+    s = re.sub(r"^(-?[\d.]+(?:/\d+)?%?)(?:[a-z]{2,}(?:\^\d)?)+$", r"\1", s)  # units: "5cm^2" -> "5"
+    return _strip_outer_braces(s)
 
 
 def _number(s: str) -> tuple[float, bool] | None:
@@ -214,9 +266,9 @@ def _scalar_equal(a: str, b: str, rel_tol: float, abs_tol: float) -> tuple[bool,
     na, nb = _number(a), _number(b)
     if na is not None and nb is not None:
         (x, px), (y, py) = na, nb
-        candidates = [(x, y)]
-        if px != py:  # "50%" vs "0.5", or "50%" vs "50"
-            candidates += [(x / 100, y), (x, y / 100)] if px else [(x, y / 100), (x / 100, y)]
+        candidates = [(x, y)]  # the percent rule of the module docstring: p% = p = p/100, never 100p
+        if px != py:
+            candidates.append((x / 100, y) if px else (x, y / 100))
         return any(math.isclose(u, v, rel_tol=rel_tol, abs_tol=abs_tol) for u, v in candidates), "numeric"
     if _sympy_equal(a, b):
         return True, "sympy"
@@ -266,12 +318,14 @@ class MathScorer:
         return self._spec
 
     def score(self, response: str, item: ScoreItem) -> Score:
-        """Extract the final answer of ``response`` and compare it with ``item.gold``."""
-        if item.gold is None:
-            raise ValueError(f"query {item.query_id!r} has no gold answer; the math scorer needs one.")
-        gold = _gold_answer(item.gold)
+        """Extract the final answer of ``response`` and compare it with ``item.gold``; never raises."""
         answer, rule = extract_math_answer(response)
-        detail: dict[str, Any] = {"rule": rule, "gold": gold, "gold_normalized": normalize_math(gold)}
+        gold = _gold_answer(item.gold) if item.gold is not None else None
+        gold_norm = normalize_math(gold) if gold is not None else ""
+        detail: dict[str, Any] = {"rule": rule, "gold": gold, "gold_normalized": gold_norm}
+        if gold is None or not gold_norm:
+            reason = "no_gold" if item.gold is None else "bad_gold"
+            return Score(math.nan, None, answer is not None, answer, reason, self._spec, detail)
         if answer is None:
             return Score(0.0, None, False, None, rule, self._spec, detail)
         ok, method = math_equal(answer, gold, rel_tol=self.rel_tol, abs_tol=self.abs_tol)
