@@ -8,13 +8,20 @@ learned routers (Table 1). This module finds such groups without ever forming th
 matrix (:func:`near_duplicate_pairs` works on ``block_size × block_size`` tiles of the upper
 triangle and keeps only the pairs above δ), joins pairs into groups with a union-find, measures
 label disagreement and train/test leakage, and writes a de-duplicated dataset (:func:`dedupe`).
+
+An encoder reads a bounded number of tokens (all-MiniLM-L6-v2: 254 word pieces, model2vec: 512), so
+two long texts that share a passage and differ only in a final question embed identically: their
+difference was never encoded. :func:`verify_pairs` therefore checks every candidate pair in which
+the encoder cut a text (:func:`routerlab.data.features.token_spans`, from the tokenizer alone) by
+comparing the texts themselves, and drops the pairs whose unread parts differ as "not verifiable".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +30,9 @@ from routerlab.audit._common import RETHINKING, answered, oracle_labels, share
 from routerlab.audit.findings import Finding, make_finding
 from routerlab.data.schema import RoutingData
 from routerlab.errors import SchemaError
+
+if TYPE_CHECKING:
+    from routerlab.data.features.encoders import Encoder, TokenSpans
 
 DEFAULT_THRESHOLD = 0.999
 DEFAULT_BLOCK = 2048
@@ -149,6 +159,67 @@ def near_duplicate_groups(
     return group_pairs(len(X), near_duplicate_pairs(X, threshold, block_size))
 
 
+# ------------------------------------------------------------------------------ truncated texts
+#: Why :func:`verify_pairs` kept or dropped a pair.
+READ_WHOLE = "read_whole"  # neither text was cut: the embeddings saw all of both
+UNREAD_EQUAL = "unread_equal"  # the parts the encoder never read are equal after normalise_text
+DIFFERENCE_READ = "difference_read"  # the texts differ only inside the parts the encoder read
+UNVERIFIABLE = "unverifiable"  # they differ in a part the encoder never read: not a duplicate we can vouch for
+
+
+def _common_prefix_len(a: str, b: str) -> int:
+    """Length of the longest common prefix of ``a`` and ``b`` (compared in chunks, then character by character)."""
+    n, k, step = min(len(a), len(b)), 0, 256
+    while k + step <= n and a[k : k + step] == b[k : k + step]:
+        k += step
+    while k < n and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def _pair_status(a: str, b: str, kept_a: int, kept_b: int) -> str:
+    """Status of one candidate pair of which at least one text was cut (``kept_*``: characters read)."""
+    if normalise_text(a[kept_a:]) == normalise_text(b[kept_b:]):
+        return UNREAD_EQUAL
+    p = _common_prefix_len(a, b)
+    s = _common_prefix_len(a[p:][::-1], b[p:][::-1])  # the common suffix, not overlapping the prefix
+    if len(a) - s <= kept_a and len(b) - s <= kept_b:
+        return DIFFERENCE_READ
+    return UNVERIFIABLE
+
+
+def verify_pairs(texts: Sequence[str] | np.ndarray, pairs: np.ndarray, spans: TokenSpans) -> np.ndarray:
+    """Check near-duplicate ``pairs`` found by embedding against the parts of the texts the encoder never read.
+
+    ``spans`` (:func:`routerlab.data.features.token_spans` of ``texts``) says how many characters of
+    each text the encoder read. A pair is kept when neither text was cut (``"read_whole"``), when the
+    unread remainders are equal after :func:`normalise_text` (``"unread_equal"``: e.g. a typo in a
+    shared passage, the same final question), or when everything that differs between the two texts
+    (between their common prefix and common suffix) lies inside both read parts
+    (``"difference_read"``). Otherwise the texts differ where no embedding looked, e.g. two questions
+    after one long passage, and the pair is ``"unverifiable"``. Returns one status string per pair.
+    """
+    pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
+    status = np.full(len(pairs), READ_WHOLE, dtype=object)
+    cut = spans.truncated[pairs[:, 0]] | spans.truncated[pairs[:, 1]]
+    kept = spans.kept_chars
+    for k in np.flatnonzero(cut):
+        i, j = int(pairs[k, 0]), int(pairs[k, 1])
+        status[k] = _pair_status(str(texts[i]), str(texts[j]), int(kept[i]), int(kept[j]))
+    return status
+
+
+def _truncation_numbers(spans: TokenSpans | None, n_texts: int) -> dict[str, Any]:
+    if spans is None:
+        return {"n_texts_truncated": None, "max_tokens": None}
+    return {
+        "n_texts_truncated": spans.n_truncated,
+        "truncated_share": round(spans.n_truncated / max(n_texts, 1), 4),
+        "max_tokens": spans.max_tokens,
+        "max_text_tokens": int(spans.n_tokens.max()) if len(spans) else 0,
+    }
+
+
 # ---------------------------------------------------------------------------------------- measures
 def label_disagreement(data: RoutingData, groups: Sequence[np.ndarray]) -> np.ndarray:
     """Per group: True when some model's observed outcome differs between members (a conflicting label)."""
@@ -238,8 +309,6 @@ def dedupe(data: RoutingData, groups: Sequence[np.ndarray], keep: str = "first")
     out = data.subset(~drop)
     meta = dict(out.meta)
     meta["dedupe"] = {"keep": keep, "n_groups": len(groups), "n_removed": int(drop.sum())}
-    import dataclasses
-
     return dataclasses.replace(out, meta=meta)
 
 
@@ -248,7 +317,7 @@ def duplicates(
     data: RoutingData,
     *,
     X: np.ndarray | None = None,
-    encoder: str | None = None,
+    encoder: str | Encoder | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     block_size: int = DEFAULT_BLOCK,
 ) -> list[Finding]:
@@ -259,6 +328,12 @@ def duplicates(
       (0.999, `rethinking-router-evaluation.txt` §4.2 Problem 2, §4.5), over the embeddings ``X`` given,
       else ``encode(data, encoder)`` when an ``encoder`` is named and the data has text; pairs are joined
       into groups by union-find (exact duplicates included). Skipped, with an info finding, otherwise.
+    * **Truncation**: with an ``encoder`` (a name or an :class:`~routerlab.data.features.Encoder`; with ``X``
+      too, the encoder that made ``X``), its tokenizer says which texts it cut (``n_texts_truncated``, also
+      in the title), and each pair with a cut text is checked on the texts (:func:`verify_pairs`): pairs
+      that differ in a part the encoder never read (a shared passage followed by different questions) are
+      dropped as not verifiable (``n_pairs_unverifiable``, examples in ``unverifiable_examples``). Without
+      an encoder, truncation is unknown and said so.
     * **Label disagreement**: a group disagrees when any model's observed outcome differs between its
       members (§4.2: "label disagreements across models"); also reported: the share of groups whose oracle
       labels differ, and the base rate on random query pairs for comparison (the paper contrasts 99.9 %
@@ -308,29 +383,57 @@ def duplicates(
             )
         )
     groups = exact
-    if X is None and encoder is not None and data.texts is not None:
+    given = X is not None
+    enc: Encoder | None = None
+    if encoder is not None and data.texts is not None:
+        from routerlab.data.features import get_encoder
+
+        enc = get_encoder(encoder) if isinstance(encoder, str) else encoder
+    if X is None and enc is not None:
         from routerlab.data.features import encode
 
-        X = encode(data, encoder)
+        X = encode(data, enc)
     if X is not None:
         if len(X) != data.n_queries:
             raise SchemaError(
                 f"X has {len(X)} rows but the dataset has {data.n_queries} queries; give one row per query."
             )
         pairs = near_duplicate_pairs(X, threshold, block_size)
+        spans: TokenSpans | None = None
+        if enc is not None and data.texts is not None:
+            from routerlab.data.features import token_spans
+
+            spans = token_spans(enc, [str(t) for t in data.texts])
+        n_candidates = len(pairs)
+        unverifiable = np.zeros((0, 2), dtype=np.intp)
+        if spans is not None and data.texts is not None and len(pairs):
+            status = verify_pairs(data.texts, pairs, spans)
+            unverifiable = pairs[status == UNVERIFIABLE]
+            pairs = pairs[status != UNVERIFIABLE]
         exact_pairs = [(int(g[0]), int(m)) for g in exact for m in g[1:]]
         all_pairs = np.concatenate([pairs, np.asarray(exact_pairs, dtype=np.intp).reshape(-1, 2)])
         groups = group_pairs(data.n_queries, all_pairs)
         s = _summary(data, groups)
         s["threshold"] = threshold
-        s["n_pairs_above_threshold"] = len(pairs)
-        s["embeddings"] = "given (X=)" if encoder is None else f"encoder {encoder!r}"
+        s["n_pairs_above_threshold"] = n_candidates
+        s["embeddings"] = "given (X=)" if enc is None else f"encoder {enc.name!r}" + (" (X= given)" if given else "")
+        s.update(_truncation_numbers(spans, data.n_queries))
+        s["n_pairs_unverifiable"] = None if spans is None else len(unverifiable)
+        s["unverifiable_examples"] = [[data.query_ids[int(a)], data.query_ids[int(b)]] for a, b in unverifiable[:5]]
         s["random_pair_disagree_share"] = None if base is None else round(base, 4)
+        if spans is None:
+            cut = "; truncation unknown (no encoder named)"
+        else:
+            cut = f"; {spans.n_truncated} texts truncated by the encoder"
+            if spans.max_tokens is not None:
+                cut += f" (at {spans.max_tokens} tokens)"
+            if len(unverifiable):
+                cut += f", {len(unverifiable)} pairs differing past the cut dropped as not verifiable"
         title = (
             f"{s['n_groups']} near-duplicate groups at cosine >= {threshold:g} ({s['n_queries_in_groups']} queries); "
-            f"{s['disagree_share']:.0%} have conflicting labels"
+            f"{s['disagree_share']:.0%} have conflicting labels{cut}"
             if groups
-            else f"No near duplicates at cosine >= {threshold:g}"
+            else f"No near duplicates at cosine >= {threshold:g}{cut}"
         )
         findings.append(
             make_finding(
@@ -340,7 +443,9 @@ def duplicates(
                 numbers=s,
                 involved=[data.query_ids[g[0]] for g in groups],
                 advice="Inspect a few groups: paraphrases of one question across tasks (e.g. the same GPQA item in "
-                "several subsets) with different labels are label noise; deduplicate before training.",
+                "several subsets) with different labels are label noise; deduplicate before training. An encoder "
+                "reads a bounded number of tokens: name it (encoder=...) so pairs that differ past its cut (a shared "
+                "passage, then different questions) are checked on the text and not counted as duplicates.",
                 reference=ref,
             )
         )

@@ -8,12 +8,20 @@ Encoders (:data:`ENCODERS`, built with :func:`get_encoder`): ``"minilm"`` (all-M
 ``"handcrafted"`` (13 surface features, unsolvability-ceiling paper §3.4) and ``"st:<path>"`` (any
 local sentence-transformers model). :func:`encode` caches rows under
 ``cache_dir()/"embeddings"``, keyed by encoder name and text hash; see
-:mod:`routerlab.data.features.cache`.
+:mod:`routerlab.data.features.cache`. :func:`token_spans` says how much of each text an encoder
+reads (the rest is cut before encoding), from the tokenizer alone.
 """
 
 from __future__ import annotations
 
 from routerlab.data.features.cache import encode
-from routerlab.data.features.encoders import ENCODERS, Encoder, get_encoder
+from routerlab.data.features.encoders import (
+    ENCODERS,
+    Encoder,
+    ReportsTruncation,
+    TokenSpans,
+    get_encoder,
+    token_spans,
+)
 
-__all__ = ["ENCODERS", "Encoder", "encode", "get_encoder"]
+__all__ = ["ENCODERS", "Encoder", "ReportsTruncation", "TokenSpans", "encode", "get_encoder", "token_spans"]

@@ -25,15 +25,25 @@ entry-point group):
 
 Neural models load lazily, on the first :meth:`Encoder.encode` call, so building an encoder (and
 a fully cached :func:`routerlab.data.features.encode`) never pays the model's load time.
+
+Encoders that read a bounded number of tokens say how much of each text they read:
+:func:`token_spans` (the :class:`ReportsTruncation` protocol) returns a :class:`TokenSpans` — tokens
+per text, tokens kept, the characters those cover — from the tokenizer alone, without encoding.
+``minilm`` and ``st:`` models keep ``max_seq_length`` word pieces less the special tokens (254 for
+all-MiniLM-L6-v2); ``static64`` keeps 512 tokens (model2vec's default ``max_length``); ``hashing``
+reads every token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -48,6 +58,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 EMBED_INSTALL = "pip install 'routerlab[embed]'"
+_WORD = re.compile(r"(?u)\b\w+\b")
 
 
 @runtime_checkable
@@ -67,6 +78,106 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
         """Encode ``texts`` to a float32 ``(len(texts), dim)`` array."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSpans:
+    """How much of each text an encoder reads (one entry per text, in input order).
+
+    ``n_tokens[i]``: tokens in ``texts[i]`` as the encoder's tokenizer splits it (special tokens
+    excluded); ``n_kept[i]``: how many of them the encoder embeds; ``truncated[i]``: True when
+    something beyond the kept tokens (other than white space) was never read;
+    ``kept_chars[i]``: ``texts[i][:kept_chars[i]]`` is the part that was encoded (``len(texts[i])``
+    when nothing was cut); ``tail_start[i]``: where the end window starts, the last stretch of the
+    text that fits within the limit (``texts[i][tail_start[i]:]`` is read whole; 0 when nothing
+    was cut). ``max_tokens`` is the limit in tokens (``None``: no limit).
+    """
+
+    n_tokens: np.ndarray
+    n_kept: np.ndarray
+    truncated: np.ndarray
+    kept_chars: np.ndarray
+    tail_start: np.ndarray
+    max_tokens: int | None
+
+    @property
+    def n_truncated(self) -> int:
+        """How many texts the encoder cut."""
+        return int(self.truncated.sum())
+
+    def __len__(self) -> int:
+        return len(self.n_tokens)
+
+
+@runtime_checkable
+class ReportsTruncation(Protocol):
+    """An encoder that can say, from its tokenizer alone, how much of each text it reads."""
+
+    def token_spans(self, texts: Sequence[str]) -> TokenSpans:
+        """Tokens per text, tokens kept and the characters read, without encoding."""
+        ...
+
+
+def token_spans(encoder: Encoder, texts: Sequence[str]) -> TokenSpans | None:
+    """How much of each of ``texts`` ``encoder`` reads, or ``None`` when the encoder cannot tell.
+
+    Cheap: only the tokenizer runs (``minilm`` and ``st:`` models read their ``tokenizer.json``
+    without loading the network). ``None`` means unknown (e.g. a plug-in without ``token_spans``),
+    not "no truncation".
+    """
+    if not isinstance(encoder, ReportsTruncation):
+        return None
+    return encoder.token_spans([str(t) for t in texts])
+
+
+def _no_truncation(texts: Sequence[str], n_tokens: Sequence[int]) -> TokenSpans:
+    n = np.asarray(n_tokens, dtype=np.int64).reshape(len(texts))
+    return TokenSpans(
+        n_tokens=n,
+        n_kept=n.copy(),
+        truncated=np.zeros(len(texts), dtype=bool),
+        kept_chars=np.array([len(t) for t in texts], dtype=np.int64),
+        tail_start=np.zeros(len(texts), dtype=np.int64),
+        max_tokens=None,
+    )
+
+
+def _spans_from_offsets(
+    texts: Sequence[str],
+    offsets: Sequence[Sequence[tuple[int, int]]],
+    budget: int,
+    *,
+    shift: Sequence[int] | None = None,
+    max_chars: int | None = None,
+) -> TokenSpans:
+    """Spans of texts whose tokens (character ``offsets``, one list per text) are cut after ``budget`` tokens.
+
+    ``shift[i]`` is added to offsets measured on a prepared (e.g. stripped) copy of ``texts[i]``;
+    ``max_chars`` is a character cut made before tokenising (model2vec's). The end window holds the
+    last ``budget - margin`` tokens (margin = budget // 32, at least 1), so re-tokenising it cannot
+    push it over the limit.
+    """
+    n = len(texts)
+    n_tokens = np.zeros(n, dtype=np.int64)
+    n_kept = np.zeros(n, dtype=np.int64)
+    truncated = np.zeros(n, dtype=bool)
+    kept_chars = np.zeros(n, dtype=np.int64)
+    tail_start = np.zeros(n, dtype=np.int64)
+    window = max(budget - max(budget // 32, 1), 1)
+    for i, (text, offs) in enumerate(zip(texts, offsets, strict=True)):
+        base = 0 if shift is None else int(shift[i])
+        count = len(offs)
+        kept = min(count, budget)
+        end = base + offs[kept - 1][1] if kept else 0
+        if max_chars is not None:
+            # tokens wholly inside the character cut survive it
+            kept = sum(1 for k in range(kept) if base + offs[k][1] <= max_chars)
+            end = base + offs[kept - 1][1] if kept else 0
+        cut = kept < count
+        n_tokens[i], n_kept[i], truncated[i] = count, kept, cut
+        kept_chars[i] = end if cut else len(text)
+        tail_start[i] = base + offs[count - window][0] if cut and count > window else 0
+    return TokenSpans(n_tokens, n_kept, truncated, kept_chars, tail_start, budget)
 
 
 EncoderFactory = Callable[..., Encoder]
@@ -181,6 +292,7 @@ class _SentenceTransformerBase:
         self.folder = folder
         self.device = device
         self._model: Any = None
+        self._tokenizer: tuple[Any, int, bool] | None = None
 
     def _load(self) -> Any:
         if self._model is None:
@@ -228,6 +340,58 @@ class _SentenceTransformerBase:
         if len(texts) == 0:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
         return l2_normalise(out)
+
+    def _tokenizer_files(self) -> tuple[Any, int, bool] | None:
+        """The first module's ``tokenizer.json``, ``max_seq_length`` and ``do_lower_case``, read without the model."""
+        from tokenizers import Tokenizer
+
+        try:
+            modules = json.loads((self.folder / "modules.json").read_text(encoding="utf-8"))
+            first = modules[0]
+            if not str(first["type"]).endswith("Transformer"):
+                return None
+            sub = self.folder / str(first.get("path", ""))
+            cfg = json.loads((sub / "sentence_bert_config.json").read_text(encoding="utf-8"))
+            max_len = int(cfg["max_seq_length"])
+            tok = Tokenizer.from_file(str(sub / "tokenizer.json"))
+        except Exception:  # any missing or odd file: ask the loaded model instead
+            return None
+        return tok, max_len, bool(cfg.get("do_lower_case", False))
+
+    def _span_tokenizer(self) -> tuple[Any, int, bool]:
+        """A tokenizer (no truncation, no padding), the word pieces kept per text, and whether text is lower-cased."""
+        if self._tokenizer is None:
+            found = self._tokenizer_files() if self._model is None else None
+            if found is None:
+                from tokenizers import Tokenizer
+
+                model = self._load()
+                backend = getattr(model.tokenizer, "backend_tokenizer", None)
+                if backend is None or model.max_seq_length is None:
+                    raise RouterlabError(
+                        f"Encoder {self.name!r} has no fast tokenizer or no max_seq_length, so it cannot report "
+                        "truncation."
+                    )
+                found = (Tokenizer.from_str(backend.to_str()), int(model.max_seq_length), False)
+            tok, max_len, lower = found
+            tok.no_truncation()
+            tok.no_padding()
+            budget = max_len - int(tok.num_special_tokens_to_add(False))
+            self._tokenizer = (tok, budget, lower)
+        return self._tokenizer
+
+    def token_spans(self, texts: Sequence[str]) -> TokenSpans:
+        """How much of each text the model reads: ``max_seq_length`` word pieces less the special tokens.
+
+        Runs only the tokenizer (from ``tokenizer.json``; the network is not loaded). Texts are
+        stripped first, as sentence-transformers does.
+        """
+        tok, budget, lower = self._span_tokenizer()
+        texts = [str(t) for t in texts]
+        prepared = [t.strip().lower() if lower else t.strip() for t in texts]
+        shift = [len(t) - len(t.lstrip()) for t in texts]
+        encodings = tok.encode_batch(prepared, add_special_tokens=False) if texts else []
+        return _spans_from_offsets(texts, [e.offsets for e in encodings], budget, shift=shift)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, device={self.device!r})"
@@ -333,8 +497,7 @@ class Static64Encoder:
         self.dim: int | None = 64
         self._model: Any = None
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
-        """Encode ``texts`` to unit-norm float32 rows (loads the model on first use)."""
+    def _load(self) -> Any:
         if self._model is None:
 
             def load() -> Any:
@@ -344,7 +507,32 @@ class Static64Encoder:
                 return StaticModel.from_pretrained(self.folder)
 
             self._model = _shared_model("model2vec", self.folder, "cpu", load)
-        model = self._model
+        return self._model
+
+    def token_spans(self, texts: Sequence[str]) -> TokenSpans:
+        """How much of each text the model reads: model2vec's ``max_length`` tokens (512).
+
+        model2vec first cuts each text to ``max_length × median token length`` characters, then keeps
+        ``max_length`` tokens; both cuts are reported. Loads the (small) model for its tokenizer.
+        """
+        from tokenizers import Tokenizer
+
+        model = self._load()
+        texts = [str(t) for t in texts]
+        tok = Tokenizer.from_str(model.tokenizer.to_str())
+        tok.no_truncation()
+        tok.no_padding()
+        encodings = tok.encode_batch(texts, add_special_tokens=False) if texts else []
+        offsets = [e.offsets for e in encodings]
+        max_length = model.max_length
+        if max_length is None:
+            return _no_truncation(texts, [len(o) for o in offsets])
+        max_chars = int(max_length) * int(model.median_token_length)
+        return _spans_from_offsets(texts, offsets, int(max_length), max_chars=max_chars)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """Encode ``texts`` to unit-norm float32 rows (loads the model on first use)."""
+        model = self._load()
 
         def run(batch: list[str]) -> np.ndarray:
             out: np.ndarray = model.encode(
@@ -408,6 +596,11 @@ class HashingEncoder:
         if self.char_ngrams is not None:
             vecs.append(HashingVectorizer(analyzer="char_wb", ngram_range=self.char_ngrams, **common))
         return vecs
+
+    def token_spans(self, texts: Sequence[str]) -> TokenSpans:
+        """Every word token of every text is read: no truncation (``n_tokens`` counts word tokens)."""
+        texts = [str(t) for t in texts]
+        return _no_truncation(texts, [len(_WORD.findall(t)) for t in texts])
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
         """Encode ``texts`` to unit-norm float32 rows of width ``n_features``."""
