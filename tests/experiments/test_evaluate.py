@@ -33,7 +33,8 @@ def test_one_row_per_router_and_lambda(board: Leaderboard) -> None:
     assert len(board.rows) == len(BASELINES) * len(LAMS)
     assert {(r.router, r.lam) for r in board.rows} == {(n, lam) for n in BASELINES for lam in LAMS}
     assert board.dataset == "synthetic" and board.split == "test" and board.n_models == 4
-    assert board.meta == {"train_splits": ["train"], "n_train": 120}
+    assert {k: board.meta[k] for k in ("train_splits", "n_train")} == {"train_splits": ["train"], "n_train": 120}
+    assert board.meta["missing"]["policy"] == "reroute"
 
 
 def test_oracle_row(board: Leaderboard) -> None:

@@ -3,8 +3,16 @@
 Protocol: every router is fitted once on the training split, then routes each test query by the
 shared policy at each requested λ (`routing-plateau.txt` App. E: the cost-utility sweep is applied
 post hoc to the same predictions). Routers see ``test.without_outcomes()``; only the oracle reads
-the labels. A model with no recorded outcome on a query cannot be scored, so it is not offered for
-that query (``available = observed``); on fully covered data this changes nothing.
+the labels.
+
+Missing outcomes follow the one policy of :mod:`routerlab.metrics.core` (``missing=``, default
+``"reroute"``): under ``"reroute"`` a model with no recorded outcome on a query is not offered for
+it (``available = observed``); under ``"zero"``/``"skip"``/``"error"`` the router chooses freely
+and the metrics count, drop or refuse the choices that land on a missing cell. Either way every
+decision the router *wanted* to make on a cell with no outcome is counted per router and λ
+(:attr:`LeaderboardRow.missing_outcomes`), logged as a warning, and recorded in ``meta["missing"]``
+(``{"policy", "meaning", "decisions": {router: {λ: count}}, "warnings": [...]}``), which
+``leaderboard.json`` and ``predictions.parquet`` keep. On fully covered data nothing changes.
 
 Besides the figures, :func:`evaluate` keeps what each router decided (:class:`RouterPredictions`:
 its test choice at every λ, its ``predict_scores`` and the cost estimates its policy used), so a
@@ -34,8 +42,9 @@ The results directory
     for people and diffs. :func:`load_results` recomputes every row from the two Parquet files.
 
 Re-selecting with the shared policy, ``select(scores, cost_estimate, policy_for(λ),
-CostScale(*cost_scale), available=test.observed)``, reproduces ``choice@<λ>`` exactly, at any λ:
-a report can trace curves at λ values that were never evaluated.
+CostScale(*cost_scale), available=test.observed)``, reproduces ``choice@<λ>`` exactly, at any λ,
+under ``missing="reroute"`` (with the other policies, ``available=None``): a report can trace curves
+at λ values that were never evaluated.
 
 ``routerlab evaluate --out DIR`` writes this folder. Learned routers (``--router knn,...``) run
 the seed protocol (:mod:`routerlab.experiments.sweep`, records in ``DIR/sweep/``); the
@@ -62,6 +71,7 @@ import numpy as np
 from routerlab.data.schema import RoutingData
 from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.metrics import core as M
+from routerlab.metrics.core import DEFAULT_MISSING, MISSING_MEANING, MissingPolicy, check_missing_policy
 from routerlab.routers import BASELINES, Router, clone, describe, make_router
 from routerlab.routers.policy import CostScale, policy_for, select
 
@@ -90,6 +100,8 @@ class LeaderboardRow:
     oracle_gap: float
     cna: float
     call_rate: dict[str, float]
+    #: decisions the router made (or, under missing="reroute", wanted to make) on a cell with no outcome
+    missing_outcomes: int = 0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -212,24 +224,38 @@ class Leaderboard:
             raise SchemaError(f"Not a leaderboard written by Leaderboard.to_dict(): {exc!r}.") from None
 
     def to_markdown(self) -> str:
-        """A Markdown table per λ (router, quality, cost, U(λ), gap to oracle, CNA)."""
+        """A Markdown table per λ (router, quality, cost, U(λ), gap to oracle, CNA).
+
+        When any decision landed on a missing outcome, a "no outcome" column shows how many of each
+        router's decisions did, and a line names the policy that counted them.
+        """
+        holes = any(r.missing_outcomes for r in self.rows)
         lines = [
             f"# Leaderboard: {self.dataset} ({self.split}, {self.n_queries} queries, {self.n_models} models)",
             "",
             f"Oracle quality {self.oracle_quality:.4f}; ceiling {self.ceiling:.4f}; cost unit `{self.cost_unit}`.",
         ]
+        if holes:
+            policy = self.meta.get("missing", {}).get("policy", DEFAULT_MISSING)
+            lines += [
+                "",
+                f"Decisions on a model with no outcome for the query count under missing={policy!r}: "
+                f"{MISSING_MEANING.get(policy, policy)}.",
+            ]
         for lam in sorted({r.lam for r in self.rows}):
+            extra = (" no outcome |", "---:|") if holes else ("", "")
             lines += [
                 "",
                 f"## λ = {lam:g}",
                 "",
-                "| router | quality | mean cost | U(λ) | gap to oracle | CNA |",
-                "|---|---:|---:|---:|---:|---:|",
+                f"| router | quality | mean cost | U(λ) | gap to oracle | CNA |{extra[0]}",
+                f"|---|---:|---:|---:|---:|---:|{extra[1]}",
             ]
             for r in self.at(lam):
+                hole = f" {r.missing_outcomes}/{self.n_queries} |" if holes else ""
                 lines.append(
                     f"| {r.router} | {r.quality:.4f} | {r.mean_cost:.6g} | {r.utility:.4f} "
-                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |"
+                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |{hole}"
                 )
         return "\n".join(lines) + "\n"
 
@@ -390,6 +416,10 @@ def load_results(results_dir: str | Path) -> Leaderboard:
     index = {m: j for j, m in enumerate(models)}
     routers = table.column("router").to_numpy(zero_copy_only=False).astype(str)
     qids = table.column("query_id").to_numpy(zero_copy_only=False).astype(str)
+    run_meta = dict(meta.get("meta", {}))
+    record = run_meta.get("missing", {})
+    policy = check_missing_policy(str(record.get("policy", DEFAULT_MISSING)))
+    counts = record.get("decisions", {})
     predictions, rows = [], []
     for info in meta["routers"]:
         picked = np.flatnonzero(routers == info["name"])
@@ -419,7 +449,19 @@ def load_results(results_dir: str | Path) -> Leaderboard:
             cost_estimate=matrix("cost_estimate:"),
         )
         predictions.append(pred)
-        rows += [_row(pred.router, pred.params, test, c, lam, scale) for lam, c in pred.choices.items()]
+        rows += [
+            _row(
+                pred.router,
+                pred.params,
+                test,
+                c,
+                lam,
+                scale,
+                missing=policy,
+                n_missing=int(counts.get(pred.router, {}).get(repr(float(lam)), 0)),
+            )
+            for lam, c in pred.choices.items()
+        ]
     return Leaderboard(
         dataset=str(meta["dataset"]),
         split=str(meta["split"]),
@@ -430,7 +472,7 @@ def load_results(results_dir: str | Path) -> Leaderboard:
         ceiling=M.ceiling_score(Y=test.Y),
         cost_scale=(scale.lo, scale.hi),
         rows=_sorted(rows),
-        meta=dict(meta.get("meta", {})),
+        meta=run_meta,
         test=test,
         predictions=tuple(predictions),
     )
@@ -465,8 +507,14 @@ def evaluate(
     train_splits: Sequence[str] = ("train",),
     test_split: str = "test",
     features: np.ndarray | None = None,
+    missing: str = DEFAULT_MISSING,
 ) -> Leaderboard:
     """Fit each router on ``train_splits`` and score it on ``test_split`` at each λ in ``lams``.
+
+    ``missing`` is the missing-outcome policy (:mod:`routerlab.metrics.core`): ``"reroute"``
+    (default) offers a router only the models with an outcome on each query; ``"zero"``, ``"skip"``
+    and ``"error"`` let it choose freely and count, drop or refuse the choices on missing cells.
+    Every decision on a cell with no outcome is counted, warned about and recorded (module doc).
 
     ``features`` (optional) is an (n_queries, d) matrix aligned with ``data``'s rows, passed to
     routers as ``X`` (routers that use no features ignore it). The result keeps the evaluated
@@ -475,6 +523,7 @@ def evaluate(
     """
     if not routers:
         raise ValueError("No routers to evaluate; pass router names such as ['oracle', 'best_single'].")
+    policy = check_missing_policy(missing)
     for lam in lams:
         policy_for(lam)  # validates λ before any fitting
     train_mask = np.isin(data.splits, list(train_splits))
@@ -491,18 +540,27 @@ def evaluate(
     scale = CostScale.from_costs(train.cost, train.observed)
     rows: list[LeaderboardRow] = []
     predictions: list[RouterPredictions] = []
+    decisions: dict[str, dict[str, int]] = {}
+    warnings: list[str] = []
     for name, router in _named_routers(routers):
         log.info("fitting %s on %d queries", name, train.n_queries)
         router.fit(train, X_train)
         scores, costs = _decision_inputs(router, test, X_test)
         choices: dict[float, np.ndarray] = {}
         for lam in lams:
-            if scores is None or costs is None:
-                choice = router.route(test, X_test, lam=lam, available=test.observed)
-            else:  # exactly Router.route, without predicting the scores once per λ
-                choice = select(scores, costs, policy_for(lam), router.cost_scale_, test.observed)
+            wanted = _route(router, test, X_test, scores, costs, lam, None)
+            hit = int(M.missing_decisions(Y=test.Y, choice=wanted).sum())
+            choice = _route(router, test, X_test, scores, costs, lam, test.observed) if policy == "reroute" else wanted
             choices[float(lam)] = choice
-            rows.append(score_choice(name, router, test, choice, lam, scale))
+            decisions.setdefault(name, {})[repr(float(lam))] = hit
+            if hit:
+                message = (
+                    f"{name} routed {hit} of {test.n_queries} test queries (λ={float(lam):g}) to models with no "
+                    f"outcome; under missing={policy!r} they are {MISSING_MEANING[policy]}."
+                )
+                log.warning(message)
+                warnings.append(message)
+            rows.append(_row(name, _simple_params(router), test, choice, lam, scale, missing=policy, n_missing=hit))
         predictions.append(
             RouterPredictions(
                 router=name,
@@ -523,10 +581,34 @@ def evaluate(
         ceiling=M.ceiling_score(Y=test.Y),
         cost_scale=(scale.lo, scale.hi),
         rows=_sorted(rows),
-        meta={"train_splits": list(train_splits), "n_train": train.n_queries},
+        meta={
+            "train_splits": list(train_splits),
+            "n_train": train.n_queries,
+            "missing": {
+                "policy": policy,
+                "meaning": MISSING_MEANING[policy],
+                "decisions": decisions,
+                "warnings": warnings,
+            },
+        },
         test=test,
         predictions=tuple(predictions),
     )
+
+
+def _route(
+    router: Router,
+    test: RoutingData,
+    X_test: np.ndarray | None,
+    scores: np.ndarray | None,
+    costs: np.ndarray | None,
+    lam: float,
+    available: np.ndarray | None,
+) -> np.ndarray:
+    if scores is None or costs is None:
+        return router.route(test, X_test, lam=lam, available=available)
+    # exactly Router.route, without predicting the scores once per λ
+    return select(scores, costs, policy_for(lam), router.cost_scale_, available)
 
 
 def _decision_inputs(
@@ -553,24 +635,45 @@ def _sorted(rows: Sequence[LeaderboardRow]) -> tuple[LeaderboardRow, ...]:
 
 
 def score_choice(
-    name: str, router: Router, test: RoutingData, choice: np.ndarray, lam: float, scale: CostScale
+    name: str,
+    router: Router,
+    test: RoutingData,
+    choice: np.ndarray,
+    lam: float,
+    scale: CostScale,
+    *,
+    missing: str = DEFAULT_MISSING,
 ) -> LeaderboardRow:
-    """All leaderboard figures of one router's ``choice`` on ``test`` at ``lam`` (cost scaled by ``scale``)."""
-    return _row(name, _simple_params(router), test, choice, lam, scale)
+    """All leaderboard figures of one router's ``choice`` on ``test`` at ``lam`` (cost scaled by ``scale``).
+
+    Choices on cells with no outcome count as ``missing`` says (:mod:`routerlab.metrics.core`).
+    """
+    hit = int(M.missing_decisions(Y=test.Y, choice=choice).sum())
+    return _row(name, _simple_params(router), test, choice, lam, scale, missing=missing, n_missing=hit)
 
 
 def _row(
-    name: str, params: dict[str, Any], test: RoutingData, choice: np.ndarray, lam: float, scale: CostScale
+    name: str,
+    params: dict[str, Any],
+    test: RoutingData,
+    choice: np.ndarray,
+    lam: float,
+    scale: CostScale,
+    *,
+    missing: str,
+    n_missing: int,
 ) -> LeaderboardRow:
+    policy: MissingPolicy = check_missing_policy(missing)
     rates = M.call_rate(choice=choice, n_models=test.n_models)
     return LeaderboardRow(
         router=name,
         params=params,
         lam=float(lam),
-        quality=M.routing_accuracy_score(Y=test.Y, choice=choice),
-        mean_cost=M.mean_cost(cost=test.cost, choice=choice),
-        utility=M.utility_score(Y=test.Y, cost=test.cost, choice=choice, lam=lam, scale=scale),
-        oracle_gap=M.oracle_gap_loss(Y=test.Y, choice=choice),
-        cna=M.cna_score(Y=test.Y, choice=choice),
+        quality=M.routing_accuracy_score(Y=test.Y, choice=choice, missing=policy),
+        mean_cost=M.mean_cost(cost=test.cost, choice=choice, Y=test.Y, missing=policy),
+        utility=M.utility_score(Y=test.Y, cost=test.cost, choice=choice, lam=lam, scale=scale, missing=policy),
+        oracle_gap=M.oracle_gap_loss(Y=test.Y, choice=choice, missing=policy),
+        cna=M.cna_score(Y=test.Y, choice=choice, missing=policy),
         call_rate={m: float(r) for m, r in zip(test.model_names, rates, strict=True) if r > 0},
+        missing_outcomes=n_missing,
     )

@@ -96,7 +96,8 @@ def missing_decisions(*, Y: np.ndarray, choice: np.ndarray) -> np.ndarray:
     """Boolean (n_queries,): True where the chosen cell ``Y[i, choice[i]]`` has no outcome."""
     Y, checked = _check(Y, choice)
     assert checked is not None
-    return np.isnan(chosen(Y, checked))
+    hit: np.ndarray = np.isnan(chosen(Y, checked))
+    return hit
 
 
 @dataclass(frozen=True, slots=True)
