@@ -7,7 +7,7 @@ import time
 import pytest
 
 from routerlab.score import LetterScorer, ScoreItem, extract_letter, parse_rate
-from routerlab.score.letter import gold_letter
+from routerlab.score.letter import gold_letter, resolve_gold
 
 CHOICES = ("Paris", "London", "Rome", "Berlin")
 
@@ -158,3 +158,43 @@ def test_hostile_responses_finish_quickly(response: str) -> None:
     start = time.perf_counter()
     LetterScorer().score(response, ScoreItem(gold="C", choices=CHOICES))
     assert time.perf_counter() - start < 3.0
+
+
+# --- issue 11: a strange gold never raises (each case raised ValueError on letter v2)
+
+
+@pytest.mark.parametrize(
+    ("gold", "choices", "expected"),
+    [
+        ("1.0", CHOICES, "B"),  # a csv column with gaps writes the index 1 as 1.0
+        ("2.0", ("0", "1", "2", "3"), "C"),  # index and text agree
+        ("1", None, None),  # no choices: an index cannot be trusted under "auto"
+    ],
+)
+def test_gold_index_forms(gold: str, choices: tuple[str, ...] | None, expected: str | None) -> None:
+    assert resolve_gold(ScoreItem(gold=gold, choices=choices))[0] == expected
+
+
+def test_numeric_options_index_gold_is_no_outcome_not_an_exception() -> None:
+    item = ScoreItem(gold="2", choices=("8", "2", "24", "120"), query_id="abstract_algebra-1")  # MMLU's real row
+    score = LetterScorer().score("The answer is C.", item)
+    assert score.missing and score.reason == "ambiguous_gold" and score.parsed and score.extracted == "C"
+    by_index = LetterScorer(gold_format="index")
+    assert by_index.score("The answer is C.", item).value == 1.0
+    assert by_index.spec.params["gold_format"] == "index" and by_index.spec.hash != LetterScorer().spec.hash
+    assert LetterScorer(gold_format="text").score("The answer is B.", item).value == 1.0
+
+
+@pytest.mark.parametrize(("gold", "reason"), [(None, "no_gold"), ("Madrid", "bad_gold"), ("", "bad_gold")])
+def test_letter_never_raises_on_a_strange_gold(gold: str | None, reason: str) -> None:
+    score = LetterScorer().score("The answer is (C).", ScoreItem(gold=gold, choices=CHOICES))
+    assert score.missing and score.reason == reason and score.parsed
+
+
+def test_letter_score_1_0_gold() -> None:
+    assert LetterScorer().score("The answer is (B).", ScoreItem(gold="1.0", choices=CHOICES)).value == 1.0
+
+
+def test_unknown_gold_format_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="gold_format"):
+        LetterScorer(gold_format="ordinal")

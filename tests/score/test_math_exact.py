@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routerlab.score import ExactScorer, MathScorer, ScoreItem
+from routerlab.score import ExactScorer, MathScorer, ScoreItem, scorer_for
 from routerlab.score.exact import _last_boxed, extract_final_answer, normalize_answer, strip_think
 from routerlab.score.math import _safe_for_sympy, _sympy_version, extract_math_answer, math_equal, normalize_math
 
@@ -169,3 +169,75 @@ def test_linear_extractors_match_the_regex_definitions(parts: list[str]) -> None
     text = "".join(parts)
     assert _last_boxed(text) == _old_last_boxed(text)
     assert strip_think(text) == re.sub(r"<think>.*?</think>", " ", text, flags=re.DOTALL | re.IGNORECASE)
+
+
+# --- issue 11: defects found on a new benchmark (each failed on math v2 / exact v1)
+
+
+@pytest.mark.parametrize(
+    ("response", "gold"),
+    [
+        ("So the total is \\boxed{{7}}.", "7"),  # a prompt written as a Python format string
+        ("\\boxed{{{7}}}", "\\boxed{{7}}"),
+        ("The length is \\boxed{5\\text{ cm}}", "5"),
+        ("\\boxed{12 \\text{ meters}^2}", "12"),
+        ("\\boxed{1{,}000}", "1000"),
+        ("\\boxed{\\$1,234,567}", "1234567"),
+        ("The answer is 50 percent.", "50%"),
+        ("\\boxed{\\dfrac{3}{4}}", "\\frac{3}{4}"),
+        ("\\boxed{\\text{\\textbf{18}}}", "18"),
+        ("#### Jackson is 4 years old.", "4"),  # prose after ####: its last number
+    ],
+)
+def test_math_wrappers_are_normalised(response: str, gold: str) -> None:
+    score = MathScorer().score(response, ScoreItem(gold=gold))
+    assert (score.value, score.parsed) == (1.0, True), score
+
+
+def test_math_percent_rule() -> None:
+    assert math_equal("50%", "50")[0] and math_equal("50%", "0.5")[0] and math_equal("50\\%", "1/2")[0]
+    assert not math_equal("50%", "5000")[0]  # p% is p or p/100, never 100p
+    assert not math_equal("5x", "5")[0]  # a single letter is a variable, not a unit
+
+
+@pytest.mark.parametrize("response", ["\\boxed{}", "\\boxed{{}}", "\\boxed{ { } }", "Answer: ..."])
+def test_math_parsed_means_an_answer_was_found(response: str) -> None:
+    score = MathScorer().score(response, ScoreItem(gold="7"))
+    assert (score.value, score.parsed) == (0.0, False), score
+
+
+@pytest.mark.parametrize(("gold", "reason"), [(None, "no_gold"), ("", "bad_gold"), ("\\boxed{{}}", "bad_gold")])
+def test_math_never_raises_on_a_strange_gold(gold: str | None, reason: str) -> None:
+    score = MathScorer().score("\\boxed{7}", ScoreItem(gold=gold))
+    assert score.missing and score.reason == reason and score.parsed
+
+
+def test_exact_underscore_is_a_space() -> None:
+    assert normalize_answer("The_Tempest") == "tempest" == normalize_answer("The Tempest")
+    score = ExactScorer().score("\\boxed{\\text{The_Tempest}}", ScoreItem(gold="The Tempest"))
+    assert (score.value, score.parsed) == (1.0, True)
+
+
+def test_exact_lone_article_is_an_answer() -> None:
+    scorer = ExactScorer()
+    right, wrong = scorer.score("A", ScoreItem(gold="A")), scorer.score("B", ScoreItem(gold="A"))
+    assert (right.value, right.parsed, wrong.value, wrong.parsed) == (1.0, True, 0.0, True)
+
+
+def test_exact_options_are_recorded() -> None:
+    scorer = scorer_for("exact", articles=False, punctuation=False)
+    assert scorer.spec.params["articles"] == "keep" and scorer.spec.params["punctuation"] == "keep"
+    assert scorer.score("The Tempest", ScoreItem(gold="Tempest")).value == 0.0
+    assert scorer.spec.hash != ExactScorer().spec.hash
+
+
+@pytest.mark.parametrize(
+    ("gold", "meta", "reason"), [(None, {}, "no_gold"), ("!!", {}, "bad_gold"), ("?", {"aliases": 5}, "bad_gold")]
+)
+def test_exact_never_raises_on_a_strange_gold(gold: str | None, meta: dict[str, object], reason: str) -> None:
+    score = ExactScorer().score("Paris", ScoreItem(gold=gold, meta=meta))
+    assert score.missing and score.reason == reason
+
+
+def test_exact_alias_as_one_string() -> None:
+    assert ExactScorer().score("Paris", ScoreItem(gold="City of Light", meta={"aliases": "Paris"})).value == 1.0
