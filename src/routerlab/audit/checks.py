@@ -972,10 +972,10 @@ def zero_cost_tokens(data: RoutingData, *, n_examples: int = N_EXAMPLES) -> list
     findings: list[Finding] = []
     if used is not None:
         recorded = np.isfinite(data.cost) & (np.nan_to_num(used, nan=0.0) > 0)
-        basis = "rows with token counts > 0 and a recorded cost"
+        basis, note = "rows with tokens", ""
     elif data.cost_unit == "usd":
         recorded = data.observed & np.isfinite(data.cost)
-        basis = "answered rows (no token counts recorded)"
+        basis, note = "answered rows", " while its other calls were charged (no token counts)"
     else:
         return [
             make_finding(
@@ -999,29 +999,36 @@ def zero_cost_tokens(data: RoutingData, *, n_examples: int = N_EXAMPLES) -> list
             make_finding(
                 check,
                 "warning",
-                f"{names[j]}: {n_zero:,} of {n_rows:,} {basis} ({frac:.1%}) cost 0",
+                f"{names[j]}: {n_zero:,} of {n_rows:,} {basis} ({frac:.1%}) cost 0{note}",
                 numbers={
                     "model": names[j],
                     "n_zero_cost": n_zero,
                     "n_rows": n_rows,
                     "fraction": _r(frac),
-                    "basis": basis,
+                    "basis": "tokens_in + tokens_out > 0 and a recorded cost"
+                    if used is not None
+                    else "answered rows of a per-call cost",
                     "cost_unit": data.cost_unit,
                     "example_query_ids": [str(q) for q in ids[:n_examples]],
                     **tokens,
                 },
                 involved=ids,
-                advice=f"A call that used tokens was charged; cost 0 makes {names[j]} free to every cost-aware router "
-                "on these queries and inflates its savings. Recompute the cost from the token counts and the "
-                "model's prices (ModelInfo input_price/output_price, USD per 1M tokens), or drop the rows; if the "
-                "model really is free (local), declare input_price=0 and output_price=0.",
+                advice=f"These calls were charged; cost 0 makes {names[j]} free to every cost-aware router on these "
+                "queries and inflates its savings. Recompute the cost from the token counts (re-read them from the API "
+                "usage fields if absent) and the model's prices (ModelInfo input_price/output_price, USD per 1M "
+                "tokens), or drop the rows; if the model really is free (local), declare input_price=0 and "
+                "output_price=0.",
                 reference=_LEADERBOARD_REF,
             )
         )
     if not findings:
         findings.append(
             make_finding(
-                check, "info", f"No model has cost 0 on {basis}", numbers={"basis": basis}, reference=_LEADERBOARD_REF
+                check,
+                "info",
+                f"No model has stray zero costs on its {basis}",
+                numbers={"basis": basis},
+                reference=_LEADERBOARD_REF,
             )
         )
     return findings
