@@ -116,20 +116,54 @@ def data_show(
     table = Table(title=f"models on the {split} split ({part.n_queries} queries)")
     for col, justify in (("model", "left"), ("coverage", "right"), ("mean quality", "right"), ("mean cost", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for m, cov, q, c in zip(data.model_names, part.coverage(), part.mean_quality(), part.mean_cost(), strict=True):
-        table.add_row(m, f"{cov:.1%}", f"{q:.4f}", f"{c:.6g}")
+    n_obs = part.observed.sum(axis=0)
+    for m, n, q, c in zip(data.model_names, n_obs, part.mean_quality(), part.mean_cost(), strict=True):
+        cov = f"{n / part.n_queries:.1%}" + ("" if n == part.n_queries else f" ({n}/{part.n_queries})")
+        table.add_row(
+            m,
+            cov if n == part.n_queries else f"[yellow]{cov}[/]",
+            f"{q:.4f}" if n else "[yellow]no outcome[/]",
+            f"{c:.6g}" if n else "-",
+        )
     console.print(table)
-    from routerlab.metrics import oracle_accuracy_score, routing_accuracy_score
+    if (n_obs < part.n_queries).any():
+        console.print(
+            f"[yellow]coverage below 100%[/]: mean quality and cost are over each model's observed {split} "
+            "outcomes only; a model with no outcome is never the best single model.",
+            highlight=False,
+        )
+    from routerlab.metrics import best_single_model, oracle_accuracy_score
 
-    answered = part.subset(np.asarray(part.observed.any(axis=1)))
+    answered_rows = np.asarray(part.observed.any(axis=1))
+    if not answered_rows.any():
+        raise ValueError(f"No model has an outcome on the {split!r} split of {data.name!r}; nothing to bound.")
+    answered = part.subset(answered_rows)
     oracle = oracle_accuracy_score(Y=answered.Y)
-    console.print(f"oracle quality ({split}): [bold]{oracle:.4f}[/]")
+    dropped = part.n_queries - answered.n_queries
+    note = f" (over {answered.n_queries} queries with an outcome; {dropped} have none)" if dropped else ""
+    console.print(f"oracle quality ({split}): [bold]{oracle:.4f}[/]{note}")
+    best_here = best_single_model(Y=part.Y)
+    cover = "" if best_here.n_observed == part.n_queries else f", coverage {best_here.coverage:.1%}"
+    console.print(
+        f"best single model on {split} (observed outcomes only): [bold]{data.model_names[best_here.index]}[/], "
+        f"quality {best_here.quality:.4f}{cover}"
+    )
     train = data.split("train")
-    if train.n_queries and train.observed.any():
+    if split != "train" and train.n_queries and train.observed.any():
         best = BestSingle().fit(train)
-        choice = best.route(answered, available=answered.observed)
-        q = routing_accuracy_score(Y=answered.Y, choice=choice)
-        console.print(f"best single model (chosen on train): [bold]{best.best_model_}[/], {split} quality {q:.4f}")
+        j = best.best_index_
+        has = int(n_obs[j])
+        if has == 0:
+            console.print(
+                f"best single model chosen on train: [bold]{best.best_model_}[/] [yellow]has no outcome on the "
+                f"{split} split[/]; it has no {split} quality."
+            )
+        else:
+            q = float(np.nanmean(part.Y[:, j]))
+            cover = "" if has == part.n_queries else f" on its {has}/{part.n_queries} observed queries"
+            console.print(
+                f"best single model chosen on train: [bold]{best.best_model_}[/], {split} quality {q:.4f}{cover}"
+            )
     for key in _SHOWN_META:
         value = data.meta.get(key)
         if isinstance(value, (str, int, float)):
@@ -206,6 +240,8 @@ def evaluate_cmd(
     if baselines or selected:
         with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
             board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features)
+        for warning in board.meta.get("missing", {}).get("warnings", []):
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     for lam_value in sorted(set(lams)):
         entries: list[tuple[float, float, str, list[str]]] = []
         title, unit = f"{dataset.name}: test split, λ = {lam_value:g}", dataset.cost_unit
