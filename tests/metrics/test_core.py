@@ -239,3 +239,94 @@ def test_call_rate_is_a_distribution(case: tuple[np.ndarray, np.ndarray, np.ndar
     assert rates.shape == (Y.shape[1],) and (rates >= 0).all()
     assert rates.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(rates * len(choice), np.bincount(choice, minlength=Y.shape[1]))
+
+
+# ------------------------------------------------------------------- the missing-outcome policy
+from routerlab.metrics.core import (  # noqa: E402
+    DEFAULT_MISSING,
+    MISSING_POLICIES,
+    best_single_model,
+    check_missing_policy,
+    chosen_outcomes,
+)
+
+HOLE_CHOICE = np.array([2, 0, 1, 2])  # query row 0 goes to column 2, which has no outcome
+
+
+def test_default_policy_is_reroute_and_refuses_a_choice_on_a_hole() -> None:
+    assert DEFAULT_MISSING == "reroute" and set(MISSING_POLICIES) == {"reroute", "zero", "skip", "error"}
+    for missing in ("reroute", "error"):
+        with pytest.raises(SchemaError, match=r"query row 0, which has no outcome; 1 choices.*missing='zero'"):
+            routing_accuracy_score(Y=Y, choice=HOLE_CHOICE, missing=missing)
+
+
+def test_zero_counts_a_hole_as_a_failed_call_on_every_query() -> None:
+    assert routing_accuracy_score(Y=Y, choice=HOLE_CHOICE, missing="zero") == pytest.approx(1.0 / 4)
+    counted = chosen_outcomes(Y=Y, choice=HOLE_CHOICE, missing="zero", cost=COST)
+    assert counted.n_missing == 1 and counted.rows.tolist() == [0, 1, 2, 3]
+    assert mean_cost(cost=COST, choice=HOLE_CHOICE, Y=Y, missing="zero") == pytest.approx((3 + 4 + 8 + 12) / 4)
+    unpriced = COST.copy()
+    unpriced[0, 2] = np.nan  # no recorded cost either: the largest per-call cost, never free
+    assert mean_cost(cost=unpriced, choice=HOLE_CHOICE, Y=Y, missing="zero") == pytest.approx((12 + 4 + 8 + 12) / 4)
+    oracle = oracle_accuracy_score(Y=Y)
+    assert oracle_gap_loss(Y=Y, choice=HOLE_CHOICE, missing="zero") == pytest.approx(oracle - 0.25)
+
+
+def test_skip_leaves_the_query_out_and_compares_with_the_oracle_on_the_same_queries() -> None:
+    assert routing_accuracy_score(Y=Y, choice=HOLE_CHOICE, missing="skip") == pytest.approx(1.0 / 3)
+    # oracle on rows 1..3 is (1 + 1 + 0) / 3; the gap is paired, so never negative
+    assert oracle_gap_loss(Y=Y, choice=HOLE_CHOICE, missing="skip") == pytest.approx(2 / 3 - 1 / 3)
+    assert cna_score(Y=Y, choice=HOLE_CHOICE, missing="skip") == pytest.approx(0.5)
+    assert mean_cost(cost=COST, choice=HOLE_CHOICE, Y=Y, missing="skip") == pytest.approx((4 + 8 + 12) / 3)
+    every_hole = np.array([[np.nan, 1.0]] * 3)
+    with pytest.raises(SchemaError, match=r"All 3 choices land on cells with no outcome.*missing='zero'"):
+        routing_accuracy_score(Y=every_hole, choice=np.zeros(3, dtype=int), missing="skip")
+
+
+def test_unknown_policy_names_field_value_and_choices() -> None:
+    with pytest.raises(ValueError, match=r"missing must be one of 'reroute', 'zero', 'skip', 'error'. Got 'nan'"):
+        check_missing_policy("nan")
+    with pytest.raises(ValueError, match="missing must be one of"):
+        routing_accuracy_score(Y=Y, choice=CHOICE, missing="fill")
+
+
+def test_best_single_model_ignores_a_model_without_outcomes_and_compares_partial_coverage() -> None:
+    # model 0 has no outcome at all, model 1 is observed on half the queries, model 2 on all
+    y = np.array([[np.nan, 1.0, 0.5], [np.nan, np.nan, 0.5], [np.nan, 1.0, 0.5], [np.nan, np.nan, 0.5]])
+    best = best_single_model(Y=y)
+    assert (best.index, best.quality, best.n_observed, best.coverage) == (1, 1.0, 2, 0.5)
+    best = best_single_model(Y=y[:, [0, 2]])
+    assert best.index == 1 and best.quality == 0.5 and best.coverage == 1.0  # never the empty column
+    with pytest.raises(SchemaError, match="No model has an outcome"):
+        best_single_model(Y=np.full((2, 2), np.nan))
+
+
+@st.composite
+def _holey_problem(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = draw(st.integers(1, 12))
+    m = draw(st.integers(1, 4))
+    y = draw(hnp.arrays(np.float64, (n, m), elements=st.sampled_from([0.0, 0.5, 1.0, np.nan])))
+    y[:, 0] = np.where(np.isnan(y).all(axis=1), 1.0, y[:, 0])  # every query has some outcome
+    choice = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, m - 1)))
+    perm = np.array(draw(st.permutations(list(range(n)))), dtype=np.intp)
+    return y, choice, perm
+
+
+@settings(max_examples=150, deadline=None)
+@given(_holey_problem(), st.sampled_from(["zero", "skip"]))
+def test_policies_never_beat_the_oracle_and_ignore_query_order(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray], missing: str
+) -> None:
+    y, choice, perm = case
+    try:
+        acc = routing_accuracy_score(Y=y, choice=choice, missing=missing)
+    except SchemaError:
+        assert missing == "skip" and np.isnan(chosen(y, choice)).all()
+        return
+    assert oracle_gap_loss(Y=y, choice=choice, missing=missing) >= -1e-12
+    if missing == "zero":
+        assert acc <= oracle_accuracy_score(Y=y) + 1e-12
+    again = routing_accuracy_score(Y=y[perm], choice=choice[perm], missing=missing)
+    assert again == pytest.approx(acc)
+    if oracle_accuracy_score(Y=y[chosen_outcomes(Y=y, choice=choice, missing=missing).rows]) > 0:
+        assert cna_score(Y=y, choice=choice, missing=missing) <= 1 + 1e-12

@@ -71,6 +71,10 @@ class Random(Router):
 class BestSingle(Router):
     """The single model with the best mean training quality, among those whose mean cost ≤ ``budget``.
 
+    Means are over observed outcomes only (`routing-plateau.txt` §3's best single model): a model
+    with no training outcome is never chosen, and one with partial coverage is compared on what it
+    has; ``coverage_`` keeps each model's training coverage to show beside it.
+
     Its scores are each model's mean training quality, the same for every query, so with the
     shared U(λ) policy it becomes the best single model under that trade-off.
     """
@@ -86,8 +90,10 @@ class BestSingle(Router):
         if self.budget is not None:
             within = eligible & (self.model_cost_ <= self.budget)
             # no model fits the budget: fall back to the cheapest one, as the budget policy does
-            eligible = within if within.any() else self.model_cost_ == self.model_cost_[eligible].min()
+            # (a model with no training outcome is never eligible: it cannot be the best single model)
+            eligible = within if within.any() else eligible & (self.model_cost_ == self.model_cost_[eligible].min())
         self.mean_quality_ = np.where(np.isfinite(mean_q), mean_q, 0.0)
+        self.coverage_ = train.coverage()
         self.eligible_ = eligible
         masked = np.where(eligible, self.mean_quality_, -np.inf)
         tied = masked == masked.max()
