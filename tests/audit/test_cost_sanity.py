@@ -7,6 +7,7 @@ Each defect is planted in a hand-made dataset; before these checks, ``audit()`` 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from routerlab.audit import DATA_WARNING_CHECKS, DEFAULT_CHECKS, audit, data_warnings
 from routerlab.audit._common import model_name_key
 from routerlab.audit.checks import constant_tokens, missing_prices, model_aliases, zero_cost_tokens
-from routerlab.data import ModelInfo, RoutingData
+from routerlab.data import ModelInfo, RoutingData, load
 from tests.audit._toy import toy
 from tests.conftest import make_routing_problem
 
@@ -164,15 +165,23 @@ def test_constant_tokens_ignores_zeros_short_columns_and_unanswered_rows() -> No
 
 # ------------------------------------------------------------------------------------------ missing prices
 def test_missing_prices_for_a_model_with_tokens() -> None:
-    data = _clean(20, 3)
+    # tokens but a proxy cost (here: one unit per call): prices would give the real cost
+    data = _with(_clean(20, 3), cost=np.ones((20, 3)), cost_unit="calls")
     models = (data.models[0], ModelInfo(name="m1"), ModelInfo(name="m2", input_price=1.0))
     [f] = _warnings(missing_prices(_with(data, models=models)))
-    assert f.involved == ("m1", "m2") and f.severity == "warning"
+    assert f.involved == ("m1", "m2") and f.severity == "warning" and "(cost unit 'calls')" in f.title
     assert f.numbers["by_model"]["m1"]["missing"] == ["input_price", "output_price"]
     assert f.numbers["by_model"]["m2"]["missing"] == ["output_price"]
     assert "input_price and output_price" in f.advice
     # the existing label_sanity note does not distinguish a model with tokens; this warning reaches evaluate
     assert any(line.startswith("missing_prices: 2 model(s)") for line in data_warnings(_with(data, models=models)))
+
+
+def test_missing_prices_is_a_note_when_per_call_usd_costs_are_measured() -> None:
+    # a long-format leaderboard with tokens and a measured per-call USD cost: the costs stand without prices
+    data = _clean(20, 2)
+    [f] = missing_prices(_with(data, models=(data.models[0], ModelInfo(name="m1"))))
+    assert f.severity == "info" and f.involved == ("m1",) and f.numbers["per_call_usd_cost"] is True
 
 
 def test_missing_prices_counts_token_rows_without_cost() -> None:
@@ -239,3 +248,28 @@ def test_distinct_snapshots_and_versions_are_not_aliases() -> None:
     names = ["gpt-4o-2024-05-13", "gpt-4o-2024-08-06", "Mistral-7B-Instruct-v0.1", "Mistral-7B-Instruct-v0.2"]
     [f] = model_aliases(toy([[1, 0, 1, 0]], names=names))
     assert f.severity == "info"
+
+
+# ------------------------------------------------------------------------------------------ end to end
+def test_long_format_leaderboard_file_with_every_defect(tmp_path: Path) -> None:
+    """A leaderboard table as published: per-call USD costs and tokens, read by routerlab.data.load."""
+    rng = np.random.default_rng(0)
+    lines = ["query_id,model,score,cost,tokens_in,tokens_out"]
+    for i in range(20):
+        t_in = int(rng.integers(50, 500))
+        for model in ("gpt-4o", "claude-3-haiku", "Llama-3-8B", "llama3-8b"):
+            if (model == "Llama-3-8B") != (i < 10) and model.lower().startswith("llama"):
+                continue  # the 8B model's rows are split between two spellings
+            t_out = 128 if model == "claude-3-haiku" else int(rng.integers(5, 900))
+            cost = 0.0 if model == "gpt-4o" and i < 6 else (t_in + 3 * t_out) * 1e-6
+            lines.append(f"q{i},{model},{int(rng.integers(0, 2))},{cost},{t_in},{t_out}")
+    path = tmp_path / "leaderboard.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = load(str(path))
+    found = {line.split(":")[0]: line for line in data_warnings(data)}
+    assert set(found) == {"zero_cost_tokens", "constant_tokens", "model_aliases"}
+    assert found["zero_cost_tokens"].startswith("zero_cost_tokens: gpt-4o: 6 of 20 rows with tokens (30.0%) cost 0")
+    assert "claude-3-haiku = 128" in found["constant_tokens"]
+    assert "'Llama-3-8B' and 'llama3-8b'" in found["model_aliases"] and "complementary" in found["model_aliases"]
+    # prices are absent (a long table has none) but every row has a measured per-call cost: a note only
+    assert audit(data, "missing_prices").findings[0].severity == "info"

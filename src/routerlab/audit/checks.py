@@ -1094,7 +1094,10 @@ def missing_prices(data: RoutingData) -> list[Finding]:
     A model needs ``ModelInfo.input_price`` when it has ``tokens_in > 0`` on some row, and ``output_price``
     when it has ``tokens_out > 0``: without them a cost cannot be derived from (or checked against) its
     tokens. Cells with tokens but a NaN cost (calls without an outcome — failed or unscored — still cost
-    money) are counted per model as well. One warning listing the models.
+    money) are counted per model as well. One finding listing the models: a **warning** when some row with
+    tokens has no cost, or when prices are missing and the cost is not a measured per-call cost (unit other
+    than ``"usd"``: a proxy or call count the tokens could replace); an **info** when prices are missing but
+    every row with tokens has a measured per-call USD cost (the costs stand; prices would only check them).
     """
     check = "missing_prices"
     names = data.model_names
@@ -1122,12 +1125,14 @@ def missing_prices(data: RoutingData) -> list[Finding]:
         return [make_finding(check, "info", "Every model with token counts has its prices", reference=_LEADERBOARD_REF)]
     n_no_cost = sum(v["n_rows_with_tokens_but_no_cost"] for v in per_model.values())
     n_unpriced = sum(bool(v["missing"]) for v in per_model.values())
+    measured = data.cost_unit == "usd"
     return [
         make_finding(
             check,
-            "warning",
-            f"{n_unpriced} model(s) with token counts have no price; {n_no_cost:,} row(s) with tokens have no cost",
-            numbers={"by_model": per_model, "cost_unit": data.cost_unit},
+            "warning" if n_no_cost or not measured else "info",
+            f"{n_unpriced} model(s) with token counts have no price; {n_no_cost:,} row(s) with tokens have no cost"
+            + (f" (cost unit {data.cost_unit!r})" if not measured else ""),
+            numbers={"by_model": per_model, "cost_unit": data.cost_unit, "per_call_usd_cost": measured},
             involved=list(per_model),
             advice="Give each model its input_price and output_price (ModelInfo, USD per 1M tokens) so cost = "
             "(tokens_in·input_price + tokens_out·output_price) / 1e6 can be computed and checked, and cost the "
