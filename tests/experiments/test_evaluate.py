@@ -13,8 +13,9 @@ import pytest
 
 import routerlab
 import routerlab.data
+from routerlab.data import RoutingData
 from routerlab.errors import SchemaError
-from routerlab.experiments.evaluate import Leaderboard, evaluate
+from routerlab.experiments.evaluate import Leaderboard, evaluate, load_results
 from routerlab.metrics import core as M
 from routerlab.routers import BASELINES, make_router
 from routerlab.routers.baselines import BestSingle
@@ -197,3 +198,61 @@ def test_one_class_twice_gets_names_that_tell_the_configs_apart() -> None:
     assert names == {"knn(k=3, weights='uniform')", "knn(k=7, weights='uniform')", "oracle"}
     with pytest.raises(SchemaError, match=r"listed twice with the same parameters"):
         evaluate(data, [make_router("knn", k=3), make_router("knn", k=3)], features=X)
+
+
+# ------------------------------------------------------------------- missing outcomes (issue 11 §2)
+def _strong_missing_on_test(n: int = 60) -> RoutingData:
+    """Two models; "strong" is better on train but has no outcome on any test query."""
+    data = make_routing_problem(n, 2, seed=1).select_models(["m1", "m0"])
+    y = np.array(data.Y)
+    y[data.splits == "test", 0] = np.nan
+    return dataclasses.replace(data, Y=y)
+
+
+def test_a_model_missing_every_test_outcome_is_counted_warned_and_recorded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = _strong_missing_on_test()
+    with caplog.at_level("WARNING", logger="routerlab.experiments.evaluate"):
+        board = evaluate(data, ["oracle", "best_single"])
+    n = board.n_queries
+    assert board.row("best_single").missing_outcomes == n and board.row("oracle").missing_outcomes == 0
+    assert board.meta["missing"]["decisions"]["best_single"] == {"0.0": n}
+    assert f"best_single routed {n} of {n} test queries (λ=0) to models with no outcome" in caplog.text
+    assert "missing='reroute'" in caplog.text and board.meta["missing"]["warnings"]
+    md = board.to_markdown()
+    assert "| no outcome |" in md and f"| {n}/{n} |" in md and "missing='reroute'" in md
+    assert json.loads(json.dumps(board.to_dict()))["rows"][0]["missing_outcomes"] in (0, n)
+
+
+def test_policy_zero_counts_failed_calls_and_skip_refuses_a_router_with_nothing_left() -> None:
+    data = _strong_missing_on_test()
+    board = evaluate(data, ["oracle", "best_single", "cheapest"], missing="zero", lams=(0.0, 0.5))
+    assert board.row("best_single", 0.0).quality == 0.0  # never the other model's number
+    assert board.row("best_single", 0.0).missing_outcomes == board.n_queries
+    for lam in (0.0, 0.5):  # at λ=0.5 best_single trades quality for cost and picks the cheap model
+        assert all(r.quality <= board.oracle_quality + 1e-12 for r in board.at(lam))
+    assert board.meta["missing"]["policy"] == "zero"
+    with pytest.raises(SchemaError, match="under missing='skip' nothing is left"):
+        evaluate(data, ["best_single"], missing="skip")
+    with pytest.raises(SchemaError, match="which has no outcome"):
+        evaluate(data, ["best_single"], missing="error")
+    with pytest.raises(ValueError, match="missing must be one of"):
+        evaluate(data, ["best_single"], missing="fill")
+
+
+def test_missing_counts_survive_the_results_directory(tmp_path: Path) -> None:
+    board = evaluate(_strong_missing_on_test(), ["oracle", "best_single"])
+    board.save_results(tmp_path)
+    again = load_results(tmp_path)
+    assert again.row("best_single").missing_outcomes == board.n_queries
+    assert again.meta["missing"]["policy"] == "reroute"
+
+
+def test_missing_counts_do_not_depend_on_query_order() -> None:
+    data = _strong_missing_on_test()
+    perm = np.random.default_rng(0).permutation(data.n_queries)
+    a, b = evaluate(data, ["random", "best_single"]), evaluate(data.subset(perm), ["random", "best_single"])
+    for name in ("random", "best_single"):
+        assert a.row(name).missing_outcomes == b.row(name).missing_outcomes
+        assert a.row(name).quality == pytest.approx(b.row(name).quality)
