@@ -104,7 +104,7 @@ def _read_prices(path: Path | None) -> dict[str, tuple[float, float]] | None:
     """``--prices``: a JSON or YAML mapping {model: [input, output]} in USD per 1M tokens."""
     if path is None:
         return None
-    expected = "a mapping {model: [input_usd_per_1m, output_usd_per_1m]}"
+    expected = "a mapping {MODEL: [IN, OUT]} of prices in USD per 1M input and output tokens"
     raw: Any
     if path.suffix.lower() in (".yaml", ".yml"):
         from routerlab._yaml import read_yaml
@@ -122,7 +122,10 @@ def _read_prices(path: Path | None) -> dict[str, tuple[float, float]] | None:
     prices = {}
     for model, pair in raw.items():
         if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            raise ValueError(f"--prices entry {model!r} must be [input_usd_per_1m, output_usd_per_1m]. Got {pair!r}.")
+            raise ValueError(
+                f"--prices entry {model!r} must be a pair [IN, OUT] of USD per 1M input and output tokens. "
+                f"Got {pair!r}."
+            )
         try:
             p_in, p_out = float(pair[0]), float(pair[1])
         except (TypeError, ValueError):
