@@ -151,3 +151,50 @@ def test_audit_probe_options_need_their_probe() -> None:
     assert "--router applies to the probes pseudo_specialists, ood_holdout" in result.output
     result = runner.invoke(app, ["audit", "routerlab-mini", "--checks", "pseudo_specialists", "--holdout", "math"])
     assert result.exit_code == 2 and "--checks ood_holdout" in result.output
+
+
+def _holes_csv(tmp_path: Path) -> Path:
+    """A long table where "strong" (best on train) has no outcome on any test query."""
+    lines = ["query_id,model,score,cost,split"]
+    for i in range(40):
+        split = "train" if i < 24 else ("val" if i < 32 else "test")
+        if split != "test":
+            lines.append(f"q{i},strong,{int(i % 5 != 0)},2.0,{split}")
+        lines.append(f"q{i},weak,{int(i % 2 == 0)},0.5,{split}")
+    path = tmp_path / "holes.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_data_show_never_prints_a_missing_model_as_best_single(tmp_path: Path) -> None:
+    out = " ".join(_ok(["data", "show", str(_holes_csv(tmp_path))]).split())  # undo the console's wrapping
+    assert "0.0% (0/8)" in out and "no outcome" in out  # coverage beside the model
+    assert "coverage below 100%" in out
+    assert "best single model on test (observed outcomes only): weak, quality 0.5000" in out
+    assert "strong has no outcome on the test split" in out
+    assert "strong, test quality" not in out and "strong, quality" not in out
+
+
+def test_data_show_partial_coverage_is_compared_on_what_it_has(tmp_path: Path) -> None:
+    path = _holes_csv(tmp_path)
+    text = path.read_text() + "q32,strong,1,2.0,test\nq33,strong,1,2.0,test\n"
+    path.write_text(text)
+    out = " ".join(_ok(["data", "show", str(path)]).split())
+    assert "25.0% (2/8)" in out
+    assert "strong, quality 1.0000, coverage 25.0%" in out
+    assert "strong, test quality 1.0000 on its 2/8 observed queries" in out
+
+
+def test_evaluate_warns_and_records_decisions_on_missing_outcomes(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    result = runner.invoke(
+        app, ["evaluate", "-d", str(_holes_csv(tmp_path)), "-r", "oracle,best_single", "--out", str(out_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "best_single routed 8 of 8 test queries (λ=0) to models with no outcome" in output
+    assert "missing='reroute'" in output
+    board = json.loads((out_dir / "leaderboard.json").read_text())
+    assert board["meta"]["missing"]["decisions"]["best_single"] == {"0.0": 8}
+    assert {r["router"]: r["missing_outcomes"] for r in board["rows"]} == {"oracle": 0, "best_single": 8}
+    assert "| 8/8 |" in (out_dir / "leaderboard.md").read_text()

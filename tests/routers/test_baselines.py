@@ -446,3 +446,13 @@ def test_routers_only_see_data_without_outcomes() -> None:
     (view,) = seen
     assert not view.observed.any() and view.gold is None and view.raw_score is None
     np.testing.assert_array_equal(view.cost, data.split("test").cost)  # cost is a decision-time input
+
+
+def test_best_single_never_picks_a_model_without_training_outcomes() -> None:
+    data = make_routing_problem(100, 3, seed=2)
+    y = np.array(data.Y)
+    y[:, 2] = np.nan  # the strongest model has no outcome at all
+    holes = dataclasses.replace(data, Y=y)
+    for budget in (None, 0.0):  # 0.0: nothing fits, the cheapest-model fallback must not pick it either
+        best = BestSingle(budget=budget).fit(holes.split("train"))
+        assert best.best_model_ != "m2" and best.coverage_[2] == 0.0
