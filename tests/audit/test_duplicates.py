@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 from routerlab.audit import dedupe, exact_duplicate_groups, group_pairs, near_duplicate_pairs
-from routerlab.audit.duplicates import duplicates, label_disagreement
+from routerlab.audit.duplicates import (
+    DIFFERENCE_READ,
+    READ_WHOLE,
+    UNREAD_EQUAL,
+    UNVERIFIABLE,
+    duplicates,
+    label_disagreement,
+    verify_pairs,
+)
+from routerlab.data import RoutingData
+from routerlab.data.features import TokenSpans, get_encoder, token_spans
 from routerlab.errors import SchemaError
 from tests.audit._toy import toy
 
@@ -89,3 +99,97 @@ def test_text_free_data_without_embeddings_is_skipped() -> None:
 def test_embeddings_must_match_queries() -> None:
     with pytest.raises(SchemaError, match="one row per query"):
         duplicates(_data(), X=np.ones((3, 4)))
+
+
+# ------------------------------------------------------------------------ texts the encoder cut
+_WORDS = "river valley stone harbour meadow lantern orchard glacier canyon village market bridge tower forest island"
+_W = _WORDS.split()
+#: A reading-comprehension passage of about 1,700 tokens: far beyond static64's 512 (and MiniLM's 254).
+PASSAGE = " ".join(f"The {_W[i % 15]} near the {_W[(3 * i) % 15]} was mapped in {1800 + i}." for i in range(130))
+#: A medium question of about 330 tokens that every encoder reads whole.
+MEDIUM = " ".join(f"Item {i}: the {_W[i % 15]} by the {_W[(2 * i) % 15]}." for i in range(40)) + " Which item is last?"
+
+
+def _long_context_data() -> RoutingData:
+    texts = [
+        PASSAGE + " Question: Which river is the longest?",
+        PASSAGE + " Question: Where does the third river meet the sea?",  # another question after the same passage
+        PASSAGE.replace("mapped in 1810", "maped in 1810") + " Question: Which river is the longest?",  # a typo
+        MEDIUM,
+        MEDIUM.replace("Item 7: the", "Item 7: teh"),  # a genuine near duplicate, read whole
+        "Name a prime number below ten.",
+    ]
+    Y = [[1, 0], [0, 1], [1, 0], [1, 1], [1, 0], [0, 0]]
+    return toy(Y, texts=texts)
+
+
+def test_a_shared_passage_with_different_questions_is_not_a_near_duplicate() -> None:
+    data = _long_context_data()
+    enc = get_encoder("static64")
+    assert data.texts is not None
+    X = enc.encode([str(t) for t in data.texts])
+    assert X[0] @ X[1] > 0.9999  # the encoder never reached the questions: its vectors cannot tell them apart
+    near = duplicates(data, encoder="static64")[1]
+    # without the check: one group {q0, q1, q2}, its labels in conflict; q1 asks another question and is out
+    assert near.involved == ("q0", "q3")
+    assert near.numbers["n_groups"] == 2 and near.numbers["n_queries_in_groups"] == 4
+    assert near.numbers["n_pairs_above_threshold"] == 4 and near.numbers["n_pairs_unverifiable"] == 2
+    assert sorted(map(sorted, near.numbers["unverifiable_examples"])) == [["q0", "q1"], ["q1", "q2"]]
+    assert near.numbers["n_texts_truncated"] == 3 and near.numbers["max_tokens"] == 512
+    assert "3 texts truncated by the encoder (at 512 tokens)" in near.title
+    assert "2 pairs differing past the cut dropped as not verifiable" in near.title
+    assert near.numbers["n_disagreeing"] == 1  # q3/q4 (a typo, read whole) disagree on m1; q0/q2 agree
+
+
+def test_given_embeddings_with_their_encoder_are_verified_and_without_it_truncation_is_unknown() -> None:
+    data = _long_context_data()
+    enc = get_encoder("static64")
+    assert data.texts is not None
+    X = enc.encode([str(t) for t in data.texts])
+    checked = duplicates(data, X=X, encoder=enc)[1]
+    assert checked.numbers["n_pairs_unverifiable"] == 2 and checked.numbers["n_texts_truncated"] == 3
+    assert "(X= given)" in checked.numbers["embeddings"]
+    blind = duplicates(data, X=X)[1]
+    assert blind.numbers["n_texts_truncated"] is None and blind.numbers["n_pairs_unverifiable"] is None
+    assert "truncation unknown" in blind.title and blind.numbers["n_groups"] == 2  # {0, 1, 2} and {3, 4}
+
+
+def _spans(kept: list[int], texts: list[str]) -> TokenSpans:
+    n = len(texts)
+    cut = np.array([k < len(t) for k, t in zip(kept, texts, strict=True)])
+    return TokenSpans(
+        n_tokens=np.full(n, 10),
+        n_kept=np.where(cut, 5, 10),
+        truncated=cut,
+        kept_chars=np.asarray(kept),
+        tail_start=np.zeros(n, dtype=np.int64),
+        max_tokens=5,
+    )
+
+
+def test_verify_pairs_compares_what_the_encoder_did_not_read() -> None:
+    texts = [
+        "passage passage. Q: which?",
+        "passage passage. Q: where?",  # differs after the cut
+        "passage  passage. q: WHICH?",  # differs from 0 only in space and case after the cut
+        "pasage passage. Q: which?",  # a typo inside the read part; the rest shifts by one character
+        "short",
+        "short!",
+    ]
+    kept = [16, 16, 17, 15, 5, 6]
+    pairs = np.array([[0, 1], [0, 2], [0, 3], [4, 5], [1, 3]])
+    status = verify_pairs(texts, pairs, _spans(kept, texts)).tolist()
+    assert status == [UNVERIFIABLE, UNREAD_EQUAL, UNREAD_EQUAL, READ_WHOLE, UNVERIFIABLE]
+    kept[3] = 14  # the encoder read one character less of text 3: its rest no longer lines up with text 0's
+    assert verify_pairs(texts, pairs[2:3], _spans(kept, texts)).tolist() == [DIFFERENCE_READ]
+
+
+def test_token_spans_of_each_encoder() -> None:
+    texts = [PASSAGE, MEDIUM, "  a short one  ", ""]
+    sp = token_spans(get_encoder("static64"), texts)
+    assert sp is not None and sp.max_tokens == 512 and sp.n_truncated == 1
+    assert sp.truncated.tolist() == [True, False, False, False] and sp.n_kept[0] == 512 < sp.n_tokens[0]
+    assert sp.kept_chars.tolist()[1:] == [len(t) for t in texts[1:]] and 0 < sp.kept_chars[0] < len(PASSAGE)
+    hashing = token_spans(get_encoder("hashing"), texts)
+    assert hashing is not None and hashing.n_truncated == 0 and hashing.max_tokens is None
+    assert hashing.n_tokens.tolist()[2:] == [3, 0]
