@@ -389,9 +389,16 @@ def score_cmd(
         ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Parquet file to write (default RUN with .parquet).")
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Parquet file to write (default RUN with .parquet; for answers.parquet, answers.scored.parquet).",
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Dataset name (default the RUN file's stem).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Dataset name (default the RUN file's name without its suffix).")
+    ] = None,
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Judge model for judge/dual scorers.")
     ] = None,
@@ -401,7 +408,9 @@ def score_cmd(
     ] = None,
     prices: Annotated[
         Path | None,
-        typer.Option(help="JSON or YAML {model: [input, output]} in USD per 1M tokens, for records without cost_usd."),
+        typer.Option(
+            help="JSON or YAML {MODEL: [IN, OUT]}: USD per 1M input and output tokens, for records without cost_usd."
+        ),
     ] = None,
     code_timeout: Annotated[float, typer.Option("--code-timeout", help="Seconds per sandboxed code run.")] = 10.0,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Worker processes that run the scorers.")] = 4,
