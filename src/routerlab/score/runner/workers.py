@@ -160,6 +160,15 @@ class _Worker:
         return self.proc.stdout.fileno()
 
 
+#: how long a new worker may take to import routerlab and build its scorers (a loaded machine is slow)
+_STARTUP_S = 120.0
+
+
+def _limit(worker: _Worker, timeout_s: float) -> float:
+    """Seconds ``worker`` may stay silent: the score timeout, or at least the startup allowance."""
+    return timeout_s if worker.ready else max(timeout_s, _STARTUP_S)
+
+
 def _start(init: bytes) -> _Worker:
     proc = subprocess.Popen(
         [sys.executable, "-c", _BOOT, json.dumps(sys.path), str(os.getpid())],
@@ -277,8 +286,8 @@ def score_in_workers(
                         continue
                     queue.popleft()
                     w.task, w.since = task, time.monotonic()
-            waiting = [w.since for w in pool if w.task is not None or not w.ready]
-            timeout = max(0.0, min(waiting) + timeout_s - time.monotonic()) if waiting else None
+            waiting = [w.since + _limit(w, timeout_s) for w in pool if w.task is not None or not w.ready]
+            timeout = max(0.0, min(waiting) - time.monotonic()) if waiting else None
             readable = {key.fd for key, _ in selector.select(timeout)}
             now = time.monotonic()
             for k, w in enumerate(list(pool)):
@@ -288,7 +297,7 @@ def score_in_workers(
                     for message in messages:
                         yield from _handle(w, message, expected)
                 gone = broken is not None
-                overdue = not gone and (w.task is not None or not w.ready) and now - w.since > timeout_s
+                overdue = not gone and (w.task is not None or not w.ready) and now - w.since > _limit(w, timeout_s)
                 if not (gone or overdue):
                     continue
                 if broken == "closed":
@@ -302,7 +311,7 @@ def score_in_workers(
                 selector.unregister(w.fd)
                 _stop(w, graceful=False)
                 if not w.ready:
-                    what = why if gone else f"did not start within {timeout_s:g} s"
+                    what = why if gone else f"did not start within {_limit(w, timeout_s):g} s"
                     raise RouterlabError(f"A scorer worker failed while building its scorers ({what}).")
                 if w.task is not None:
                     yield w.task.index, "scorer_crashed" if gone else "scorer_timeout", why
