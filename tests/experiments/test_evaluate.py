@@ -256,3 +256,20 @@ def test_missing_counts_do_not_depend_on_query_order() -> None:
     for name in ("random", "best_single"):
         assert a.row(name).missing_outcomes == b.row(name).missing_outcomes
         assert a.row(name).quality == pytest.approx(b.row(name).quality)
+
+
+def test_evaluate_warns_on_zero_cost_rows_with_tokens_and_records_them() -> None:
+    """Issue 11 §3: the cost/token sanity checks reach evaluate's warnings and leaderboard meta."""
+    data = make_routing_problem(120, 3, seed=3)
+    rng = np.random.default_rng(3)
+    t_in = rng.integers(20, 400, size=(data.n_queries, 1)).astype(float) * np.ones((1, data.n_models))
+    t_out = rng.integers(5, 800, size=(data.n_queries, data.n_models)).astype(float)
+    price = np.array([[m.input_price or 0.0 for m in data.models]])
+    cost = (t_in + t_out) * price / 1e6
+    clean = dataclasses.replace(data, tokens_in=t_in, tokens_out=t_out, cost=cost)
+    assert evaluate(clean, ["oracle", "best_single"]).meta["data_warnings"] == []
+    cost = cost.copy()
+    cost[: data.n_queries // 3, 1] = 0.0  # a third of one model's calls recorded as free although they used tokens
+    board = evaluate(dataclasses.replace(clean, cost=cost), ["oracle", "best_single"])
+    [line] = board.meta["data_warnings"]
+    assert line.startswith(f"zero_cost_tokens: {data.model_names[1]}: 40 of 120")

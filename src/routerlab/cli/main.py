@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from routerlab import __version__
@@ -240,8 +241,13 @@ def evaluate_cmd(
     if baselines or selected:
         with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
             board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features)
-        for warning in board.meta.get("missing", {}).get("warnings", []):
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        for warning in [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    if board is None:
+        from routerlab.audit import data_warnings
+
+        for warning in data_warnings(dataset):
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for lam_value in sorted(set(lams)):
         entries: list[tuple[float, float, str, list[str]]] = []
         title, unit = f"{dataset.name}: test split, λ = {lam_value:g}", dataset.cost_unit

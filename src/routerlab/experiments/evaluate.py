@@ -571,6 +571,11 @@ def evaluate(
                 cost_estimate=costs,
             )
         )
+    from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
+
+    checks = data_warnings(data)  # zero-cost rows with tokens, constant tokens, missing prices, alias names
+    for line in checks:
+        log.warning(line)
     return Leaderboard(
         dataset=data.name,
         split=test_split,
@@ -584,6 +589,7 @@ def evaluate(
         meta={
             "train_splits": list(train_splits),
             "n_train": train.n_queries,
+            "data_warnings": checks,
             "missing": {
                 "policy": policy,
                 "meaning": MISSING_MEANING[policy],
