@@ -276,3 +276,48 @@ def test_minilm_embeds_meaning() -> None:
     assert X.shape == (4, 384) and X.dtype == np.float32
     assert np.allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
     assert X[0] @ X[1] > X[0] @ X[2] + 0.2 and X[0] @ X[1] > X[0] @ X[3] + 0.2
+
+
+# ------------------------------------------------------------------------------ truncation
+_LONG = " ".join(f"Paragraph {i} tells how the river met the valley of stones in year {1800 + i}." for i in range(60))
+
+
+def test_minilm_token_spans_come_from_the_tokenizer_and_match_the_model() -> None:
+    from routerlab.data.features import token_spans
+    from routerlab.data.features.encoders import MiniLMEncoder
+
+    enc = MiniLMEncoder()
+    texts = [_LONG + " Question: which year came last?", "  What is the capital of France? ", ""]
+    spans = token_spans(enc, texts)
+    assert enc._model is None  # the tokenizer alone: no model load
+    assert spans is not None and spans.max_tokens == 254 and spans.truncated.tolist() == [True, False, False]
+    assert spans.n_kept.tolist() == [254, 7, 0] and spans.n_tokens[0] > 254
+    assert spans.kept_chars.tolist()[1:] == [len(texts[1]), 0] and 0 < spans.kept_chars[0] < len(_LONG)
+    model = enc._load()
+    mask = model.preprocess(texts)["attention_mask"].sum(1).tolist()
+    assert [m - 2 for m in mask] == spans.n_kept.tolist()  # [CLS] and [SEP] take two of the 256
+    head = texts[0][: spans.kept_chars[0]]
+    tail = texts[0][spans.tail_start[0] :]
+    X = enc.encode([texts[0], head, tail])
+    assert X[0] @ X[1] > 0.9999  # what lies past kept_chars never reaches the vector
+    assert token_spans(enc, [tail]).truncated.tolist() == [False]  # type: ignore[union-attr]
+
+
+def test_static64_token_spans_mark_where_model2vec_cuts() -> None:
+    from routerlab.data.features import token_spans
+
+    enc = get_encoder("static64")
+    texts = [_LONG, _LONG[:300]]
+    spans = token_spans(enc, texts)
+    assert spans is not None and spans.max_tokens == 512 and spans.truncated.tolist() == [True, False]
+    assert spans.n_kept[0] == 512 < spans.n_tokens[0] and spans.kept_chars[1] == 300
+    X = enc.encode([texts[0], texts[0][: spans.kept_chars[0]], texts[0][: spans.kept_chars[0] - 40]])
+    assert X[0] @ X[1] > 0.99999 > X[0] @ X[2]
+
+
+def test_encoders_without_token_spans_report_unknown() -> None:
+    from routerlab.data.features import token_spans
+
+    assert token_spans(HandcraftedEncoder(), ["a question"]) is None
+    hashing = token_spans(get_encoder("hashing"), ["one two", _LONG])
+    assert hashing is not None and hashing.n_truncated == 0 and hashing.n_tokens[0] == 2
