@@ -202,10 +202,27 @@ def verify_pairs(texts: Sequence[str] | np.ndarray, pairs: np.ndarray, spans: To
     pairs = np.asarray(pairs, dtype=np.intp).reshape(-1, 2)
     status = np.full(len(pairs), READ_WHOLE, dtype=object)
     cut = spans.truncated[pairs[:, 0]] | spans.truncated[pairs[:, 1]]
+    if not cut.any():
+        return status
     kept = spans.kept_chars
-    for k in np.flatnonzero(cut):
-        i, j = int(pairs[k, 0]), int(pairs[k, 1])
-        status[k] = _pair_status(str(texts[i]), str(texts[j]), int(kept[i]), int(kept[j]))
+    rows = np.unique(pairs[cut])
+    # once per text, not per pair: the unread remainder, normalised, as a small integer id
+    ids: dict[str, int] = {}
+    rest = np.full(len(kept), -1, dtype=np.int64)
+    for i in rows:
+        rest[i] = ids.setdefault(normalise_text(str(texts[i])[int(kept[i]) :]), len(ids))
+    a, b = pairs[:, 0], pairs[:, 1]
+    equal = cut & (rest[a] == rest[b])
+    status[equal] = UNREAD_EQUAL
+    for k in np.flatnonzero(cut & ~equal):
+        i, j = int(a[k]), int(b[k])
+        ti, tj = str(texts[i]), str(texts[j])
+        unread = max(len(ti) - int(kept[i]), len(tj) - int(kept[j]))
+        # necessary for "difference_read": both texts end with the longer unread part (cheap to rule out)
+        if unread <= min(len(ti), len(tj)) and ti[len(ti) - unread :] == tj[len(tj) - unread :]:
+            status[k] = _pair_status(ti, tj, int(kept[i]), int(kept[j]))
+        else:
+            status[k] = UNVERIFIABLE
     return status
 
 
