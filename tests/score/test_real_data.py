@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import gzip
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -41,20 +43,24 @@ def test_letter_extraction_agrees_with_routerbench_labels(shared_data: Path) -> 
     assert agree == compared
 
 
+def _canonical_outcome(p: dict[str, str]) -> tuple[str, str, object, object]:
+    item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
+    good = CodeScorer(timeout_s=10).score(p["canonical_solution"], item)
+    return p["task_id"], good.reason, good.detail.get("error"), good.detail.get("untrusted_error")
+
+
 def test_all_164_humaneval_canonical_solutions_pass_and_stubs_fail(shared_data: Path) -> None:
     """The two-process sandbox keeps every canonical solution passing (issue 10); a stub fails (every 12th)."""
     path = shared_data / "raw-evals" / "humaneval" / "HumanEval.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         problems = [json.loads(line) for line in fh]
     assert len(problems) == 164
+    # two spawned workers: the sandbox sets limits between fork and exec, so one thread per process
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcomes = list(pool.map(_canonical_outcome, problems))
+    assert [o[0] for o in outcomes] == [p["task_id"] for p in problems]
+    assert [o for o in outcomes if o[1] != "passed"] == []
     scorer = CodeScorer(timeout_s=10)
-    failed = []
-    for p in problems:
-        item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
-        good = scorer.score(p["canonical_solution"], item)
-        if good.reason != "passed":
-            failed.append((p["task_id"], good.reason, good.detail.get("error"), good.detail.get("untrusted_error")))
-    assert not failed
     for p in problems[::12]:  # 14 problems: the fenced full-function form passes, a stub fails
         item = ScoreItem(text=p["prompt"], tests=p["test"], entry_point=p["entry_point"], query_id=p["task_id"])
         fenced = scorer.score(f"Sure:\n```python\n{p['prompt']}{p['canonical_solution']}\n```\nDone.", item)
