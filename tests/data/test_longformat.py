@@ -267,7 +267,7 @@ def test_error_required_column_missing(tmp_path: Path, header: str, column: str,
 
 def test_error_explicit_optional_column_missing(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "query_id,model,score,usd\nq1,a,1,0.1\n")
-    with pytest.raises(SchemaError, match=r"column 'price' not found.*pass cost_col="):
+    with pytest.raises(SchemaError, match=r"column 'price' not found.*pass --cost-col usd \(Python: cost_col="):
         load_long(path, cost_col="price")
 
 
@@ -363,3 +363,48 @@ def test_errors_are_never_pandas_errors(tmp_path: Path) -> None:
     path = write_csv(tmp_path, 'query_id,model,score\nq1,a,1\nq2,"b,0\n')
     with pytest.raises(SchemaError):
         load_long(path)
+
+
+def test_missing_score_column_suggested_by_content_with_cli_flag(tmp_path: Path) -> None:
+    # 'score' is closer in spelling to 'source' than to 'correct'; the values decide.
+    rows = "".join(f"q{i},{m},{'math' if i % 2 else 'code'},{(i * 37) % 101}\n" for i in range(6) for m in "ab")
+    path = write_csv(tmp_path, "qid,llm,source,correct\n" + rows)
+    with pytest.raises(SchemaError) as err:
+        load_long(path, query_col="qid", model_col="llm")
+    assert "pass --score-col correct (Python: score_col='correct')" in str(err.value)
+    with pytest.raises(SchemaError) as err:
+        load_long(path, query_col="qid", score_col="correct", score_scale=(0, 100))
+    assert "pass --model-col llm" in str(err.value)
+    with pytest.raises(SchemaError) as err:
+        load_long(path, model_col="llm", score_col="correct", score_scale=(0, 100))
+    assert "pass --query-col qid" in str(err.value)
+
+
+def test_out_of_range_score_names_the_cli_flag(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "query_id,model,score\nq1,a,80\n")
+    with pytest.raises(SchemaError, match=r"--score-scale 100 for percentages"):
+        load_long(path)
+
+
+def test_prices_cost_from_tokens(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path, "query_id,model,score,tokens_in,tokens_out\nq1,a,1,1000,200\nq1,b,0,500,\nq2,a,0,10,10\n"
+    )
+    data = load_long(path, prices={"a": (1.0, 4.0), "b": (2.0, 8.0), "zz": (1.0, 1.0)})
+    assert data.cost_unit == "usd"
+    np.testing.assert_allclose(data.cost[:, 0], [(1000 * 1 + 200 * 4) / 1e6, (10 + 40) / 1e6])
+    assert data.cost[0, 1] == pytest.approx(500 * 2 / 1e6)
+    assert np.isnan(data.cost[1, 1])
+    assert any("'zz'" in w for w in data.meta["warnings"])
+
+
+def test_prices_errors(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "query_id,model,score,tokens_in,tokens_out\nq1,a,1,1,2\nq1,b,0,1,2\n")
+    with pytest.raises(SchemaError, match=r"'b' have token counts but no price.*\"b\": \[IN, OUT\]"):
+        load_long(path, prices={"a": (1.0, 1.0)})
+    with_cost = write_csv(tmp_path, "query_id,model,score,cost\nq1,a,1,0.1\n")
+    with pytest.raises(SchemaError, match=r"has a cost column 'cost'.*--cost-col none"):
+        load_long(with_cost, prices={"a": (1.0, 1.0)})
+    no_tokens = write_csv(tmp_path, "query_id,model,score\nq1,a,1\n")
+    with pytest.raises(SchemaError, match=r"no tokens_in/tokens_out"):
+        load_long(no_tokens, prices={"a": (1.0, 1.0)})

@@ -17,7 +17,6 @@ crashes or hangs its scorer loses only its own score (no outcome, reason ``score
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
+from routerlab.data.prices import read_prices as _read_prices
 from routerlab.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -98,44 +98,6 @@ def _recipes(
         else:
             out[source] = ScorerRecipe(base)
     return out
-
-
-def _read_prices(path: Path | None) -> dict[str, tuple[float, float]] | None:
-    """``--prices``: a JSON or YAML mapping {model: [input, output]} in USD per 1M tokens."""
-    if path is None:
-        return None
-    expected = "a mapping {MODEL: [IN, OUT]} of prices in USD per 1M input and output tokens"
-    raw: Any
-    if path.suffix.lower() in (".yaml", ".yml"):
-        from routerlab._yaml import read_yaml
-
-        raw, _ = read_yaml(path, what="prices", expected=expected)
-    else:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"--prices {str(path)!r} is not a readable JSON file: {exc}. (A .yaml/.yml file is read as YAML.)"
-            ) from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"--prices {str(path)!r} must hold {expected}. Got {type(raw).__name__}.")
-    prices = {}
-    for model, pair in raw.items():
-        if not (isinstance(pair, list | tuple) and len(pair) == 2):
-            raise ValueError(
-                f"--prices entry {model!r} must be a pair [IN, OUT] of USD per 1M input and output tokens. "
-                f"Got {pair!r}."
-            )
-        try:
-            p_in, p_out = float(pair[0]), float(pair[1])
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"--prices entry {model!r} must hold two numbers (USD per 1M tokens). Got {pair!r}."
-            ) from None
-        if not (math.isfinite(p_in) and math.isfinite(p_out) and p_in >= 0 and p_out >= 0):
-            raise ValueError(f"--prices entry {model!r} must hold two finite prices >= 0. Got {pair!r}.")
-        prices[str(model)] = (p_in, p_out)
-    return prices
 
 
 def _known(value: Any) -> bool:

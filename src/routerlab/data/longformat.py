@@ -39,7 +39,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,19 +206,76 @@ _SYNONYMS: Mapping[str, tuple[str, ...]] = {
 }
 
 
-def _suggest(column: str, option: str, found: list[str]) -> str:
-    close = difflib.get_close_matches(column, found, n=1, cutoff=0.6)
-    if close:
-        return close[0]
+def _content_fit(values: pd.Series, option: str) -> float:
+    """How well a column's values fit a role, in [0, 1].
+
+    Numbers in [0, 1] or [0, 100] for a score, short repeated strings for a model, unique-ish ids for a query.
+    """
+    blank = _is_blank(values)
+    filled = values[~blank]
+    if len(filled) == 0:
+        return 0.0
+    numbers = pd.to_numeric(filled.astype(object).map(str), errors="coerce")
+    numeric = float(numbers.notna().mean())
+    unique = float(filled.astype(str).nunique() / len(filled))
+    if option == "score_col":
+        if numeric < 1.0:
+            return 0.0
+        lo, hi = float(numbers.min()), float(numbers.max())
+        return 1.0 if 0 <= lo and hi <= 1 else 0.8 if 0 <= lo and hi <= 100 else 0.3
+    if option == "model_col":
+        short = float(filled.astype(str).str.len().le(80).mean())
+        repeated = 1.0 - (filled.astype(str).nunique() - 1) / len(filled)
+        return (1.0 - numeric) * short * repeated
+    if option == "query_col":
+        return float(unique) * (0.5 + 0.5 * float(filled.astype(str).str.len().le(200).mean()))
+    return 0.0
+
+
+def _suggest(
+    column: str, option: str, found: list[str], df: pd.DataFrame | None = None, taken: Collection[str] = ()
+) -> str:
+    """The column most likely meant for ``option``: ranked by content fit, then synonym, then spelling."""
     lower = {c.lower(): c for c in found}
-    return next((lower[s] for s in _SYNONYMS.get(option, ()) if s in lower), "...")
+    synonyms = {lower[s] for s in _SYNONYMS.get(option, ()) if s in lower}
+    close = set(difflib.get_close_matches(column, found, n=3, cutoff=0.6))
+    best, best_score = "...", 0.0
+    for c in found:
+        if c in taken:
+            continue
+        fit = _content_fit(df[c], option) if df is not None and option in _CONTENT_ROLES else None
+        if fit is not None and fit == 0.0:
+            continue
+        score = (fit if fit is not None else 0.5) + 0.6 * (c in synonyms) + 0.3 * (c in close)
+        if fit is None and not (c in synonyms or c in close):
+            continue
+        if score > best_score:
+            best, best_score = c, score
+    return best
 
 
-def _missing_column(path: Path, role: str, column: str, option: str, found: list[str]) -> SchemaError:
-    hint = _suggest(column, option, found)
+#: Roles whose candidates are ranked by content (the others by name only).
+_CONTENT_ROLES = ("score_col", "model_col", "query_col")
+
+
+def cli_flag(option: str) -> str:
+    """The command-line flag of a ``*_col`` / ``score_scale`` option: ``score_col`` → ``--score-col``."""
+    return "--" + option.replace("_", "-")
+
+
+def _missing_column(
+    path: Path,
+    role: str,
+    column: str,
+    option: str,
+    found: list[str],
+    df: pd.DataFrame | None = None,
+    taken: Collection[str] = (),
+) -> SchemaError:
+    hint = _suggest(column, option, found, df, taken)
     return SchemaError(
-        f"column {column!r} not found in {str(path)!r}; columns are {found}; pass {option}={hint!r} "
-        f"to name the column that holds the {role}."
+        f"column {column!r} not found in {str(path)!r}; columns are {found}; pass {cli_flag(option)} {hint} "
+        f"(Python: {option}={hint!r}) to name the column that holds the {role}."
     )
 
 
@@ -230,10 +287,12 @@ def _resolve(df: pd.DataFrame, path: Path, options: Mapping[str, str | None]) ->
         "model": ("model_col", "model name"),
         "score": ("score_col", "score"),
     }
+    taken = {str(options[o]) for o, _ in required.values() if options[o] in found}
+    taken |= {c for c in ("cost", "text", "source", "split", "tokens_in", "tokens_out", "tokens") if c in found}
     for role, (option, what) in required.items():
         column = options[option]
         if not column or column not in found:
-            raise _missing_column(path, what, str(column), option, found)
+            raise _missing_column(path, what, str(column), option, found, df, taken)
         roles[role] = column
     defaults = {"cost_col": "cost", "text_col": "text", "source_col": "source", "split_col": "split"}
     for option, default in defaults.items():
@@ -329,7 +388,8 @@ def _scores(
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         fix = (
-            "pass score_scale=(lo, hi) to map raw scores linearly to [0, 1], e.g. score_scale=(1, 10) for 1-10 ratings"
+            "pass --score-scale LO,HI (Python: score_scale=(lo, hi)) to map raw scores linearly to [0, 1], e.g. "
+            "--score-scale 100 for percentages or --score-scale 1,10 for 1-10 ratings"
             if scale is None
             else f"widen score_scale (now {scale!r}) or fix the value"
         )
@@ -449,7 +509,7 @@ def _check_costs_present(table: pd.DataFrame, column: str, keys: tuple[np.ndarra
         raise SchemaError(
             f"{str(path)!r}: {column} is empty ({_where(keys, i)}) but the row has a score; give every scored row "
             "a cost, or "
-            "pass cost_col=None to count calls instead (cost_unit='calls')."
+            "pass --cost-col none (Python: cost_col=None) to count calls instead (cost_unit='calls')."
         )
 
 
@@ -473,12 +533,15 @@ def load_long(
     score_scale: tuple[float, float] | None = None,
     cost_unit: str = "usd",
     seed: int = 0,
+    prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> RoutingData:
     """Read a long table (one row per query × model) into a :class:`RoutingData`; see the module doc.
 
     ``*_col`` name the columns that hold each role (None turns an optional one off); ``score_scale=(lo, hi)``
     maps raw scores linearly to [0, 1] and keeps them in ``raw_score``; ``cost_unit`` names the unit of the
-    cost column; ``seed`` drives the hash split used when there is no split column.
+    cost column; ``seed`` drives the hash split used when there is no split column. ``prices``
+    (``{model: (usd_in, usd_out)}`` per 1M tokens, see :mod:`routerlab.data.prices`) prices the token counts of a
+    table without a cost column; a priced model that no row uses is listed in ``meta["warnings"]``.
     """
     path = Path(path)
     df = read_table(path)
@@ -501,7 +564,10 @@ def load_long(
     matrices = _optional_matrices(table, shape)
     y = _matrix(table, "_y", shape, np.nan, np.float64)
     cost = _matrix(table, "_cost", shape, np.nan, np.float64) if cols.cost else _calls(table, shape)
-    meta = _meta(path, df, cols, n_dropped, y, score_scale, split_note, cost_unit if cols.cost else "calls")
+    unit = cost_unit if cols.cost else "calls"
+    meta = _meta(path, df, cols, n_dropped, y, score_scale, split_note, unit)
+    if prices is not None:
+        cost, unit = _priced(path, cols, [str(m) for m in models], matrices, ~np.isnan(y), prices, meta), "usd"
     columns = _query_columns(per_query, cols, path)
     data = RoutingData(
         name=name,
@@ -514,12 +580,41 @@ def load_long(
         models=tuple(ModelInfo(name=str(m)) for m in models),
         Y=y,
         cost=cost,
-        cost_unit=cost_unit if cols.cost else "calls",
+        cost_unit=unit,
         meta=meta,
         **matrices,
     )
     log.info("loaded %r from %s", data, path)
     return data
+
+
+def _priced(
+    path: Path,
+    cols: _Columns,
+    models: list[str],
+    matrices: Mapping[str, np.ndarray],
+    observed: np.ndarray,
+    prices: Mapping[str, tuple[float, float]],
+    meta: dict[str, Any],
+) -> np.ndarray:
+    """Cost from token counts × ``prices``; record the source of the cost and unused prices in ``meta``."""
+    from routerlab.data.prices import token_costs
+
+    if cols.cost is not None:
+        raise SchemaError(
+            f"{str(path)!r} has a cost column {cols.cost!r}, so --prices would be ignored; drop --prices, or pass "
+            "--cost-col none (Python: cost_col=None) to price the token counts instead."
+        )
+    cost, unused = token_costs(
+        models, matrices.get("tokens_in"), matrices.get("tokens_out"), observed, prices, where=repr(str(path))
+    )
+    meta["cost"] = "tokens_in x IN + tokens_out x OUT per 1M tokens, from --prices (usd)"
+    if unused:
+        meta.setdefault("warnings", []).append(
+            f"--prices names {', '.join(map(repr, unused))}, which no row of {path.name} uses (a misspelt model?); "
+            f"the models are {', '.join(map(repr, models))}."
+        )
+    return cost
 
 
 def _objects(values: list[Any]) -> np.ndarray:
