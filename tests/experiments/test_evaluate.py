@@ -15,7 +15,8 @@ import routerlab
 import routerlab.data
 from routerlab.data import RoutingData
 from routerlab.errors import SchemaError
-from routerlab.experiments.evaluate import Leaderboard, evaluate, load_results
+from routerlab.experiments.evaluate import Leaderboard, SeedProtocolRow, attach_sweep, evaluate, load_results
+from routerlab.experiments.sweep import SummaryRow, SweepResult
 from routerlab.metrics import core as M
 from routerlab.routers import BASELINES, make_router
 from routerlab.routers.baselines import BestSingle
@@ -117,7 +118,7 @@ def test_save_writes_valid_json_and_markdown(board: Leaderboard, tmp_path: Path)
 
     with paths["json"].open() as fh:
         doc = json.load(fh, parse_constant=no_nan)
-    assert doc["schema_version"] == 1 and doc["dataset"] == "synthetic"
+    assert doc["schema_version"] == 2 and doc["dataset"] == "synthetic" and doc["seed_protocol"] == []
     assert len(doc["rows"]) == len(board.rows)
     assert {row["router"] for row in doc["rows"]} == set(BASELINES)
     for row in doc["rows"]:
@@ -273,3 +274,134 @@ def test_evaluate_warns_on_zero_cost_rows_with_tokens_and_records_them() -> None
     board = evaluate(dataclasses.replace(clean, cost=cost), ["oracle", "best_single"])
     [line] = board.meta["data_warnings"]
     assert line.startswith(f"zero_cost_tokens: {data.model_names[1]}: 40 of 120")
+
+
+# ------------------------------------------------------------------ learned routers: seed-protocol rows
+def _summary_row(router: str, *, ok: bool = True) -> SummaryRow:
+    per_lam = {"0": 0.61, "0.5": 0.55}
+    return SummaryRow(
+        dataset="synthetic",
+        router=router,
+        encoder="hashing",
+        status="ok" if ok else "failed",
+        stochastic=True,
+        config_id="c1" if ok else None,
+        params={"k": 5} if ok else {},
+        grid_size=4,
+        n_configs=4,
+        n_runs=8 if ok else 0,
+        seeds=(42, 43, 44, 45, 46) if ok else (),
+        val_acc_mean=0.6 if ok else None,
+        stage2_val_acc_mean=0.6 if ok else None,
+        test_acc_mean=0.61 if ok else None,
+        test_acc_std=0.01 if ok else None,
+        test_quality_mean={"0": 0.61, "0.5": 0.6} if ok else {},
+        test_quality_std={"0": 0.01, "0.5": 0.02} if ok else {},
+        test_utility_mean=per_lam if ok else {},
+        test_utility_std={"0": 0.01, "0.5": 0.03} if ok else {},
+        test_cost_mean={"0": 2.5, "0.5": 1.25} if ok else {},
+        call_rate_mean={},
+        oracle_test_acc=0.8 if ok else None,
+        n_train=100,
+        n_val=50,
+        n_test=50,
+    )
+
+
+@pytest.fixture(scope="module")
+def seeded() -> Leaderboard:
+    board = evaluate(make_routing_problem(120, 3, seed=1), ["oracle", "best_single"], lams=(0.0, 0.5))
+    sweep = SweepResult(
+        out_dir=Path("sweep"),
+        lams=(0.0, 0.5),
+        summary=(_summary_row("knn"), _summary_row("mlp", ok=False)),
+        records=(),
+        n_executed=0,
+        n_skipped=0,
+    )
+    return attach_sweep(board, sweep)
+
+
+def test_attach_sweep_gives_the_printed_seed_protocol_figures(seeded: Leaderboard) -> None:
+    assert {(s.label, s.lam) for s in seeded.seed_protocol} == {
+        (n, lam) for n in ("knn (hashing)", "mlp (hashing)") for lam in (0.0, 0.5)
+    }
+    knn = next(s for s in seeded.seed_protocol if s.router == "knn" and s.lam == 0.5)
+    assert knn == SeedProtocolRow(
+        router="knn",
+        encoder="hashing",
+        lam=0.5,
+        status="ok",
+        params={"k": 5},
+        seeds=(42, 43, 44, 45, 46),
+        quality=0.6,
+        quality_std=0.02,
+        mean_cost=1.25,
+        utility=0.55,
+        utility_std=0.03,
+        oracle_gap=pytest.approx(0.2),  # type: ignore[arg-type]
+        cna=pytest.approx(0.75),  # type: ignore[arg-type]
+    )
+    mlp = next(s for s in seeded.seed_protocol if s.router == "mlp")
+    assert mlp.status == "failed" and mlp.quality is None and mlp.utility is None
+    assert seeded.meta["seed_protocol"]["source"] == "sweep/summary.json"
+    # the summary.json dict works as well as the SweepResult
+    again = attach_sweep(dataclasses.replace(seeded, seed_protocol=()), {"rows": [_summary_row("knn").to_dict()]})
+    assert [s for s in again.seed_protocol] == [s for s in seeded.seed_protocol if s.router == "knn"]
+    with pytest.raises(SchemaError, match="SweepResult or the content"):
+        attach_sweep(seeded, {"protocol": {}})
+
+
+def test_saved_leaderboard_holds_learned_routers_and_loads_back(seeded: Leaderboard, tmp_path: Path) -> None:
+    paths = seeded.save_results(tmp_path, leaderboard=["oracle", "best_single"])
+    doc = json.loads(paths["json"].read_text())
+    assert doc["schema_version"] == 2
+    assert {r["router"] for r in doc["rows"]} == {"oracle", "best_single"}
+    assert {r["router"] for r in doc["seed_protocol"]} == {"knn", "mlp"}
+    assert Leaderboard.from_dict(doc).seed_protocol == seeded.seed_protocol
+    loaded = load_results(tmp_path)
+    assert loaded.seed_protocol == seeded.seed_protocol
+    assert loaded.meta["seed_protocol"]["source"] == "sweep/summary.json"
+
+    md = paths["markdown"].read_text()
+    assert "seed protocol" in md and "sweep/summary.json" in md
+    knn = "| knn (hashing) | 0.6000 ± 0.0200 | 1.25 | 0.5500 ± 0.0300 | 0.2000 | 0.7500 | seed protocol, 5 seeds |"
+    assert knn in md
+    assert "| mlp (hashing) | failed |" in md
+    assert "| oracle |" in md and md.count("single fit |") == 4
+    # rows are ordered by U(λ) as the printed table is: at λ = 0, oracle (1.0) > knn (0.61) > failed mlp
+    lam0 = md.split("## λ = 0\n")[1].split("## λ")[0]
+    assert lam0.index("| oracle |") < lam0.index("| knn (hashing) |") < lam0.index("| mlp (hashing) |")
+
+
+def test_a_leaderboard_without_seed_rows_keeps_its_old_markdown(board: Leaderboard) -> None:
+    md = board.to_markdown()
+    assert "figures" not in md and "seed protocol" not in md
+
+
+def test_an_old_leaderboard_json_still_loads(seeded: Leaderboard, tmp_path: Path) -> None:
+    paths = seeded.save_results(tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    doc["schema_version"] = 1
+    del doc["seed_protocol"]
+    doc["meta"].pop("seed_protocol")
+    paths["json"].write_text(json.dumps(doc))
+    old = Leaderboard.from_dict(doc)
+    assert old.seed_protocol == () and old.rows == seeded.rows
+    loaded = load_results(tmp_path)
+    assert loaded.seed_protocol == () and "seed_protocol" not in loaded.meta
+    assert {r.router for r in loaded.rows} == {"oracle", "best_single"}
+
+
+def test_a_leaderboard_json_from_the_future_is_refused_or_skipped(
+    seeded: Leaderboard, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = seeded.save_results(tmp_path)
+    doc = json.loads(paths["json"].read_text())
+    doc["schema_version"] = 99
+    with pytest.raises(SchemaError, match="schema_version 99 is not supported"):
+        Leaderboard.from_dict(doc)
+    paths["json"].write_text(json.dumps(doc))
+    with caplog.at_level("WARNING"):
+        loaded = load_results(tmp_path)
+    assert loaded.seed_protocol == () and "seed-protocol rows not read" in caplog.text

@@ -39,7 +39,10 @@ The results directory
     "params", "needs_outcomes", "has_scores"}, ...]}``.
 ``leaderboard.json`` / ``leaderboard.md``
     the figures of the routers the caller reports (:meth:`Leaderboard.to_dict`, by default all),
-    for people and diffs. :func:`load_results` recomputes every row from the two Parquet files.
+    for people and diffs, and the seed-protocol figures of learned routers when
+    :func:`attach_sweep` added them (``seed_protocol``; ``schema_version`` 2, files of version 1
+    still load). :func:`load_results` recomputes every row from the two Parquet files and takes the
+    seed-protocol rows from ``leaderboard.json``.
 
 Re-selecting with the shared policy, ``select(scores, cost_estimate, policy_for(λ),
 CostScale(*cost_scale), available=test.observed)``, reproduces ``choice@<λ>`` exactly, at any λ,
@@ -50,8 +53,11 @@ at λ values that were never evaluated.
 the seed protocol (:mod:`routerlab.experiments.sweep`, records in ``DIR/sweep/``); the
 validation-selected configuration of each is then fitted once more with seed 42 (as in stage 1)
 and evaluated here together with the baselines, so ``predictions.parquet`` holds every router.
-``leaderboard.json`` then lists the baselines only: the reported figures of learned routers are
-the seed-protocol mean ± std in ``DIR/sweep/summary.json``.
+``leaderboard.json``/``.md`` then list the baselines by their test figures and the learned routers
+by their seed-protocol figures (:class:`SeedProtocolRow`: quality and U(λ) as mean ± std over the
+seeds of the validation-selected configuration, ddof 0; mean cost; gap and CNA of the mean
+quality), copied by :func:`attach_sweep` from the sweep summary (``DIR/sweep/summary.json``), so the
+saved leaderboard holds every router the printed table shows.
 """
 
 from __future__ import annotations
@@ -77,8 +83,13 @@ from routerlab.routers.policy import CostScale, policy_for, select
 
 log = logging.getLogger(__name__)
 
-#: version of the results directory (``predictions.parquet`` and ``leaderboard.json``)
+#: version of ``predictions.parquet``'s metadata
 RESULTS_SCHEMA_VERSION = 1
+#: version of ``leaderboard.json``: 2 added ``seed_protocol`` (version 1 files still load)
+LEADERBOARD_SCHEMA_VERSION = 2
+_LEADERBOARD_VERSIONS = (1, 2)
+#: where ``routerlab evaluate --out DIR`` keeps the sweep summary the seed-protocol rows come from
+SWEEP_SUMMARY = "sweep/summary.json"
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_MD = "leaderboard.md"
 TEST_PARQUET = "test.parquet"
@@ -102,6 +113,41 @@ class LeaderboardRow:
     call_rate: dict[str, float]
     #: decisions the router made (or, under missing="reroute", wanted to make) on a cell with no outcome
     missing_outcomes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SeedProtocolRow:
+    """A learned router's seed-protocol figures at one λ (from the sweep summary, see :func:`attach_sweep`).
+
+    ``quality`` and ``utility`` are means over ``seeds`` (the seeds of the validation-selected
+    configuration) with their standard deviations (ddof 0; None with one seed), ``mean_cost`` the
+    mean cost, ``oracle_gap``/``cna`` those of the mean quality against the oracle of the sweep's
+    test split. ``status`` is ``"failed"`` (every figure None) when every run of the router failed.
+    """
+
+    router: str
+    encoder: str
+    lam: float
+    status: str
+    params: dict[str, Any]
+    seeds: tuple[int, ...]
+    quality: float | None
+    quality_std: float | None
+    mean_cost: float | None
+    utility: float | None
+    utility_std: float | None
+    oracle_gap: float | None
+    cna: float | None
+
+    @property
+    def label(self) -> str:
+        """The router's name as tables show it: ``knn (minilm)``, or the name alone without an encoder."""
+        return self.router if self.encoder in ("", "none") else f"{self.router} ({self.encoder})"
+
+    @property
+    def n_seeds(self) -> int:
+        """How many seeds the mean ± std are over."""
+        return len(self.seeds)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -161,6 +207,8 @@ class Leaderboard:
     cost_scale: tuple[float, float]
     rows: tuple[LeaderboardRow, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: learned routers' seed-protocol figures (:func:`attach_sweep`), sorted like ``rows``
+    seed_protocol: tuple[SeedProtocolRow, ...] = ()
     test: RoutingData | None = field(default=None, repr=False, compare=False)
     predictions: tuple[RouterPredictions, ...] = field(default=(), repr=False, compare=False)
 
@@ -193,20 +241,28 @@ class Leaderboard:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (without the in-memory ``test`` and ``predictions``)."""
-        out: dict[str, Any] = {"schema_version": 1}
+        out: dict[str, Any] = {"schema_version": LEADERBOARD_SCHEMA_VERSION}
         for f in fields(self):
             if f.name in _IN_MEMORY:
                 continue
             value = getattr(self, f.name)
-            out[f.name] = tuple(asdict(r) for r in value) if f.name == "rows" else copy.deepcopy(value)
+            if f.name in ("rows", "seed_protocol"):
+                out[f.name] = [asdict(r) for r in value]
+            else:
+                out[f.name] = copy.deepcopy(value)
+        for r in out["seed_protocol"]:
+            r["seeds"] = list(r["seeds"])
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Leaderboard:
-        """Rebuild a leaderboard written by :meth:`to_dict` (without predictions)."""
+        """Rebuild a leaderboard written by :meth:`to_dict` (without predictions); reads versions 1 and 2."""
         version = d.get("schema_version")
-        if version != 1:
-            raise SchemaError(f"Leaderboard schema_version {version!r} is not supported (expected 1).")
+        if version not in _LEADERBOARD_VERSIONS:
+            raise SchemaError(
+                f"Leaderboard schema_version {version!r} is not supported (this routerlab reads "
+                f"{', '.join(map(str, _LEADERBOARD_VERSIONS))}); upgrade routerlab or re-run routerlab evaluate."
+            )
         try:
             return cls(
                 dataset=d["dataset"],
@@ -219,17 +275,21 @@ class Leaderboard:
                 cost_scale=(float(d["cost_scale"][0]), float(d["cost_scale"][1])),
                 rows=tuple(LeaderboardRow(**r) for r in d["rows"]),
                 meta=dict(d.get("meta", {})),
+                seed_protocol=_seed_rows(d.get("seed_protocol", [])),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise SchemaError(f"Not a leaderboard written by Leaderboard.to_dict(): {exc!r}.") from None
 
     def to_markdown(self) -> str:
         """A Markdown table per λ (router, quality, cost, U(λ), gap to oracle, CNA).
 
         When any decision landed on a missing outcome, a "no outcome" column shows how many of each
-        router's decisions did, and a line names the policy that counted them.
+        router's decisions did, and a line names the policy that counted them. Seed-protocol rows
+        (:func:`attach_sweep`) join the table, sorted by U(λ) with the others, with a "figures"
+        column that tells a single test fit from a mean ± std over seeds.
         """
         holes = any(r.missing_outcomes for r in self.rows)
+        seeded = bool(self.seed_protocol)
         lines = [
             f"# Leaderboard: {self.dataset} ({self.split}, {self.n_queries} queries, {self.n_models} models)",
             "",
@@ -242,8 +302,20 @@ class Leaderboard:
                 f"Decisions on a model with no outcome for the query count under missing={policy!r}: "
                 f"{MISSING_MEANING.get(policy, policy)}.",
             ]
-        for lam in sorted({r.lam for r in self.rows}):
+        if seeded:
+            info = self.meta.get("seed_protocol", {})
+            source = info.get("source", SWEEP_SUMMARY)
+            lines += [
+                "",
+                "Rows marked *seed protocol* are learned routers: the configuration selected on validation, "
+                f"quality and U(λ) as mean ± std (ddof {info.get('std_ddof', 0)}) over its seeds on the test split, "
+                f"gap and CNA of the mean quality; from `{source}` (the report's Seed protocol section). "
+                "Other rows are one fit scored on this test split.",
+            ]
+        for lam in sorted({r.lam for r in self.rows} | {s.lam for s in self.seed_protocol}):
             extra = (" no outcome |", "---:|") if holes else ("", "")
+            if seeded:
+                extra = (extra[0] + " figures |", extra[1] + "---|")
             lines += [
                 "",
                 f"## λ = {lam:g}",
@@ -251,12 +323,32 @@ class Leaderboard:
                 f"| router | quality | mean cost | U(λ) | gap to oracle | CNA |{extra[0]}",
                 f"|---|---:|---:|---:|---:|---:|{extra[1]}",
             ]
+            entries: list[tuple[float, float, str, str]] = []
             for r in self.at(lam):
                 hole = f" {r.missing_outcomes}/{self.n_queries} |" if holes else ""
-                lines.append(
+                kind = " single fit |" if seeded else ""
+                line = (
                     f"| {r.router} | {r.quality:.4f} | {r.mean_cost:.6g} | {r.utility:.4f} "
-                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |{hole}"
+                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |{hole}{kind}"
                 )
+                entries.append((r.utility, r.mean_cost, r.router, line))
+            for s in self.seed_protocol:
+                if s.lam != lam:
+                    continue
+                hole = " – |" if holes else ""
+                kind = f" seed protocol, {s.n_seeds} seed{'s' if s.n_seeds != 1 else ''} |"
+                if s.status != "ok" or s.quality is None or s.utility is None or s.mean_cost is None:
+                    line = f"| {s.label} | failed | – | – | – | – |{hole} seed protocol |"
+                    entries.append((-np.inf, np.inf, s.label, line))
+                    continue
+                line = (
+                    f"| {s.label} | {_mean_std(s.quality, s.quality_std, s.n_seeds)} | {s.mean_cost:.6g} "
+                    f"| {_mean_std(s.utility, s.utility_std, s.n_seeds)} | {_opt(s.oracle_gap)} | {_opt(s.cna)} "
+                    f"|{hole}{kind}"
+                )
+                entries.append((s.utility, s.mean_cost, s.label, line))
+            # the order of the printed table: U(λ) best first, then cheaper, then by name
+            lines += [e[3] for e in sorted(entries, key=lambda e: (-e[0], e[1], e[2]))]
         return "\n".join(lines) + "\n"
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
@@ -306,6 +398,109 @@ class Leaderboard:
         if leaderboard is None or leaderboard:
             paths.update((self if leaderboard is None else self.select(leaderboard)).save(out))
         return paths
+
+
+def _mean_std(mean: float, std: float | None, n: int) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if n > 1 and std is not None else f"{mean:.4f}"
+
+
+def _opt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def _lam_key(lam: float) -> str:
+    """The key of λ in the sweep summary's per-λ dicts (as :func:`routerlab.experiments.sweep.lam_key`)."""
+    return f"{float(lam):g}"
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _seed_rows(raw: Any) -> tuple[SeedProtocolRow, ...]:
+    """Seed-protocol rows from their JSON form (``leaderboard.json``'s ``seed_protocol``)."""
+    if not isinstance(raw, list):
+        raise TypeError(f"seed_protocol must be a list of rows, not {type(raw).__name__}")
+    out = []
+    for r in raw:
+        out.append(
+            SeedProtocolRow(
+                router=str(r["router"]),
+                encoder=str(r["encoder"]),
+                lam=float(r["lam"]),
+                status=str(r["status"]),
+                params=dict(r.get("params") or {}),
+                seeds=tuple(int(x) for x in r.get("seeds") or ()),
+                quality=_opt_float(r.get("quality")),
+                quality_std=_opt_float(r.get("quality_std")),
+                mean_cost=_opt_float(r.get("mean_cost")),
+                utility=_opt_float(r.get("utility")),
+                utility_std=_opt_float(r.get("utility_std")),
+                oracle_gap=_opt_float(r.get("oracle_gap")),
+                cna=_opt_float(r.get("cna")),
+            )
+        )
+    return tuple(out)
+
+
+def attach_sweep(board: Leaderboard, sweep: Any, *, source: str = SWEEP_SUMMARY) -> Leaderboard:
+    """``board`` with the seed-protocol figures of the learned routers of ``sweep`` (see the module doc).
+
+    ``sweep`` is a :class:`~routerlab.experiments.sweep.SweepResult` or the content of its
+    ``summary.json`` (a dict with ``rows`` and ``protocol``). One :class:`SeedProtocolRow` is made per
+    summary row and λ of ``board`` (every summary row: a sweep over one dataset, as ``routerlab
+    evaluate`` runs), with the figures ``routerlab evaluate`` prints: quality and U(λ) mean ± std,
+    mean cost, gap ``oracle - mean quality`` and CNA ``mean quality / oracle`` against the oracle
+    of the sweep's test split; failed routers get a row with status ``"failed"``. ``source`` is
+    where the summary is saved, relative to the results directory (recorded in
+    ``meta["seed_protocol"]``). The board's own rows and predictions are unchanged; :meth:`save`
+    and :meth:`save_results` write the new rows to ``leaderboard.json``/``.md``.
+    """
+    doc: Mapping[str, Any] = sweep.to_dict() if hasattr(sweep, "to_dict") else sweep
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("rows"), list):
+        raise SchemaError(
+            f"attach_sweep() needs a SweepResult or the content of a sweep summary.json; got {type(sweep).__name__}."
+        )
+    protocol = dict(doc.get("protocol") or {})
+    lams = board.lams or sorted(float(v) for v in protocol.get("lams", []))
+    rows: list[SeedProtocolRow] = []
+    for r in doc["rows"]:
+        oracle = _opt_float(r.get("oracle_test_acc"))
+        for lam in lams:
+            k = _lam_key(lam)
+            mean = _opt_float((r.get("test_quality_mean") or {}).get(k))
+            ok = r.get("status") == "ok" and oracle is not None and mean is not None
+            q = mean if ok else None
+            rows.append(
+                SeedProtocolRow(
+                    router=str(r["router"]),
+                    encoder=str(r.get("encoder", "none")),
+                    lam=float(lam),
+                    status="ok" if ok else "failed",
+                    params=dict(r.get("params") or {}),
+                    seeds=tuple(int(x) for x in r.get("seeds") or ()),
+                    quality=q,
+                    quality_std=_opt_float((r.get("test_quality_std") or {}).get(k)) if ok else None,
+                    mean_cost=_opt_float((r.get("test_cost_mean") or {}).get(k)) if ok else None,
+                    utility=_opt_float((r.get("test_utility_mean") or {}).get(k)) if ok else None,
+                    utility_std=_opt_float((r.get("test_utility_std") or {}).get(k)) if ok else None,
+                    oracle_gap=oracle - q if oracle is not None and q is not None else None,
+                    cna=q / oracle if oracle and q is not None else None,
+                )
+            )
+    ordered = sorted(
+        rows,
+        key=lambda s: (s.lam, -(s.utility if s.utility is not None else -np.inf), s.mean_cost or 0.0, s.label),
+    )
+    meta = dict(board.meta)
+    meta["seed_protocol"] = {
+        "source": source,
+        "std_ddof": protocol.get("std_ddof", 0),
+        "sample_seed": protocol.get("sample_seed"),
+        "summary_schema_version": doc.get("schema_version"),
+        "meaning": "validation-selected configuration; test quality and U(λ) as mean ± std over its seeds",
+    }
+    return dataclasses.replace(board, seed_protocol=tuple(ordered), meta=meta)
 
 
 def _choice_column(lam: float) -> str:
@@ -462,6 +657,10 @@ def load_results(results_dir: str | Path) -> Leaderboard:
             )
             for lam, c in pred.choices.items()
         ]
+    seed_protocol, seed_meta = _saved_seed_protocol(folder / LEADERBOARD_JSON)
+    run_meta.pop("seed_protocol", None)  # the rows and their description live in leaderboard.json
+    if seed_protocol and seed_meta is not None:
+        run_meta["seed_protocol"] = seed_meta
     return Leaderboard(
         dataset=str(meta["dataset"]),
         split=str(meta["split"]),
@@ -473,9 +672,36 @@ def load_results(results_dir: str | Path) -> Leaderboard:
         cost_scale=(scale.lo, scale.hi),
         rows=_sorted(rows),
         meta=run_meta,
+        seed_protocol=seed_protocol,
         test=test,
         predictions=tuple(predictions),
     )
+
+
+def _saved_seed_protocol(path: Path) -> tuple[tuple[SeedProtocolRow, ...], dict[str, Any] | None]:
+    """The seed-protocol rows (and their ``meta`` entry) of ``leaderboard.json``; none when it has none.
+
+    The rows of the other routers are recomputed from the Parquet files, so a missing file, a file of
+    schema version 1 (which has no seed-protocol rows) or one this routerlab cannot read costs only
+    these rows (the last with a warning).
+    """
+    if not path.is_file():
+        return (), None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise TypeError(f"the file holds a {type(doc).__name__}, not an object")
+        if doc.get("schema_version") not in _LEADERBOARD_VERSIONS:
+            raise ValueError(
+                f"schema_version {doc.get('schema_version')!r}; this routerlab reads "
+                f"{', '.join(map(str, _LEADERBOARD_VERSIONS))}"
+            )
+        rows = _seed_rows(doc.get("seed_protocol", []))
+        info = (doc.get("meta") or {}).get("seed_protocol")
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        log.warning("%s: seed-protocol rows not read (%s); re-run routerlab evaluate to rewrite it", path, exc)
+        return (), None
+    return rows, dict(info) if isinstance(info, dict) else None
 
 
 def _as_router(spec: str | Router) -> tuple[str, Router]:
