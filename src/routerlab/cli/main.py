@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -20,6 +21,9 @@ from rich.table import Table
 from routerlab import __version__
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
 from routerlab.errors import RouterlabError
+
+if TYPE_CHECKING:
+    from routerlab.data.schema import RoutingData
 
 app = typer.Typer(
     name="routerlab", help="Honest, practical LLM routing: data, audits, routers, metrics.", no_args_is_help=True
@@ -55,6 +59,193 @@ def _split_list(value: str, what: str) -> list[str]:
     if not items:
         raise ValueError(f"--{what} is empty; give a comma-separated list.")
     return items
+
+
+# ---------------------------------------------------------------------- loading a dataset (shared options)
+_LONG = "Long table (CSV/TSV/JSONL/Parquet, one row per query x model)"
+_SPLITS_ALLOWED = ("train", "val", "test", "ood")
+QueryColOpt = Annotated[
+    str | None, typer.Option("--query-col", help="Column of the query ids (default query_id).", rich_help_panel=_LONG)
+]
+ModelColOpt = Annotated[
+    str | None, typer.Option("--model-col", help="Column of the model names (default model).", rich_help_panel=_LONG)
+]
+ScoreColOpt = Annotated[
+    str | None, typer.Option("--score-col", help="Column of the scores (default score).", rich_help_panel=_LONG)
+]
+CostColOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cost-col",
+        help="Column of the per-call cost (default cost); 'none' ignores it (every call costs 1, or --prices).",
+        rich_help_panel=_LONG,
+    ),
+]
+ScoreScaleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--score-scale",
+        help="Map raw scores linearly to [0, 1]: HI (from 0, e.g. 100 for percentages) or LO,HI (e.g. 1,10); "
+        "the raw scores are kept in raw_score.",
+        rich_help_panel=_LONG,
+    ),
+]
+PricesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        help="JSON/YAML {model: [IN, OUT]} in USD per 1M input/output tokens, joined by model name: "
+        "cost = tokens_in*IN/1e6 + tokens_out*OUT/1e6 for a table with token counts and no cost column "
+        "(same format as `routerlab score --prices`). A model with tokens and no price is an error.",
+        rich_help_panel=_LONG,
+    ),
+]
+ValFractionOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--val-fraction",
+        help="Carve a validation split from train when the data has none (train/test only): a train query moves "
+        "to val when the seeded hash of its id (seed 0, salt 'val') is below F, so about F of train; test is "
+        "untouched and the result does not depend on row order. Any dataset. (A long table without a split "
+        "column is already hash-split train 0.7 / val 0.1 / test 0.2 by query id, seed 0.)",
+    ),
+]
+SourcesOpt = Annotated[
+    str, typer.Option("--sources", help="Keep only these sources (comma-separated, see `routerlab data show`).")
+]
+ExcludeSourcesOpt = Annotated[
+    str, typer.Option("--exclude-sources", help="Drop these sources (comma-separated), e.g. ifeval.")
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadOptions:
+    """The dataset-loading options shared by `data show`, `evaluate` and `audit`."""
+
+    query_col: str | None = None
+    model_col: str | None = None
+    score_col: str | None = None
+    cost_col: str | None = None
+    score_scale: str | None = None
+    prices: Path | None = None
+    val_fraction: float | None = None
+    sources: str = ""
+    exclude_sources: str = ""
+
+    def long_options(self) -> dict[str, Any]:
+        """The keyword options of :func:`routerlab.data.longformat.load_long` that were given."""
+        from routerlab.data.prices import read_prices
+
+        out: dict[str, Any] = {}
+        for key in ("query_col", "model_col", "score_col"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.cost_col is not None:
+            out["cost_col"] = None if self.cost_col.strip().lower() == "none" else self.cost_col
+        if self.score_scale is not None:
+            out["score_scale"] = _parse_scale(self.score_scale)
+        if self.prices is not None:
+            out["prices"] = read_prices(self.prices)
+        return out
+
+
+def _parse_scale(value: str) -> tuple[float, float]:
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1:
+        numbers = [0.0, numbers[0]]
+    if len(numbers) != 2 or not numbers[0] < numbers[1]:
+        raise ValueError(
+            f"--score-scale must be HI (e.g. 100 for percentages) or LO,HI with LO < HI (e.g. 1,10). Got {value!r}."
+        )
+    return numbers[0], numbers[1]
+
+
+def _is_file_name(name: str) -> bool:
+    from routerlab.data import DATASETS
+
+    as_path = Path(name)
+    return name not in DATASETS and bool(as_path.suffix or as_path.exists())
+
+
+def _load_dataset(name: str, path: Path | None, download: bool, opts: _LoadOptions) -> RoutingData:
+    """Load ``name`` with the shared options: long-table columns and prices, sources, a carved val split."""
+    from routerlab.data import load
+
+    long_options = opts.long_options()
+    if long_options and not _is_file_name(name):
+        given = ", ".join("--" + k.replace("_", "-") for k in long_options)
+        raise ValueError(
+            f"{given} apply to a long table file (CSV/TSV/JSONL/Parquet); {name!r} is a registered benchmark "
+            "whose loader knows its columns and costs. Drop them, or give the path of a long table."
+        )
+    data = load(name, path, download=download, **long_options)
+    for warning in data.meta.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+    data = _select_sources(data, opts.sources, opts.exclude_sources)
+    if opts.val_fraction is not None:
+        data = _carve_val(data, opts.val_fraction)
+    return data
+
+
+def _select_sources(data: RoutingData, sources: str, exclude: str) -> RoutingData:
+    if not sources and not exclude:
+        return data
+    import difflib
+
+    have = sorted({str(s) for s in data.sources})
+    for flag, value in (("--sources", sources), ("--exclude-sources", exclude)):
+        for item in _split_list(value, flag.removeprefix("--")) if value else []:
+            if item not in have:
+                close = difflib.get_close_matches(item, have, n=1, cutoff=0.5)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"{flag}: unknown source {item!r} in {data.name!r}.{hint} Its sources are {', '.join(have)}."
+                )
+    keep = np.ones(data.n_queries, dtype=bool)
+    names = data.sources.astype(str)
+    if sources:
+        keep &= np.isin(names, _split_list(sources, "sources"))
+    if exclude:
+        keep &= ~np.isin(names, _split_list(exclude, "exclude-sources"))
+    if not keep.any():
+        raise ValueError(f"--sources/--exclude-sources leave no query of {data.name!r}; its sources are {have}.")
+    return data.subset(keep)
+
+
+def _carve_val(data: RoutingData, fraction: float) -> RoutingData:
+    import dataclasses
+
+    from routerlab.data.splits import DEFAULT_SEED, carve_validation
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"--val-fraction must be in (0, 1), e.g. 0.1. Got {fraction}.")
+    n_val, n_train = int((data.splits == "val").sum()), int((data.splits == "train").sum())
+    if n_val:
+        raise ValueError(
+            f"{data.name!r} already has {n_val} val queries; --val-fraction only carves one when there is none. "
+            "Drop --val-fraction."
+        )
+    if not n_train:
+        raise ValueError(f"{data.name!r} has no train queries to carve val from; its splits are {data.split_sizes()}.")
+    splits = carve_validation(data.query_ids, data.splits, fraction, DEFAULT_SEED)
+    note = f"val carved from train by --val-fraction {fraction:g} (hash of the query id, seed {DEFAULT_SEED})"
+    old = data.meta.get("split")
+    meta = {**data.meta, "split": f"{old}; {note}" if old else note}
+    return dataclasses.replace(data.with_splits(splits), meta=meta)
+
+
+def _require_val(data: RoutingData) -> None:
+    """Learned routers select on validation: fail early, naming --val-fraction, when there is none."""
+    if not ((data.splits == "val") & data.observed.any(axis=1)).any():
+        raise ValueError(
+            f"{data.name!r} has no 'val' queries with an outcome (splits {data.split_sizes()}); learned routers "
+            "select their hyper-parameters on validation. Pass --val-fraction 0.1 to carve one from train "
+            "(hash of the query id; test untouched)."
+        )
 
 
 def _parse_lams(value: str) -> list[float]:
@@ -98,23 +289,39 @@ def data_show(
     name: Annotated[str, typer.Argument(help="Dataset name (see `routerlab data ls`) or a file path.")],
     path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
     download: Annotated[bool, typer.Option(help="Fetch the files from the public home if absent.")] = False,
-    split: Annotated[str, typer.Option(help="Split for the per-model table and the bounds.")] = "test",
+    split: Annotated[
+        str, typer.Option(help="Split for the per-model table and the bounds: train, val, test, ood or all.")
+    ] = "test",
+    query_col: QueryColOpt = None,
+    model_col: ModelColOpt = None,
+    score_col: ScoreColOpt = None,
+    cost_col: CostColOpt = None,
+    score_scale: ScoreScaleOpt = None,
+    prices: PricesOpt = None,
+    val_fraction: ValFractionOpt = None,
+    sources: SourcesOpt = "",
+    exclude_sources: ExcludeSourcesOpt = "",
 ) -> None:
     """Queries, models, coverage, per-model quality and cost, and the oracle / best-single bounds."""
-    from routerlab.data import load
     from routerlab.routers.baselines import BestSingle
 
-    data = load(name, path, download=download)
+    if split not in (*_SPLITS_ALLOWED, "all"):
+        raise ValueError(f"--split must be one of {', '.join(_SPLITS_ALLOWED)} or all. Got {split!r}.")
+    opts = _LoadOptions(
+        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+    )
+    data = _load_dataset(name, path, download, opts)
     console.print(
         f"[bold]{data.name}[/]: {data.n_queries} queries, {data.n_models} models, cost unit {data.cost_unit!r}"
     )
     console.print("splits: " + ", ".join(f"{k}={v}" for k, v in data.split_sizes().items()))
-    sources, counts = np.unique(data.sources.astype(str), return_counts=True)
-    console.print(f"sources ({len(sources)}): " + ", ".join(f"{s}={c}" for s, c in zip(sources, counts, strict=True)))
-    part = data.split(split)
+    names, counts = np.unique(data.sources.astype(str), return_counts=True)
+    console.print(f"sources ({len(names)}): " + ", ".join(f"{s}={c}" for s, c in zip(names, counts, strict=True)))
+    part = data if split == "all" else data.split(split)
     if part.n_queries == 0:
         raise ValueError(f"{data.name!r} has no {split!r} split; its splits are {data.split_sizes()}.")
-    table = Table(title=f"models on the {split} split ({part.n_queries} queries)")
+    where = "all splits" if split == "all" else f"the {split} split"
+    table = Table(title=f"models on {where} ({part.n_queries} queries)")
     for col, justify in (("model", "left"), ("coverage", "right"), ("mean quality", "right"), ("mean cost", "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     n_obs = part.observed.sum(axis=0)
@@ -150,7 +357,7 @@ def data_show(
         f"quality {best_here.quality:.4f}{cover}"
     )
     train = data.split("train")
-    if split != "train" and train.n_queries and train.observed.any():
+    if split not in ("train", "all") and train.n_queries and train.observed.any():
         best = BestSingle().fit(train)
         j = best.best_index_
         has = int(n_obs[j])
@@ -189,6 +396,15 @@ def evaluate_cmd(
         str, typer.Option("--encoder", "-e", help="Query encoder of learned routers: minilm, static64, hashing, ...")
     ] = "minilm",
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
+    query_col: QueryColOpt = None,
+    model_col: ModelColOpt = None,
+    score_col: ScoreColOpt = None,
+    cost_col: CostColOpt = None,
+    score_scale: ScoreScaleOpt = None,
+    prices: PricesOpt = None,
+    val_fraction: ValFractionOpt = None,
+    sources: SourcesOpt = "",
+    exclude_sources: ExcludeSourcesOpt = "",
 ) -> None:
     """Fit routers on the training split, score them on the test split, print and save the leaderboard.
 
@@ -199,7 +415,6 @@ def evaluate_cmd(
     OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
     and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
-    from routerlab.data import load
     from routerlab.experiments.evaluate import evaluate
     from routerlab.routers import BASELINES, ROUTERS, Router, make_router
 
@@ -207,9 +422,14 @@ def evaluate_cmd(
     for n in names:
         ROUTERS.get(n)  # unknown names fail before any loading, with a suggestion
     lams = _parse_lams(lam)
-    dataset = load(data, path, download=download)
+    opts = _LoadOptions(
+        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+    )
+    dataset = _load_dataset(data, path, download, opts)
     baselines = [n for n in names if n in BASELINES]
     learned = [n for n in names if n not in BASELINES]
+    if learned:
+        _require_val(dataset)
     target = out if out is not None else Path("routerlab-results") / dataset.name
     sweep = None
     selected: list[Router] = []
@@ -341,15 +561,26 @@ def audit_cmd(
         str, typer.Option(help="ood_holdout: categories to hold out (names or regexes; default: math).")
     ] = "",
     targets: Annotated[str, typer.Option(help="pseudo_specialists: target categories (default: chosen).")] = "",
+    query_col: QueryColOpt = None,
+    model_col: ModelColOpt = None,
+    score_col: ScoreColOpt = None,
+    cost_col: CostColOpt = None,
+    score_scale: ScoreScaleOpt = None,
+    prices: PricesOpt = None,
+    val_fraction: ValFractionOpt = None,
+    sources: SourcesOpt = "",
+    exclude_sources: ExcludeSourcesOpt = "",
 ) -> None:
     """Audit a routing dataset before trusting it: ceilings, dominance, redundancy, duplicates, labels, artifacts.
 
     The probes that fit routers run only when named: `--checks pseudo_specialists,ood_holdout`.
     """
     from routerlab.audit import PROBE_CHECKS, audit
-    from routerlab.data import load
 
-    dataset = load(data, path, download=download)
+    opts = _LoadOptions(
+        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+    )
+    dataset = _load_dataset(data, path, download, opts)
     options: dict[str, Any] = {"encoder": encoder} if encoder else {}
     selected = set(_split_list(checks, "check")) if checks else set()
     if router:
