@@ -47,7 +47,7 @@ def test_evaluate_then_report_with_a_learned_router(tmp_path: Path) -> None:
     text = html.read_text(encoding="utf-8")
     assert ">knn<" in text and "hashing" in text  # the learned router, and its seed-protocol row
     assert "knn: one fit of the validation-selected configuration (seed 42)" in text
-    assert (results / "report" / "report.md").is_file()
+    assert "## Seed protocol (learned routers)" in (results / "report" / "report.md").read_text(encoding="utf-8")
     assert len(list((results / "report" / "figures").glob("*.png"))) == len(page.figures)
 
 

@@ -106,3 +106,51 @@ def test_leaderboard_files_can_list_a_subset(synthetic_board: Leaderboard, tmp_p
     assert {r.router for r in sub.rows} == {"knn"} and [p.router for p in sub.predictions] == ["knn"]
     with pytest.raises(KeyError, match="knnn"):
         synthetic_board.select(["knnn"])
+
+
+# ------------------------------------------------------------------ the seed-protocol table of report.md
+def _summary(lams: list[float]) -> dict[str, object]:
+    ok = {
+        "dataset": "synthetic",
+        "router": "knn",
+        "encoder": "hashing",
+        "status": "ok",
+        "params": {"k": 15},
+        "seeds": [42, 43, 44, 45, 46],
+        "test_acc_mean": 0.61,
+        "test_acc_std": 0.01,
+        "test_quality_mean": {"0": 0.61, "0.5": 0.6},
+        "test_quality_std": {"0": 0.01, "0.5": 0.02},
+        "test_utility_mean": {"0": 0.61, "0.5": 0.55},
+        "test_utility_std": {"0": 0.01, "0.5": 0.03},
+        "test_cost_mean": {"0": 2.5, "0.5": 1.25},
+        "oracle_test_acc": 0.8,
+    }
+    failed = {"dataset": "synthetic", "router": "mlp", "encoder": "hashing", "status": "failed", "seeds": []}
+    return {"schema_version": 1, "protocol": {"std_ddof": 0, "lams": lams}, "rows": [ok, failed]}
+
+
+def test_report_md_has_the_seed_protocol_table_when_the_sweep_is_there(results_dir: Path, tmp_path: Path) -> None:
+    from routerlab.experiments.evaluate import attach_sweep
+    from routerlab.report.content import build_content
+    from routerlab.report.markdown import render_markdown
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for f in results_dir.iterdir():
+        if f.is_file():
+            (folder / f.name).write_bytes(f.read_bytes())
+    without = render_markdown(build_content(folder, n_resamples=50), {})
+    assert "Seed protocol" not in without
+
+    summary = _summary([0.0, 0.5])
+    (folder / "sweep").mkdir()
+    (folder / "sweep" / "summary.json").write_text(json.dumps(summary))
+    attach_sweep(load_results(folder), summary).save(folder)  # leaderboard.md points to this table
+    assert "the report's Seed protocol section" in (folder / "leaderboard.md").read_text()
+    md = render_markdown(build_content(folder, n_resamples=50), {})
+    section = md.split("## Seed protocol (learned routers)\n")[1]
+    assert "mean ± std" in section
+    assert "| router | encoder | selected params | seeds | test accuracy | U(0) | U(0.5) |" in section
+    assert "| knn | hashing | k=15 | 5 | 0.6100 ± 0.0100 | 0.6100 ± 0.0100 | 0.5500 ± 0.0300 |" in section
+    assert "| mlp | hashing | failed |" in section

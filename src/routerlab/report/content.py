@@ -524,6 +524,50 @@ def _read_audit(folder: Path, note: Any) -> AuditReport | None:
         return None
 
 
+#: what the seed-protocol table shows, for the lead sentence of both renderers
+SEED_PROTOCOL_LEAD = (
+    "The seed protocol of `routerlab evaluate`/`sweep`: configuration selected on validation, mean ± std "
+    "(ddof 0) over seeds on the test split, as `leaderboard.json`/`.md` report the learned routers. The "
+    "leaderboard above holds one fit of the selected configuration (seed 42)."
+)
+
+
+def seed_protocol_table(doc: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The seed-protocol table of a sweep summary (``sweep/summary.json``): header and rows of plain text.
+
+    One row per (router, encoder): the selected parameters, the number of seeds, the test accuracy
+    and U(λ) at each λ of the protocol as mean ± std ("failed" when every run failed). Renderers
+    escape the cells for their format.
+    """
+    lams = [f"{float(v):g}" for v in (doc.get("protocol") or {}).get("lams", [])]
+    head = ["router", "encoder", "selected params", "seeds", "test accuracy", *[f"U({k})" for k in lams]]
+    rows: list[list[str]] = []
+    for r in doc.get("rows", []):
+        if r.get("status") != "ok":
+            rows.append([str(r.get("router")), str(r.get("encoder")), "failed", "", "", *[""] * len(lams)])
+            continue
+        n = len(r.get("seeds") or [])
+        params = ", ".join(f"{k}={v}" for k, v in (r.get("params") or {}).items()) or "–"
+
+        def ms(mean: float | None, std: float | None, n: int = n) -> str:
+            if mean is None:
+                return "–"
+            return f"{mean:.4f} ± {std:.4f}" if n > 1 and std is not None else f"{mean:.4f}"
+
+        utility, spread = r.get("test_utility_mean") or {}, r.get("test_utility_std") or {}
+        rows.append(
+            [
+                str(r.get("router")),
+                str(r.get("encoder")),
+                params,
+                str(n),
+                ms(r.get("test_acc_mean"), r.get("test_acc_std")),
+                *[ms(utility.get(k), spread.get(k)) for k in lams],
+            ]
+        )
+    return head, rows
+
+
 def _read_sweep(folder: Path, note: Any) -> dict[str, Any] | None:
     path = folder / "sweep" / "summary.json"
     if not path.is_file():
@@ -536,4 +580,12 @@ def _read_sweep(folder: Path, note: Any) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and isinstance(doc.get("rows"), list) else None
 
 
-__all__ = ["Entry", "FigureSpec", "ReportContent", "build_content", "pick_pair"]
+__all__ = [
+    "SEED_PROTOCOL_LEAD",
+    "Entry",
+    "FigureSpec",
+    "ReportContent",
+    "build_content",
+    "pick_pair",
+    "seed_protocol_table",
+]

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from routerlab.metrics.bootstrap import Interval
-from routerlab.report.content import ReportContent
+from routerlab.report.content import SEED_PROTOCOL_LEAD, ReportContent, seed_protocol_table
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -154,6 +154,9 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
             "",
             *md_table(["a", "b", "disagree", "wins a", "wins b", "|ΔY|", "ΔY"], rows, 2),
         ]
+    if content.sweep is not None:
+        head, rows = seed_protocol_table(content.sweep)
+        lines += ["", "## Seed protocol (learned routers)", "", SEED_PROTOCOL_LEAD, "", *md_table(head, rows, left=3)]
     if content.audit is not None:
         lines += ["", "## Audit", ""]
         rows = [[f.check, f.severity, f.title] for f in content.audit.findings]
