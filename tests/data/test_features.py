@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -173,6 +174,60 @@ def test_progress_reports_encoded_texts(data: RoutingData) -> None:
     seen.clear()
     encode(data, "hashing", progress=lambda d, t: seen.append((d, t)))
     assert seen == [(0, 0)]
+
+
+def _assert_monotone(seen: list[tuple[int, int]], total: int) -> None:
+    assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert {t for _, t in seen} == {total}
+    done = [d for d, _ in seen]
+    assert all(a < b for a, b in itertools.pairwise(done)), done
+
+
+@pytest.mark.parametrize("name", ["hashing", "static64", "minilm"])
+def test_progress_is_called_per_batch_with_growing_done(
+    name: str, data: RoutingData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_mod, "CHECKPOINT_ROWS", 25)  # three chunks: progress runs on across them
+    small = data.subset(np.arange(40)) if name == "minilm" else data  # minilm: a short encode is enough
+    seen: list[tuple[int, int]] = []
+    # a fresh encoder object: the process-wide one of `name` stays unloaded for the tests that check that
+    encode(small, get_encoder(name), batch_size=8, progress=lambda d, t: seen.append((d, t)))
+    _assert_monotone(seen, small.n_queries)
+    assert len(seen) >= 4
+
+
+def test_progress_of_an_encoder_that_reports_nothing_comes_per_checkpoint(
+    data: RoutingData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Silent:
+        name = "silent"
+        dim = 2
+
+        def encode(self, texts: Sequence[str], **kw: object) -> np.ndarray:
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    monkeypatch.setattr(cache_mod, "CHECKPOINT_ROWS", 25)
+    seen: list[tuple[int, int]] = []
+    encode(data, Silent(), progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(0, 60), (25, 60), (50, 60), (60, 60)]
+
+
+def test_encoding_progress_is_logged_at_info(
+    data: RoutingData, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(cache_mod, "LOG_EVERY_S", 0.0)  # a line per batch
+    with caplog.at_level(logging.INFO, logger="routerlab.data.features.cache"):
+        encode(data, "static64", batch_size=20)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("encoded ")]
+    assert [line.split(" texts")[0] for line in lines] == ["encoded 20/60", "encoded 40/60", "encoded 60/60"]
+    assert "with static64:" in lines[-1] and "texts/s" in lines[-1]
+    caplog.clear()
+    monkeypatch.setattr(cache_mod, "LOG_EVERY_S", 3600.0)
+    with caplog.at_level(logging.INFO, logger="routerlab.data.features.cache"):
+        encode(data, "hashing", batch_size=8)
+    assert [r.getMessage().split(" texts")[0] for r in caplog.records if "encoded " in r.getMessage()] == [
+        "encoded 60/60"
+    ]  # only the final line when batches come faster than LOG_EVERY_S
 
 
 def test_bad_encoder_output_is_not_cached(data: RoutingData) -> None:

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 STORE_SCHEMA_VERSION = 1
 CHECKPOINT_ROWS = 4096  # rows encoded between two shard writes
 MAX_SHARDS = 8  # more shards than this are merged into one at the end of an encode call
+LOG_EVERY_S = 10.0  # seconds between two INFO lines of a running encode
 _KEY_BYTES = 32
 
 
@@ -277,6 +278,38 @@ def _validated(block: object, n: int, encoder: Encoder) -> np.ndarray:
     return arr
 
 
+class _Progress:
+    """Passes ``(done, total)`` on to the caller's callback and logs it at INFO.
+
+    ``done`` never goes back and never passes ``total``; each value is passed on once (so ``(0,
+    total)`` comes first, ``(total, total)`` last). The log gets a line every :data:`LOG_EVERY_S`
+    seconds and one at the end, with the rate.
+    """
+
+    def __init__(self, encoder: str, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.encoder, self.total, self.callback = encoder, total, callback
+        self.done = 0
+        self.start = self.logged = time.monotonic()
+        if callback is not None:
+            callback(0, total)
+
+    def __call__(self, done: int) -> None:
+        done = min(max(int(done), self.done), self.total)
+        if done == self.done:
+            return
+        self.done = done
+        if self.callback is not None:
+            self.callback(done, self.total)
+        now = time.monotonic()
+        if done == self.total or now - self.logged >= LOG_EVERY_S:
+            self.logged = now
+            elapsed = now - self.start
+            log.info(
+                "encoded %d/%d texts with %s (%.1f s, %.0f texts/s)",
+                done, self.total, self.encoder, elapsed, done / elapsed if elapsed > 0 else float("inf"),
+            )  # fmt: skip
+
+
 def encode(
     data: RoutingData,
     encoder: str | Encoder = "minilm",
@@ -292,7 +325,9 @@ def encode(
     from and written to the on-disk store of that encoder (see the module doc), so each text is
     encoded once per encoder, whatever dataset, split or order it comes in; repeated texts are
     encoded once per call. ``progress(done, total)`` is called with ``(0, total)`` before encoding
-    and after each batch, where ``total`` counts the texts actually encoded (0 on a full hit).
+    and after each batch (``done`` increasing, ending at ``total``), where ``total`` counts the texts
+    actually encoded (0 on a full hit); the same progress is logged at INFO every
+    :data:`LOG_EVERY_S` seconds and at the end. The CLI turns the callback into a progress bar.
 
     Raises :class:`~routerlab.errors.SchemaError` when ``data`` has no query text.
     """
@@ -330,22 +365,21 @@ def encode(
 
     blocks: dict[int, np.ndarray] = {}
     total = len(todo)
-    if progress is not None:
-        progress(0, total)
+    report = _Progress(enc.name, total, progress)
     wrote = False
     step = CHECKPOINT_ROWS if store is not None else max(total, 1)
     for start in range(0, total, step):
         chunk = todo[start : start + step]
 
         def chunk_progress(done: int, _total: int, offset: int = start) -> None:
-            if progress is not None:
-                progress(offset + done, total)
+            report(offset + done)
 
         block = _validated(
             enc.encode([unique_texts[j] for j in chunk], batch_size=batch_size, progress=chunk_progress),
             len(chunk),
             enc,
         )
+        report(start + len(chunk))  # also for encoders that call no progress of their own
         blocks[start] = block
         if store is not None:
             try:
