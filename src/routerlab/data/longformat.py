@@ -226,7 +226,7 @@ def _content_fit(values: pd.Series, option: str) -> float:
     if option == "model_col":
         short = float(filled.astype(str).str.len().le(80).mean())
         repeated = 1.0 - (filled.astype(str).nunique() - 1) / len(filled)
-        return (1.0 - numeric) * short * repeated
+        return float((1.0 - numeric) * short * repeated)
     if option == "query_col":
         return float(unique) * (0.5 + 0.5 * float(filled.astype(str).str.len().le(200).mean()))
     return 0.0
