@@ -25,6 +25,11 @@ truncated, parsed   booleans (true/false, 1/0, yes/no; empty = false)
 response        ignored except for counting non-empty responses (``meta["n_responses"]``)
 =============== ======================================================================================
 
+From the command line (``routerlab data show / evaluate / audit FILE``) the same options are ``--query-col``,
+``--model-col``, ``--score-col``, ``--cost-col`` (``none`` for no cost column) and ``--score-scale HI`` or
+``LO,HI``; ``--prices FILE`` (``prices=``, :mod:`routerlab.data.prices`) prices ``tokens_in``/``tokens_out`` in USD
+per 1M tokens when there is no cost column. A missing column's error suggests the column whose values fit the role.
+
 Rules: (query, model) pairs with no row are missing (NaN). Rows are numbered from 1 in error messages,
 not counting a CSV header. Per-query columns must agree on every row of a query (empty cells are
 ignored). Duplicate (query, model) rows that are identical in every column read are dropped with a
