@@ -435,8 +435,12 @@ def evaluate_cmd(
     selected: list[Router] = []
     features = None
     if learned:
+        from routerlab.data.features import encode
         from routerlab.experiments.sweep import SweepConfig, run_sweep
 
+        if any(ROUTERS.get(n).requires_features for n in learned):  # encode once, with a bar, for sweep and fit
+            with _progress_callback(f"encoding {dataset.n_queries} queries with {encoder}") as bar:
+                features = encode(dataset, encoder, cache=True, progress=lambda done, total: bar(done, total, ""))
         config = SweepConfig.build(
             datasets=[{"name": data, "path": path}],
             routers=learned,
@@ -446,17 +450,14 @@ def evaluate_cmd(
             n_jobs=n_jobs,
         )
         with _progress_callback(f"seed protocol on {dataset.name}") as progress:
-            sweep = run_sweep(config, data={data: dataset}, progress=progress)
+            given = None if features is None else {(data, encoder): features}
+            sweep = run_sweep(config, data={data: dataset}, progress=progress, features=given)
         for s in sweep.summary:
             if s.status == "ok":
                 chosen = make_router(s.router, **s.params)
                 if "random_state" in chosen.get_params():
                     chosen.set_params(random_state=config.seeds[0])
                 selected.append(chosen)
-        if any(r.requires_features for r in selected):
-            from routerlab.data.features import encode
-
-            features = encode(dataset, encoder, cache=True)
     board = None
     if baselines or selected:
         with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
@@ -504,7 +505,10 @@ def evaluate_cmd(
             table.add_row(name, *cells)
         console.print(table)
     if board is not None:
-        # leaderboard.json lists the baselines: learned routers are reported by their seed-protocol figures
+        if sweep is not None:  # learned routers are saved with their seed-protocol figures, as printed
+            from routerlab.experiments.evaluate import attach_sweep
+
+            board = attach_sweep(board, sweep)
         paths = board.save_results(target, leaderboard=baselines if learned else None)
         if "json" in paths:
             console.print(f"wrote {paths['json']} and {paths['markdown']}")
