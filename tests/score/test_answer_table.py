@@ -17,7 +17,7 @@ from routerlab.cli.score import score_cmd
 from routerlab.data import read_parquet
 from routerlab.errors import SchemaError
 from routerlab.score import extract_letter
-from routerlab.score.answer_table import read_answer_table
+from routerlab.score.answer_table import answer_files, read_answer_table, read_answer_tables
 from routerlab.score.store_reader import read_run
 from tests.conftest import assert_identical
 from tests.score.helpers import unwrap_cell
@@ -367,3 +367,82 @@ def test_routerbench_long_table_scored_with_letter_agrees_with_its_labels(tmp_pa
                 agree += data.Y[i, j] == labels[qid, m]
     assert compared > 1000
     assert agree / compared > 0.98, (agree, compared)
+
+
+# ----------------------------------------------------------------------------- per-model answer files
+def _per_model_folder(tmp_path: Path, *, with_model_column: bool = False) -> Path:
+    """The table of ``_answers`` split into one file per model (small.csv, big.jsonl), without a model column."""
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    rows = _answers()
+    for model, suffix in (("small", ".csv"), ("big", ".jsonl")):
+        mine = [{k: v for k, v in r.items() if k != "model" or with_model_column} for r in rows if r["model"] == model]
+        write_table(mine, folder / f"{model}{suffix}")
+    (folder / "prices.yaml").write_text("small: [0.1, 0.2]\n", encoding="utf-8")  # not a table: skipped
+    return folder
+
+
+def test_folder_of_per_model_files_gives_the_one_table(tmp_path: Path) -> None:
+    """A folder of per-model files (models named by file name) scores exactly as the single table does."""
+    folder = _per_model_folder(tmp_path)
+    table = write_table(_answers(), tmp_path / "all.csv")
+    single = score(table, tmp_path / "single.parquet", "--response-col", "output")
+    assert single.exit_code == 0, single.output
+    several = score(folder, tmp_path / "several.parquet", "--response-col", "output")
+    assert several.exit_code == 0, several.output
+    one, other = read_parquet(tmp_path / "single.parquet"), read_parquet(tmp_path / "several.parquet")
+    assert sorted(other.model_names) == ["big", "small"]
+    for m in one.model_names:
+        np.testing.assert_array_equal(one.Y[:, one.model_names.index(m)], other.Y[:, other.model_names.index(m)])
+    assert list(other.query_ids) == list(one.query_ids)
+    files = score(folder / "small.csv", tmp_path / "files.parquet", "--response-col", "output")
+    assert files.exit_code == 2  # one file alone is a table of answers: it needs its model column
+    both = runner.invoke(
+        app,
+        ["score", str(folder / "small.csv"), str(folder / "big.jsonl"), "--scorer", SCORER, "--response-col", "output"],
+    )
+    assert both.exit_code == 0, both.output
+    assert read_parquet(tmp_path / "answers.parquet").name == "answers"  # default output beside the folder
+
+
+def test_model_column_wins_over_the_file_name_and_holds_one_model(tmp_path: Path) -> None:
+    folder = _per_model_folder(tmp_path, with_model_column=True)
+    (folder / "small.csv").rename(folder / "run-1.csv")
+    records, _ = read_answer_tables(answer_files(folder), columns={"response": "output"})
+    assert {r["model"] for r in records} == {"small", "big"}
+    rows = [r for r in _answers() if r["model"] == "small"]
+    rows[2]["model"] = "big"
+    write_table(rows, folder / "run-1.csv")
+    with pytest.raises(SchemaError, match=r"'model' is 'big' but row 1 is 'small': a file among several"):
+        read_answer_tables(answer_files(folder), columns={"response": "output"})
+
+
+def test_two_files_of_one_model_are_refused(tmp_path: Path) -> None:
+    folder = _per_model_folder(tmp_path, with_model_column=True)
+    rows = [r for r in _answers() if r["model"] == "small"]
+    write_table(rows, folder / "small-again.csv")
+    result = score(folder, tmp_path / "x.parquet", "--response-col", "output")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert f"{str(folder / 'small.csv')!r} holds model 'small' (from its 'model' column), and so does" in text
+    assert repr(str(folder / "small-again.csv")) in text
+
+
+def test_per_query_values_must_agree_across_files(tmp_path: Path) -> None:
+    folder = _per_model_folder(tmp_path)
+    rows = [{k: v for k, v in r.items() if k != "model"} for r in _answers() if r["model"] == "small"]
+    rows[1]["gold"] = "D"  # q1's gold is 'B' in big.jsonl
+    write_table(rows, folder / "small.csv")
+    result = score(folder, tmp_path / "x.parquet", "--response-col", "output")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    big, small = repr(str(folder / "big.jsonl")), repr(str(folder / "small.csv"))
+    assert f"query 'q1' has two different 'gold' values: 'B' ({big}, row 2) and 'D' ({small}, row 2)" in text
+    assert "Traceback" not in result.output
+
+
+def test_folder_without_tables_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = score(tmp_path / "empty", tmp_path / "x.parquet")
+    assert result.exit_code == 2
+    assert "holds no table of answers" in " ".join(result.output.split())

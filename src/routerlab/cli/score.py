@@ -3,7 +3,9 @@
 RUN is a collection store (``.duckdb``/``.db``, read by :mod:`routerlab.score.store_reader`) or a table of
 answers (``.csv``, ``.tsv``, ``.jsonl``, ``.parquet``, one row per query and model, read by
 :mod:`routerlab.score.answer_table`; ``--query-col`` ... ``--col FIELD=COLUMN`` name its columns). Both give
-the same records and queries, so everything below is the same for either.
+the same records and queries, so everything below is the same for either. A folder (or several files) of
+per-model answer files (one model per file, named by its ``model`` column or its file name) is read by
+:func:`routerlab.score.answer_table.read_answer_tables`.
 
 Registered by the main app as ``app.command("score")(score_cmd)``. Writes the outcome matrices as Parquet
 (``--out``) and, beside it, one JSON line per (query, model) with the full score: the judge's prompt and raw
@@ -158,12 +160,41 @@ _STORE_SUFFIXES = (".duckdb", ".db")
 
 
 def _read_answers(
-    run: Path, columns: Mapping[str, str]
-) -> tuple[list[dict[str, Any]], dict[str, ScoreItem], Path, str]:
-    """``(records, queries, default output, default name)`` of a collection store or a table of answers."""
-    from routerlab.score.answer_table import TABLE_SUFFIXES, default_name, read_answer_table, table_format
+    runs: Sequence[Path], columns: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, ScoreItem], Path, str, list[Path]]:
+    """``(records, queries, default output, default name, input files)`` of what RUN names.
+
+    One collection store, one table of answers (one row per query and model), a folder of per-model answer
+    files, or several per-model answer files.
+    """
+    from routerlab.score.answer_table import (
+        TABLE_SUFFIXES,
+        answer_files,
+        default_name,
+        read_answer_table,
+        read_answer_tables,
+        table_format,
+    )
     from routerlab.score.store_reader import read_run
 
+    if not runs:
+        raise ValueError("Give RUN: a collection store, a table of answers, or a folder of per-model answer files.")
+    if len(runs) > 1 or runs[0].is_dir():
+        if len(runs) == 1:
+            folder = runs[0]
+            files = answer_files(folder)
+        else:
+            wrong = [str(p) for p in runs if p.is_dir() or table_format(p) is None]
+            if wrong:
+                raise SchemaError(
+                    f"Several RUN paths must all be per-model answer files ({', '.join(TABLE_SUFFIXES)}); not "
+                    f"{', '.join(map(repr, wrong))}. Give a collection store or a folder alone."
+                )
+            files, folder = list(runs), runs[0].parent
+        records, queries = read_answer_tables(files, columns=columns)
+        stem = folder.resolve().name or "answers"
+        return records, queries, folder.resolve().with_name(f"{stem}.parquet"), stem, files
+    run = runs[0]
     if run.suffix.lower() in _STORE_SUFFIXES:
         if columns:
             raise ValueError(
@@ -171,18 +202,18 @@ def _read_answers(
                 f"store {str(run)!r}."
             )
         records, queries = read_run(run)
-        return records, queries, run.with_suffix(".parquet"), run.stem
+        return records, queries, run.with_suffix(".parquet"), run.stem, [run]
     if table_format(run) is not None:
         records, queries = read_answer_table(run, columns=columns)
         stem = default_name(run)
         out = run.with_name(f"{stem}.parquet")
         if out == run:  # answers.parquet: never overwrite the input
             out = run.with_name(f"{stem}.scored.parquet")
-        return records, queries, out, stem
+        return records, queries, out, stem, [run]
     raise SchemaError(
         f"routerlab score cannot read {str(run)!r} (suffix {''.join(run.suffixes) or '(none)'!r}): give a collection "
-        f"store ({', '.join(_STORE_SUFFIXES)}) or a table of answers ({', '.join(TABLE_SUFFIXES)}); export a "
-        "spreadsheet as CSV."
+        f"store ({', '.join(_STORE_SUFFIXES)}), a table of answers ({', '.join(TABLE_SUFFIXES)}) or a folder of "
+        "per-model answer files; export a spreadsheet as CSV."
     )
 
 
@@ -244,7 +275,7 @@ def _report_failures(run: ScoringRun) -> None:
 
 
 def _score(
-    run: Path,
+    runs: Sequence[Path],
     scorer: str,
     out: Path | None,
     name: str | None,
@@ -275,7 +306,7 @@ def _score(
             f"({code_timeout:g} s) and its start-up: give at least {code_timeout + _CODE_MARGIN_S:g} s."
         )
     price_table = _read_prices(prices)
-    records, queries, default_out, default_name = _read_answers(run, columns)
+    records, queries, default_out, default_name, inputs = _read_answers(runs, columns)
     n_cost_unknown = _check_costs(records, price_table or {})
     if n_cost_unknown:
         err_console.print(
@@ -285,10 +316,11 @@ def _score(
         )
     target = out if out is not None else default_out
     details = target.with_suffix(".scores.jsonl")
-    if run.resolve() in (target.resolve(), details.resolve()):
+    if any(p.resolve() in (target.resolve(), details.resolve()) for p in inputs):
         raise ValueError(f"--out {str(target)!r} would overwrite the answers being scored; write elsewhere.")
     try:
-        with progress_bar(f"score {run.name}", before_time=("failed {task.fields[failed]}",), failed=0) as bar:
+        label = f"score {runs[0].name}{' ...' if len(runs) > 1 else ''}"
+        with progress_bar(label, before_time=("failed {task.fields[failed]}",), failed=0) as bar:
 
             def progress(done: int, total: int, failed: int) -> None:
                 bar(completed=done, total=total, failed=failed)
@@ -335,10 +367,15 @@ def _score(
 
 def score_cmd(
     run: Annotated[
-        Path,
+        list[Path],
         typer.Argument(
-            help="The collection store (.duckdb/.db) or a table of answers (.csv, .tsv, .jsonl, .parquet; one row "
-            "per query and model) to score."
+            help="The collection store (.duckdb/.db), a table of answers (.csv, .tsv, .jsonl, .parquet; one row "
+            "per query and model), or a folder (or several files) of per-model answer files: each file is read "
+            "with the same column options and holds one model, named by its model column when it has one (which "
+            "must then hold one name; it wins over the file name), otherwise by the file name "
+            "(answers/gpt-4o-mini.csv -> gpt-4o-mini). Two files of one model, or a per-query value (question, "
+            "gold, source, split, ...) that differs between files, is an error naming both files.",
+            show_default=False,
         ),
     ],
     scorer: Annotated[
@@ -355,11 +392,13 @@ def score_cmd(
         typer.Option(
             "--out",
             "-o",
-            help="Parquet file to write (default RUN with .parquet; for answers.parquet, answers.scored.parquet).",
+            help="Parquet file to write (default RUN with .parquet, a folder answers/ gives answers.parquet beside "
+            "it; for answers.parquet, answers.scored.parquet).",
         ),
     ] = None,
     name: Annotated[
-        str | None, typer.Option(help="Dataset name (default the RUN file's name without its suffix).")
+        str | None,
+        typer.Option(help="Dataset name (default the RUN file's or folder's name without its suffix)."),
     ] = None,
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Judge model for judge/dual scorers.")
@@ -394,7 +433,11 @@ def score_cmd(
         str | None, typer.Option("--query-col", help="Table: the column of query ids (default query_id).")
     ] = None,
     model_col: Annotated[
-        str | None, typer.Option("--model-col", help="Table: the column of model names (default model).")
+        str | None,
+        typer.Option(
+            "--model-col",
+            help="Table: the column of model names (default model; optional in per-model files, see RUN).",
+        ),
     ] = None,
     response_col: Annotated[
         str | None,
@@ -413,7 +456,7 @@ def score_cmd(
         ),
     ] = None,
 ) -> None:
-    """Score a collection run or a table of answers: outcome, raw-score, parsed and truncated matrices, latency, cost.
+    """Score a collection run or answers (a table, or per-model files): outcome, parsed, truncated, latency, cost.
 
     Scores go to OUT's .scores.jsonl as they are made; rerun the same command to resume after a kill.
     """

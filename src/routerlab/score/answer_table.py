@@ -35,6 +35,12 @@ its name *and its content* (free text looks like answers, short distinct tokens 
 repeated names like models), with the exact flag to pass. Every problem is a
 :class:`~routerlab.errors.SchemaError` (or :class:`~routerlab.errors.DataNotFoundError`) naming the file,
 the row (1-based, not counting a header) or query, the column and the value.
+
+Several **per-model answer files** (``routerlab score answers/``, one file per model) are read by
+:func:`read_answer_tables`: each file with the same column options; the ``model`` column is optional there
+(a file without it holds the model named by its file name, ``gpt-4o-mini.csv`` → ``gpt-4o-mini``; a file with
+it must hold one model, and the column wins over the file name); two files of one model, or a per-query value
+that differs between two files, are errors naming both files.
 """
 
 from __future__ import annotations
@@ -55,9 +61,11 @@ __all__ = [
     "FIELDS",
     "REQUIRED",
     "TABLE_SUFFIXES",
+    "answer_files",
     "column_flag",
     "default_name",
     "read_answer_table",
+    "read_answer_tables",
     "table_format",
 ]
 
@@ -316,7 +324,11 @@ def _missing_error(
 
 
 def _resolve(
-    path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], given: Mapping[str, str]
+    path: Path,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    given: Mapping[str, str],
+    required: Sequence[str] = REQUIRED,
 ) -> dict[str, str]:
     """Field → column of the file, from the given names and the accepted aliases."""
     unknown = [f for f in given if f not in FIELDS]
@@ -356,7 +368,7 @@ def _resolve(
             f"column {twice[0]!r} of {str(path)!r} is given for both {fields[0]!r} and {fields[1]!r}; "
             "a column holds one field."
         )
-    missing = [f for f in REQUIRED if f not in out]
+    missing = [f for f in required if f not in out]
     if missing:
         raise _missing_error(path, missing, out, rows, columns)
     return out
@@ -482,34 +494,39 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def read_answer_table(
-    path: str | Path, *, columns: Mapping[str, str] | None = None
-) -> tuple[list[dict[str, Any]], dict[str, ScoreItem]]:
-    """``(records, queries)`` of a table of answers, the shape :func:`~routerlab.score.store_reader.read_run` gives.
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The records of one file and, per query, each per-query field's value with the row it was first read on."""
 
-    Args:
-        path: a ``.csv``, ``.tsv``, ``.jsonl`` (``.gz`` too) or ``.parquet`` file, one row per (query, model).
-        columns: field → column of the file, for columns not named as in the module doc (e.g.
-            ``{"response": "output"}``).
+    cells: _Cells
+    records: list[dict[str, Any]]
+    per_query: dict[str, dict[str, tuple[Any, int]]]
 
-    Records carry the keys of :data:`routerlab.score.build.RECORD_KEYS`; queries map each id to its
-    :class:`~routerlab.score.base.ScoreItem`, in order of first appearance. See the module doc for the rules.
 
-    """
-    path = Path(path)
+def _read(path: Path, columns: Mapping[str, str], *, per_model: bool) -> _Read:
+    """Read one file; with ``per_model`` the file holds one model, named by its ``model`` column or its stem."""
     fmt = table_format(path)
     if fmt is None:
         raise SchemaError(
             f"{str(path)!r} is not a table of answers: its name must end in one of {', '.join(TABLE_SUFFIXES)}."
         )
     names, rows = _load(path, fmt)
-    cells = _Cells(path, fmt, _resolve(path, names, rows, dict(columns or {})))
+    required = tuple(f for f in REQUIRED if not (per_model and f == "model"))
+    cells = _Cells(path, fmt, _resolve(path, names, rows, dict(columns), required))
+    stem_model = _stem(path) if per_model and "model" not in cells.cols else None
     records: list[dict[str, Any]] = []
     first_row: dict[tuple[str, str], int] = {}
     dups: list[str] = []
     per_query: dict[str, dict[str, tuple[Any, int]]] = {}
     for row, r in enumerate(rows, start=1):
-        qid, model = cells.ident(r, row, "query_id"), cells.ident(r, row, "model")
+        qid = cells.ident(r, row, "query_id")
+        model = stem_model if stem_model is not None else cells.ident(r, row, "model")
+        if per_model and records and model != records[0]["model"]:
+            raise SchemaError(
+                f"{cells.where(row, 'model')} is {model!r} but row 1 is {records[0]['model']!r}: a file among "
+                "several per-model answer files holds the answers of one model. Split the file by model, or "
+                "score it alone as one table of answers."
+            )
         if (qid, model) in first_row:
             dups.append(f"({qid!r}, {model!r}) on rows {first_row[qid, model]} and {row}")
             continue
@@ -549,7 +566,97 @@ def read_answer_table(
             f"{str(path)!r}: {len(dups)} (query, model) pairs have more than one row: {shown}. "
             "Keep one row per (query, model) (e.g. the last successful attempt)."
         )
-    queries = {qid: _item(qid, {f: v for f, (v, _) in fields.items()}) for qid, fields in per_query.items()}
+    return _Read(cells, records, per_query)
+
+
+def read_answer_table(
+    path: str | Path, *, columns: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, ScoreItem]]:
+    """``(records, queries)`` of a table of answers, the shape :func:`~routerlab.score.store_reader.read_run` gives.
+
+    Args:
+        path: a ``.csv``, ``.tsv``, ``.jsonl`` (``.gz`` too) or ``.parquet`` file, one row per (query, model).
+        columns: field → column of the file, for columns not named as in the module doc (e.g.
+            ``{"response": "output"}``).
+
+    Records carry the keys of :data:`routerlab.score.build.RECORD_KEYS`; queries map each id to its
+    :class:`~routerlab.score.base.ScoreItem`, in order of first appearance. See the module doc for the rules.
+
+    """
+    read = _read(Path(path), dict(columns or {}), per_model=False)
+    queries = {qid: _item(qid, {f: v for f, (v, _) in fields.items()}) for qid, fields in read.per_query.items()}
+    return read.records, queries
+
+
+def answer_files(folder: str | Path) -> list[Path]:
+    """The tables of answers in ``folder`` (not its sub-folders, not hidden files), sorted by name.
+
+    Other files (a ``prices.yaml``, a README) are skipped; a folder with no table is a
+    :class:`~routerlab.errors.DataNotFoundError`.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataNotFoundError(f"No folder of answer files at {str(folder)!r}; check the path.")
+    files = sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and table_format(p) is not None
+    )
+    if not files:
+        raise DataNotFoundError(
+            f"{str(folder)!r} holds no table of answers: give one file per model named MODEL.csv (or .tsv, .jsonl, "
+            f".parquet, {', '.join(s for s in TABLE_SUFFIXES if s.endswith('.gz'))})."
+        )
+    return files
+
+
+def read_answer_tables(
+    paths: Sequence[str | Path], *, columns: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, ScoreItem]]:
+    """``(records, queries)`` of several per-model answer files (one model per file), as :func:`read_answer_table`.
+
+    Args:
+        paths: the files, each read with the same ``columns``; see :func:`answer_files` for a folder.
+        columns: field → column, as for :func:`read_answer_table`.
+
+    A file's model is its ``model`` column (``--model-col``) when it has one, which must then hold a single
+    name (the column wins over the file name, so ``run-3.csv`` may hold ``gpt-4o-mini``); otherwise the
+    file's name without its suffix (``answers/gpt-4o-mini.csv`` → ``gpt-4o-mini``). Two files that give the
+    same model are an error naming both. Per-query fields (question, gold, source, split, ...) must agree
+    across files: a difference is an error naming the query, both values and both files with their rows.
+    Queries keep the order of first appearance, files taken in the given order.
+
+    """
+    if not paths:
+        raise DataNotFoundError("No answer files given; pass a folder of per-model files or the files themselves.")
+    given = dict(columns or {})
+    records: list[dict[str, Any]] = []
+    per_query: dict[str, dict[str, tuple[Any, Path, int]]] = {}
+    model_file: dict[str, Path] = {}
+    for path in map(Path, paths):
+        read = _read(path, given, per_model=True)
+        model = str(read.records[0]["model"])
+        if model in model_file:
+            how = f"its {read.cells.cols['model']!r} column" if "model" in read.cells.cols else "its file name"
+            raise SchemaError(
+                f"{str(path)!r} holds model {model!r} (from {how}), and so does {str(model_file[model])!r}: "
+                "give one file per model (rename or merge the two files, or fix the model column)."
+            )
+        model_file[model] = path
+        records.extend(read.records)
+        for qid, fields in read.per_query.items():
+            known = per_query.get(qid)
+            if known is None:
+                per_query[qid] = {f: (v, path, row) for f, (v, row) in fields.items()}
+                continue
+            for f, (v, row) in fields.items():
+                old, old_path, old_row = known[f]
+                if v != old:
+                    raise SchemaError(
+                        f"query {qid!r} has two different {read.cells.cols.get(f, f)!r} values: {_shown(old)} "
+                        f"({str(old_path)!r}, row {old_row}) and {_shown(v)} ({str(path)!r}, row {row}); a per-query "
+                        "column must be the same in every model's file. Fix the files, or give the two questions "
+                        "different query ids."
+                    )
+    queries = {qid: _item(qid, {f: v for f, (v, _, _) in fields.items()}) for qid, fields in per_query.items()}
     return records, queries
 
 
