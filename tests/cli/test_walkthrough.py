@@ -206,3 +206,12 @@ def test_walkthrough_scores_evaluates_audits_and_reports_a_folder_of_answer_file
     for name in ("report.html", "report.md"):
         text = (tmp_path / "results" / "report" / name).read_text(encoding="utf-8")
         assert all(router in text for router in ROUTERS), name
+
+
+def test_readme_shows_exactly_the_walkthrough() -> None:
+    """The README section's commands are the ones the walk-through runs, in its order."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Evaluate routers on your own benchmark", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    commands = [tuple(line.split()) for line in block.splitlines() if line.strip()]
+    assert commands == [("routerlab", *step) for step in STEPS]
