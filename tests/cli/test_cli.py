@@ -198,3 +198,22 @@ def test_evaluate_warns_and_records_decisions_on_missing_outcomes(tmp_path: Path
     assert board["meta"]["missing"]["decisions"]["best_single"] == {"0.0": 8}
     assert {r["router"]: r["missing_outcomes"] for r in board["rows"]} == {"oracle": 0, "best_single": 8}
     assert "| 8/8 |" in (out_dir / "leaderboard.md").read_text()
+
+
+def test_evaluate_missing_option_changes_the_policy_visibly(tmp_path: Path) -> None:
+    """--missing zero: best_single's pick of the model with no test outcome counts as failed calls."""
+    out_dir = tmp_path / "zero"
+    args = ["evaluate", "-d", str(_holes_csv(tmp_path)), "-r", "oracle,best_single", "--out", str(out_dir)]
+    result = runner.invoke(app, [*args, "--missing", "zero"])
+    assert result.exit_code == 0, result.output
+    board = json.loads((out_dir / "leaderboard.json").read_text())
+    assert board["meta"]["missing"]["policy"] == "zero"
+    quality = {r["router"]: r["quality"] for r in board["rows"]}
+    assert quality["best_single"] == 0.0 and quality["oracle"] == 0.5
+    assert "missing='zero'" in " ".join(result.output.split())
+    bad = runner.invoke(app, [*args, "--missing", "maybe"])
+    assert bad.exit_code == 2 and "missing must be one of" in bad.output
+    learned = runner.invoke(
+        app, ["evaluate", "-d", str(_holes_csv(tmp_path)), "-r", "knn", "--missing", "skip", "--encoder", "hashing"]
+    )
+    assert learned.exit_code == 2 and "--missing reroute" in " ".join(learned.output.split())

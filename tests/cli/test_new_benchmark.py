@@ -153,3 +153,17 @@ def test_val_fraction_is_deterministic(bench: tuple[Path, Path, pd.DataFrame]) -
     assert (a.splits == "val").sum() > 0
     assert dict(zip(a.query_ids, a.splits, strict=True)) == dict(zip(b.query_ids, b.splits, strict=True))
     assert (a.splits[data.splits == "test"] == "test").all()
+
+
+def test_text_column_is_named_from_the_cli(bench: tuple[Path, Path, pd.DataFrame], tmp_path: Path) -> None:
+    """The query texts learned routers encode can sit in any column: --text-col names it; its absence says so."""
+    _, prices, df = bench
+    renamed = tmp_path / "renamed.csv"
+    df.drop(columns=["q", "cost"]).rename(columns={"text": "question"}).to_csv(renamed, index=False)
+    common = ["evaluate", "-d", str(renamed), *COLUMNS, "--prices", str(prices), "--val-fraction", "0.3"]
+    common += ["-r", "best_single,knn", "--encoder", "hashing", "--n-jobs", "1", "--out"]
+    out = _run([*common, str(tmp_path / "without")], code=2)
+    assert "--text-col" in out
+    out = _run([*common, str(tmp_path / "with"), "--text-col", "question"])
+    board = json.loads((tmp_path / "with" / "leaderboard.json").read_text())
+    assert {r["router"] for r in board["seed_protocol"]} == {"knn"}

@@ -73,6 +73,14 @@ ModelColOpt = Annotated[
 ScoreColOpt = Annotated[
     str | None, typer.Option("--score-col", help="Column of the scores (default score).", rich_help_panel=_LONG)
 ]
+TextColOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--text-col",
+        help="Column of the query texts that learned routers encode (default text); 'none' ignores it.",
+        rich_help_panel=_LONG,
+    ),
+]
 CostColOpt = Annotated[
     str | None,
     typer.Option(
@@ -127,6 +135,7 @@ class _LoadOptions:
     score_col: str | None = None
     cost_col: str | None = None
     score_scale: str | None = None
+    text_col: str | None = None
     prices: Path | None = None
     val_fraction: float | None = None
     sources: str = ""
@@ -140,8 +149,10 @@ class _LoadOptions:
         for key in ("query_col", "model_col", "score_col"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
-        if self.cost_col is not None:
-            out["cost_col"] = None if self.cost_col.strip().lower() == "none" else self.cost_col
+        for key in ("cost_col", "text_col"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = None if value.strip().lower() == "none" else value
         if self.score_scale is not None:
             out["score_scale"] = _parse_scale(self.score_scale)
         if self.prices is not None:
@@ -297,6 +308,7 @@ def data_show(
     score_col: ScoreColOpt = None,
     cost_col: CostColOpt = None,
     score_scale: ScoreScaleOpt = None,
+    text_col: TextColOpt = None,
     prices: PricesOpt = None,
     val_fraction: ValFractionOpt = None,
     sources: SourcesOpt = "",
@@ -308,7 +320,7 @@ def data_show(
     if split not in (*_SPLITS_ALLOWED, "all"):
         raise ValueError(f"--split must be one of {', '.join(_SPLITS_ALLOWED)} or all. Got {split!r}.")
     opts = _LoadOptions(
-        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+        query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
     )
     data = _load_dataset(name, path, download, opts)
     console.print(
@@ -396,11 +408,21 @@ def evaluate_cmd(
         str, typer.Option("--encoder", "-e", help="Query encoder of learned routers: minilm, static64, hashing, ...")
     ] = "minilm",
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            help="What a decision on a (query, model) with no outcome counts: reroute (default: the model is not "
+            "offered for that query), zero (a failed call at its cost), skip (the query leaves that router's "
+            "figures) or error. Learned routers' seed protocol uses reroute.",
+        ),
+    ] = "reroute",
     query_col: QueryColOpt = None,
     model_col: ModelColOpt = None,
     score_col: ScoreColOpt = None,
     cost_col: CostColOpt = None,
     score_scale: ScoreScaleOpt = None,
+    text_col: TextColOpt = None,
     prices: PricesOpt = None,
     val_fraction: ValFractionOpt = None,
     sources: SourcesOpt = "",
@@ -416,6 +438,7 @@ def evaluate_cmd(
     and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
     from routerlab.experiments.evaluate import evaluate
+    from routerlab.metrics.core import check_missing_policy
     from routerlab.routers import BASELINES, ROUTERS, Router, make_router
 
     names = _split_list(router, "router") if router else list(BASELINES)
@@ -423,11 +446,17 @@ def evaluate_cmd(
         ROUTERS.get(n)  # unknown names fail before any loading, with a suggestion
     lams = _parse_lams(lam)
     opts = _LoadOptions(
-        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+        query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
     )
     dataset = _load_dataset(data, path, download, opts)
     baselines = [n for n in names if n in BASELINES]
     learned = [n for n in names if n not in BASELINES]
+    policy = check_missing_policy(missing.strip().lower())
+    if learned and policy != "reroute":
+        raise ValueError(
+            f"--missing {policy} applies to routers fitted once; the seed protocol of {', '.join(learned)} scores "
+            "with --missing reroute. Drop --missing, or evaluate the learned routers in a separate run."
+        )
     if learned:
         _require_val(dataset)
     target = out if out is not None else Path("routerlab-results") / dataset.name
@@ -461,7 +490,7 @@ def evaluate_cmd(
     board = None
     if baselines or selected:
         with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
-            board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features)
+            board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features, missing=policy)
         for warning in [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]:
             err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if board is None:
@@ -570,6 +599,7 @@ def audit_cmd(
     score_col: ScoreColOpt = None,
     cost_col: CostColOpt = None,
     score_scale: ScoreScaleOpt = None,
+    text_col: TextColOpt = None,
     prices: PricesOpt = None,
     val_fraction: ValFractionOpt = None,
     sources: SourcesOpt = "",
@@ -582,7 +612,7 @@ def audit_cmd(
     from routerlab.audit import PROBE_CHECKS, audit
 
     opts = _LoadOptions(
-        query_col, model_col, score_col, cost_col, score_scale, prices, val_fraction, sources, exclude_sources
+        query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
     )
     dataset = _load_dataset(data, path, download, opts)
     options: dict[str, Any] = {"encoder": encoder} if encoder else {}

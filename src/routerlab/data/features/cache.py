@@ -337,8 +337,9 @@ def encode(
         )
     if data.texts is None:
         raise SchemaError(
-            f"Dataset {data.name!r} has no query text; use text-free routers (oracle, best_single, ...) or add texts "
-            "(RoutingData(texts=...))."
+            f"Dataset {data.name!r} has no query text; use text-free routers (oracle, best_single, ...) or add texts: "
+            "for a long table, a text column (`--text-col COLUMN` on the CLI, text_col= in Python); in Python, "
+            "RoutingData(texts=...)."
         )
     enc = _shared_encoder(encoder) if isinstance(encoder, str) else encoder
     texts: list[str] = [str(t) for t in data.texts]
