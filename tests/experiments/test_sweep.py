@@ -366,3 +366,22 @@ def test_shipped_dataset_with_a_path_in_the_sweep_config_is_refused(tmp_path: Pa
     with pytest.raises(SchemaError, match=r"'routerlab-mini' ships inside the routerlab package.*'path:' in a config"):
         run_sweep(cfg)
     assert not (tmp_path / "out" / "runs.jsonl").exists()
+
+
+def test_val_fraction_in_a_dataset_entry_carves_validation_from_a_file(tmp_path: Path) -> None:
+    """A long table with train/test only: the error names val_fraction; with it the sweep runs, test untouched."""
+    lines = ["query_id,model,score,cost,split,text"]
+    for i in range(60):
+        split = "test" if i % 4 == 0 else "train"
+        for j, m in enumerate(("a", "b")):
+            lines.append(f"q{i},{m},{int((i + j) % 3 == 0)},{1 + j},{split},question {i}")
+    table = tmp_path / "bench.csv"
+    table.write_text("\n".join(lines) + "\n")
+    entry: dict[str, Any] = {"name": str(table)}
+    with pytest.raises(SchemaError, match=r"val_fraction: 0\.1"):
+        run_sweep(_config(tmp_path / "no-val", datasets=[entry], routers=["best_single"]))
+    res = run_sweep(_config(tmp_path / "val", datasets=[{**entry, "val_fraction": 0.25}], routers=["best_single"]))
+    assert [s.status for s in res.summary] == ["ok"]
+    assert res.summary[0].n_test == 15
+    with pytest.raises(ValueError, match="val_fraction"):
+        _config(tmp_path, datasets=[{**entry, "val_fraction": 1.5}])

@@ -100,6 +100,8 @@ class DatasetRef(BaseModel):
     name: str = Field(min_length=1)
     path: Path | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    #: carve a validation split of about this fraction of train (hash of the query id) when there is none
+    val_fraction: float | None = Field(None, gt=0, lt=1)
 
 
 class SweepConfig(BaseModel):
@@ -326,8 +328,9 @@ def split_rows(data: RoutingData) -> dict[str, np.ndarray]:
             mask &= answered
         if not mask.any():
             fix = (
-                " The seed protocol selects hyper-parameters on validation; carve a validation split from train "
-                "with routerlab.data.splits.carve_validation(data.query_ids, data.splits) and data.with_splits(...)."
+                " The seed protocol selects hyper-parameters on validation; carve a validation split from train: "
+                "`routerlab evaluate --val-fraction 0.1`, `val_fraction: 0.1` in the sweep config's dataset entry, "
+                "or routerlab.data.splits.carve_validation(data.query_ids, data.splits) in Python."
                 if split == "val"
                 else ""
             )
@@ -663,8 +666,22 @@ def _load(config: SweepConfig, data: Mapping[str, RoutingData] | None) -> dict[s
         if data is not None and ref.name in data:
             out[ref.name] = data[ref.name]
         else:
-            out[ref.name] = load(ref.name, ref.path, **ref.options)
+            out[ref.name] = _with_val(load(ref.name, ref.path, **ref.options), ref.val_fraction)
     return out
+
+
+def _with_val(data: RoutingData, fraction: float | None) -> RoutingData:
+    """``data`` with about ``fraction`` of train moved to val (hash of the query id), when asked and none exists."""
+    if fraction is None:
+        return data
+    from routerlab.data.splits import DEFAULT_SEED, carve_validation
+
+    if (data.splits == "val").any():
+        raise SchemaError(
+            f"{data.name!r} already has {int((data.splits == 'val').sum())} val queries; val_fraction only carves "
+            "one when there is none. Drop val_fraction from its dataset entry."
+        )
+    return data.with_splits(carve_validation(data.query_ids, data.splits, fraction, DEFAULT_SEED))
 
 
 def _features(
