@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -194,8 +194,7 @@ def _load_dataset(name: str, path: Path | None, download: bool, opts: _LoadOptio
             "whose loader knows its columns and costs. Drop them, or give the path of a long table."
         )
     data = load(name, path, download=download, **long_options)
-    for warning in data.meta.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
+    _warn(data.meta.get("warnings", []))
     data = _select_sources(data, opts.sources, opts.exclude_sources)
     if opts.val_fraction is not None:
         data = _carve_val(data, opts.val_fraction)
@@ -491,17 +490,19 @@ def evaluate_cmd(
     if baselines or selected:
         with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
             board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features, missing=policy)
-        for warning in [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]:
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
-    if board is None:
+        _warn([*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])])
+    else:
         from routerlab.audit import data_warnings
 
-        for warning in data_warnings(dataset):
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        _warn(data_warnings(dataset))
+    if board is not None and sweep is not None:
+        from routerlab.experiments.evaluate import attach_sweep
+
+        board = attach_sweep(board, sweep)  # the learned routers' rows: printed below and saved, one computation
     for lam_value in sorted(set(lams)):
         entries: list[tuple[float, float, str, list[str]]] = []
         title, unit = f"{dataset.name}: test split, λ = {lam_value:g}", dataset.cost_unit
-        if board is not None and baselines:
+        if board is not None:
             title = f"{board.dataset}: {board.split} split, {board.n_queries} queries, λ = {lam_value:g}"
             unit = board.cost_unit
             for r in board.at(lam_value):
@@ -509,24 +510,22 @@ def evaluate_cmd(
                     continue  # learned routers are shown with their seed-protocol figures below
                 cells = [f"{r.quality:.4f}", f"{r.mean_cost:.6g}", f"{r.utility:.4f}", f"{r.oracle_gap:.4f}"]
                 entries.append((r.utility, r.mean_cost, r.router, [*cells, f"{r.cna:.4f}"]))
-        if sweep is not None:
-            k = _lam_key(lam_value)
-            for s in sweep.summary:
-                if s.status != "ok" or s.oracle_test_acc is None:
-                    entries.append((-np.inf, np.inf, s.router, ["failed"] * 5))
+            for row in board.seed_protocol:
+                if row.lam != lam_value:
                     continue
-                if not baselines:
-                    title = f"{dataset.name}: test split, {s.n_test} queries, λ = {lam_value:g}"
-                n_seeds, q, u = len(s.seeds), s.test_quality_mean[k], s.test_utility_mean[k]
+                if row.status != "ok" or row.quality is None or row.utility is None:
+                    entries.append((-np.inf, np.inf, row.router, ["failed"] * 5))
+                    continue
                 cells = [
-                    _mean_std(q, s.test_quality_std[k], n_seeds),
-                    f"{s.test_cost_mean[k]:.6g}",
-                    _mean_std(u, s.test_utility_std[k], n_seeds),
-                    f"{s.oracle_test_acc - q:.4f}",
-                    f"{q / s.oracle_test_acc:.4f}" if s.oracle_test_acc else "n/a",
+                    _mean_std(row.quality, row.quality_std, row.n_seeds),
+                    f"{row.mean_cost:.6g}",
+                    _mean_std(row.utility, row.utility_std, row.n_seeds),
+                    f"{row.oracle_gap:.4f}",
+                    f"{row.cna:.4f}" if row.cna is not None else "n/a",
                 ]
-                label = s.router if s.encoder == "none" else f"{s.router} ({s.encoder})"
-                entries.append((u, s.test_cost_mean[k], label, cells))
+                entries.append((row.utility, row.mean_cost or 0.0, row.label, cells))
+        elif sweep is not None:  # no board: no baseline asked and every learned router failed
+            entries += [(-np.inf, np.inf, failed.router, ["failed"] * 5) for failed in sweep.summary]
         table = Table(title=title)
         for col in ("router", "quality", f"mean cost ({unit})", "U(λ)", "gap to oracle", "CNA"):
             table.add_column(col, justify="left" if col == "router" else "right")
@@ -534,10 +533,6 @@ def evaluate_cmd(
             table.add_row(name, *cells)
         console.print(table)
     if board is not None:
-        if sweep is not None:  # learned routers are saved with their seed-protocol figures, as printed
-            from routerlab.experiments.evaluate import attach_sweep
-
-            board = attach_sweep(board, sweep)
         paths = board.save_results(target, leaderboard=baselines if learned else None)
         if "json" in paths:
             console.print(f"wrote {paths['json']} and {paths['markdown']}")
@@ -695,6 +690,12 @@ def sweep_cmd(
 
 def _lam_key(lam: float) -> str:
     return f"{float(lam):g}"
+
+
+def _warn(lines: Sequence[object]) -> None:
+    """Print each line as a warning on stderr, literally (rich markup escaped)."""
+    for line in lines:
+        err_console.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False)
 
 
 def _mean_std(mean: float, std: float | None, n: int) -> str:
