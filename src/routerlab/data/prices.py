@@ -8,7 +8,6 @@ so that a misspelt name shows.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,12 +31,16 @@ def read_prices(path: Path | None) -> dict[str, tuple[float, float]] | None:
 
         raw, _ = read_yaml(path, what="prices", expected=EXPECTED)
     else:
+        from routerlab._jsonl import parse_json
+
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"--prices {str(path)!r} is not a readable JSON file: {exc}. (A .yaml/.yml file is read as YAML.)"
-            ) from None
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"--prices {str(path)!r} is not a readable JSON file: {exc}.") from None
+        # the project's strict JSON reader: line and column of a syntax error, duplicate models, nesting bombs
+        raw = parse_json(
+            data, path=path, fix="write --prices as JSON {model: [IN, OUT]} (a .yaml/.yml file is read as YAML)"
+        )
     if not isinstance(raw, dict):
         raise ValueError(f"--prices {str(path)!r} must hold {EXPECTED}. Got {type(raw).__name__}.")
     prices = {}
