@@ -436,7 +436,7 @@ def evaluate_cmd(
     OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
     and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
-    from routerlab.experiments.evaluate import evaluate
+    from routerlab.experiments.evaluate import evaluate, format_mean_std
     from routerlab.metrics.core import check_missing_policy
     from routerlab.routers import BASELINES, ROUTERS, Router, make_router
 
@@ -517,9 +517,9 @@ def evaluate_cmd(
                     entries.append((-np.inf, np.inf, row.router, ["failed"] * 5))
                     continue
                 cells = [
-                    _mean_std(row.quality, row.quality_std, row.n_seeds),
+                    format_mean_std(row.quality, row.quality_std, row.n_seeds),
                     f"{row.mean_cost:.6g}",
-                    _mean_std(row.utility, row.utility_std, row.n_seeds),
+                    format_mean_std(row.utility, row.utility_std, row.n_seeds),
                     f"{row.oracle_gap:.4f}",
                     f"{row.cna:.4f}" if row.cna is not None else "n/a",
                 ]
@@ -652,6 +652,7 @@ def sweep_cmd(
 
     Records go to OUT/runs.jsonl as runs finish; a rerun skips every completed run.
     """
+    from routerlab.experiments.evaluate import format_mean_std
     from routerlab.experiments.sweep import SweepConfig, run_sweep
     from routerlab.routers import ROUTERS
 
@@ -679,8 +680,8 @@ def sweep_cmd(
             table.add_row(*head, "0", *(["[red]failed[/]"] * (1 + len(lam_keys))))
             continue
         n = len(s.seeds)
-        cells = [_mean_std(s.test_acc_mean, s.test_acc_std, n)]
-        cells += [_mean_std(s.test_utility_mean[k], s.test_utility_std[k], n) for k in lam_keys]
+        cells = [format_mean_std(s.test_acc_mean, s.test_acc_std, n)]
+        cells += [format_mean_std(s.test_utility_mean[k], s.test_utility_std[k], n) for k in lam_keys]
         table.add_row(*head, str(n), *cells)
     console.print(table)
     if result.errors:
@@ -696,10 +697,6 @@ def _warn(lines: Sequence[object]) -> None:
     """Print each line as a warning on stderr, literally (rich markup escaped)."""
     for line in lines:
         err_console.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False)
-
-
-def _mean_std(mean: float, std: float | None, n: int) -> str:
-    return f"{mean:.4f} ± {std:.4f}" if n > 1 and std is not None else f"{mean:.4f}"
 
 
 @contextlib.contextmanager

@@ -342,8 +342,8 @@ class Leaderboard:
                     entries.append((-np.inf, np.inf, s.label, line))
                     continue
                 line = (
-                    f"| {s.label} | {_mean_std(s.quality, s.quality_std, s.n_seeds)} | {s.mean_cost:.6g} "
-                    f"| {_mean_std(s.utility, s.utility_std, s.n_seeds)} | {_opt(s.oracle_gap)} | {_opt(s.cna)} "
+                    f"| {s.label} | {format_mean_std(s.quality, s.quality_std, s.n_seeds)} | {s.mean_cost:.6g} "
+                    f"| {format_mean_std(s.utility, s.utility_std, s.n_seeds)} | {_opt(s.oracle_gap)} | {_opt(s.cna)} "
                     f"|{hole}{kind}"
                 )
                 entries.append((s.utility, s.mean_cost, s.label, line))
@@ -400,7 +400,8 @@ class Leaderboard:
         return paths
 
 
-def _mean_std(mean: float, std: float | None, n: int) -> str:
+def format_mean_std(mean: float, std: float | None, n: int) -> str:
+    """``mean ± std`` over ``n`` seeds as the leaderboards show it; the mean alone for one seed or no std."""
     return f"{mean:.4f} ± {std:.4f}" if n > 1 and std is not None else f"{mean:.4f}"
 
 
