@@ -396,11 +396,11 @@ def run_sandboxed(
         with (
             tempfile.TemporaryFile() as c_out,
             tempfile.TemporaryFile() as c_err,
-            tempfile.TemporaryFile() as t_out,
-            tempfile.TemporaryFile() as t_err,
         ):
 
-            def spawn(role: str, workdir: str, out: IO[bytes], err: IO[bytes], keep: tuple[int, ...], lay: int) -> Any:
+            def spawn(
+                role: str, workdir: str, out: IO[bytes] | int, err: IO[bytes] | int, keep: tuple[int, ...], lay: int
+            ) -> Any:
                 proc = subprocess.Popen(
                     [exe, "-I", "-B", "-c", _LOADER, role, str(_HERE)],
                     stdin=subprocess.PIPE,
@@ -420,7 +420,8 @@ def run_sandboxed(
             _feed(cand, {**common, "role": "candidate", "workdir": dirs[0], "solution": solution, "req_fd": req_r,
                          "max_processes": limits.max_processes,
                          "resp_fd": resp_w, "report_fd": report_w, "supervisor_fd": sup_w})  # fmt: skip
-            tester = spawn("tests", dirs[1], t_out, t_err, (req_w, resp_r, status_w), tl_w)
+            # the test process's own output is never stored (its verdict comes on status_w)
+            tester = spawn("tests", dirs[1], subprocess.DEVNULL, subprocess.DEVNULL, (req_w, resp_r, status_w), tl_w)
             close(req_w, resp_r, status_w, tl_w)
             _feed(tester, {**common, "role": "tests", "workdir": dirs[1], "solution": solution, "tests": tests,
                            "setup": setup, "entry_point": entry_point, "req_fd": req_w, "resp_fd": resp_r,
