@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -32,19 +34,53 @@ def _fails(args: list[str]) -> str:
     return result.output
 
 
-def test_evaluate_without_arguments_uses_shipped_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_without_arguments_routes_on_shipped_data_and_shows_a_real_difference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The main job: baselines and a learned router on routerlab-dcrouter's 1,796 test queries (issue 11)."""
+    import pyarrow.parquet as pq
+
+    from routerlab.data import read_parquet
+
     monkeypatch.chdir(tmp_path)
     out = _ok(["evaluate"])
-    for router in ("oracle", "best_single", "random", "cheapest", "majority_label"):
+    baselines = {"oracle", "best_single", "random", "cheapest", "majority_label"}
+    for router in [*baselines, "knn (hashing)"]:
         assert router in out
-    board = json.loads((tmp_path / "routerlab-results" / "routerlab-mini" / "leaderboard.json").read_text())
+    assert "1796 queries" in out and "Δ vs best" in out
+    body = [line for line in out.splitlines() if line.startswith("│")]
+    assert len(body) >= 6 and not any(re.search(r"\d…", line) for line in body)  # a number is never cut
+    results = tmp_path / "routerlab-results" / "routerlab-dcrouter"
+    board = json.loads((results / "leaderboard.json").read_text())
     rows = board["rows"]
-    assert {r["router"] for r in rows} == {"oracle", "best_single", "random", "cheapest", "majority_label"}
+    assert {r["router"] for r in rows} == baselines
+    assert [(s["router"], s["encoder"], s["status"]) for s in board["seed_protocol"]] == [("knn", "hashing", "ok")]
     oracle = next(r for r in rows if r["router"] == "oracle")
-    assert all(oracle["quality"] >= r["quality"] for r in rows)
+    assert all(oracle["quality"] >= r["quality"] for r in [*rows, *board["seed_protocol"]])
     assert oracle["oracle_gap"] == 0.0
-    md = (tmp_path / "routerlab-results" / "routerlab-mini" / "leaderboard.md").read_text()
-    assert "| oracle |" in md
+    md = (results / "leaderboard.md").read_text()
+    assert "| oracle |" in md and "| knn (hashing) |" in md and "Δ quality vs best_single [95 % CI]" in md
+    # the Δ of knn, recomputed independently from the saved decisions and outcomes
+    test = pq.read_table(results / "test.parquet").to_pylist()
+    y = np.array([row["Y"] for row in test], dtype=float)
+    preds = pq.read_table(results / "predictions.parquet").to_pylist()
+    order = {row["query_ids"]: i for i, row in enumerate(test)}
+    column = {m: j for j, m in enumerate(read_parquet(results / "test.parquet").model_names)}
+    choice = {name: np.zeros(len(y), dtype=int) for name in ("knn", "best_single")}
+    for p in preds:
+        if p["router"] in choice:
+            choice[p["router"]][order[p["query_id"]]] = column[p["choice@0.0"]]
+    knn, best = y[np.arange(len(y)), choice["knn"]], y[np.arange(len(y)), choice["best_single"]]
+    knn_line = next(line for line in md.splitlines() if line.startswith("| knn (hashing) |"))
+    m = re.search(r"\| ([+-]\d\.\d{4}) \[([+-]\d\.\d{4}), ([+-]\d\.\d{4})\](\*?) \|$", knn_line)
+    assert m, knn_line
+    delta, low, high = (float(m.group(i)) for i in (1, 2, 3))
+    diff = knn - best
+    assert delta == pytest.approx(diff.mean(), abs=5e-5)
+    normal = 1.96 * diff.std() / np.sqrt(len(diff))  # the normal approximation of the paired CI
+    assert (high - low) / 2 == pytest.approx(normal, rel=0.15)
+    # the test split is large enough for a gap to show: the CI half-width stays under 2.5 pp
+    assert normal < 0.025 and (m.group(4) == "*") == (low > 0 or high < 0)
 
 
 def test_evaluate_several_lambdas(tmp_path: Path) -> None:

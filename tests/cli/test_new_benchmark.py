@@ -86,8 +86,11 @@ def test_evaluate_and_audit_with_sources_and_val_fraction(
     csv, prices, df = bench
     out_dir = tmp_path / "res"
     common = [*COLUMNS, "--prices", str(prices), "--exclude-sources", "ifeval"]
-    _run(["evaluate", "-d", str(csv), *common, "--out", str(out_dir)])
+    first = _run(["evaluate", "-d", str(csv), *common, "--out", str(out_dir)])
+    # the default learned router needs a validation split: skipped in plain sight, with the flag that adds one
+    assert "knn skipped" in first and "--val-fraction 0.1" in first
     board = json.loads((out_dir / "leaderboard.json").read_text())
+    assert board["seed_protocol"] == []
     kept = df[df["source"] != "ifeval"]
     test = kept[kept["split"] == "test"]
     assert board["n_queries"] == test["qid"].nunique()

@@ -197,6 +197,55 @@ def test_mini_matches_its_source(loaded: Callable[[str], RoutingData]) -> None:
     assert full.splits[rows].tolist() == mini.splits.tolist()
 
 
+def _make_shipped() -> Any:
+    """scripts/make_shipped.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "make_shipped.py"
+    spec = importlib.util.spec_from_file_location("make_shipped", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dcrouter_ships_every_query_resplit_within_each_task() -> None:
+    d = load("routerlab-dcrouter")
+    assert d.name == "routerlab-dcrouter" and d.n_queries == 5989 and d.n_models == 9
+    assert d.split_sizes() == {"train": 3594, "val": 599, "test": 1796}
+    assert d.meta["license"] == "MIT" and d.meta["fractions"] == {"train": 0.6, "val": 0.1, "test": 0.3}
+    assert "Not the public split" in d.meta["split_method"]
+    with resources.as_file(resources.files("routerlab.data").joinpath("shipped", "routerlab-dcrouter.parquet")) as f:
+        assert f.stat().st_size < 2_000_000
+    # no question is in two splits, and each task's test share is round(30 %) of its queries
+    assert not set(d.texts[d.splits != "test"]) & set(d.texts[d.splits == "test"])
+    for source in set(d.sources):
+        rows = d.sources == source
+        assert (d.splits[rows] == "test").sum() == round(0.3 * rows.sum()), source
+        assert (d.splits[rows] == "val").sum() == round(0.1 * rows.sum()), source
+
+
+def test_dcrouter_split_is_reproduced_by_its_script_whatever_the_row_order() -> None:
+    d = load("routerlab-dcrouter")
+    resplit = _make_shipped().resplit
+    assert resplit(d, d.meta["fractions"], d.meta["seed"]).tolist() == d.splits.tolist()
+    perm = np.random.default_rng(0).permutation(d.n_queries)
+    assert resplit(d.subset(perm), d.meta["fractions"], d.meta["seed"]).tolist() == d.splits[perm].tolist()
+    assert resplit(d, d.meta["fractions"], 1).tolist() != d.splits.tolist()  # the seed matters
+
+
+def test_dcrouter_matches_its_source(loaded: Callable[[str], RoutingData]) -> None:
+    shipped = load("routerlab-dcrouter")
+    full = loaded(DCROUTER)
+    pos = {q: i for i, q in enumerate(full.query_ids)}
+    rows = np.array([pos[q] for q in shipped.query_ids])
+    assert np.array_equal(full.Y[rows], shipped.Y, equal_nan=True)
+    assert np.array_equal(full.cost[rows], shipped.cost)
+    assert full.texts[rows].tolist() == shipped.texts.tolist()
+    # every query of the source is kept but the train copies of the 119 test questions
+    assert full.n_queries - shipped.n_queries == 119 == full.meta["duplicates"]["train_test_overlap"]
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 @pytest.mark.parametrize(
     ("name", "family", "params"),

@@ -14,6 +14,7 @@ import pytest
 import routerlab
 import routerlab.data
 from routerlab.data import RoutingData
+from routerlab.data.schema import ModelInfo
 from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate import Leaderboard, SeedProtocolRow, attach_sweep, evaluate, load_results
 from routerlab.experiments.sweep import SummaryRow, SweepResult
@@ -405,3 +406,67 @@ def test_a_leaderboard_json_from_the_future_is_refused_or_skipped(
     with caplog.at_level("WARNING"):
         loaded = load_results(tmp_path)
     assert loaded.seed_protocol == () and "seed-protocol rows not read" in caplog.text
+
+
+# ------------------------------------------------------------------- Δ vs best_single (issue 11 §5, main job)
+def _two_models(q_a: list[float], q_b: list[float]) -> RoutingData:
+    """A test split where model a and model b have the given outcomes; train makes b the best single."""
+    n = len(q_a)
+    y = np.array([[0.0, 1.0]] * 4 + list(zip(q_a, q_b, strict=True)))
+    return RoutingData(
+        name="pair",
+        query_ids=np.array([f"q{i}" for i in range(4 + n)], dtype=object),
+        sources=np.array(["s"] * (4 + n), dtype=object),
+        splits=np.array(["train"] * 4 + ["test"] * n, dtype=object),
+        models=(ModelInfo("a"), ModelInfo("b")),
+        Y=y,
+        cost=np.ones_like(y),
+        cost_unit="usd",
+    )
+
+
+def test_quality_deltas_is_the_paired_mean_difference_with_a_ci_around_it() -> None:
+    from routerlab.experiments.evaluate import quality_deltas
+
+    # oracle minus best_single (model b): per query max(a, b) - b = [1, 0, 0, 1, 0, 0, 0, 0] -> 0.25
+    data = _two_models([1, 0, 1, 1, 0, 0, 1, 0], [0, 0, 1, 0, 1, 1, 1, 0])
+    board = evaluate(data, ["oracle", "best_single", "cheapest"])
+    deltas = quality_deltas(board, 0.0)
+    assert set(deltas) == {"oracle", "cheapest"}  # the reference is not compared with itself
+    d = deltas["oracle"]
+    assert d.delta == pytest.approx(0.25) and d.n_queries == 8
+    assert d.low <= d.delta <= d.high and d.low >= 0  # the oracle never loses a paired query
+    assert d.delta == pytest.approx(board.row("oracle").quality - board.row("best_single").quality)
+    assert quality_deltas(board, 0.0, reference="random") == {}  # not evaluated: nothing to compare with
+
+
+def test_quality_deltas_do_not_depend_on_query_order_and_find_a_real_gap() -> None:
+    from routerlab.experiments.evaluate import quality_deltas
+
+    rng = np.random.default_rng(3)
+    a = (rng.random(400) < 0.7).astype(float)
+    data = _two_models(a.tolist(), (rng.random(400) < 0.5).astype(float).tolist())
+    first = quality_deltas(evaluate(data, ["oracle", "best_single"]), 0.0)["oracle"]
+    perm = np.concatenate([np.arange(4), 4 + rng.permutation(400)])
+    again = quality_deltas(evaluate(data.subset(perm), ["oracle", "best_single"]), 0.0)["oracle"]
+    assert first.delta == pytest.approx(again.delta)
+    assert first.significant and first.low > 0.1  # a gap of ~0.35 on 400 queries cannot be noise
+    assert "*" in first.cell() and first.short().startswith("+") and " ± " in first.short()
+
+
+def test_markdown_shows_the_delta_column_for_every_router_the_table_holds() -> None:
+    data = make_routing_problem(120, 3, seed=1)
+    X = np.random.default_rng(0).normal(size=(data.n_queries, 4))
+    board = evaluate(data, ["oracle", "best_single", make_router("knn", k=5)], lams=(0.0, 0.5), features=X)
+    sweep = SweepResult(Path("sweep"), (0.0, 0.5), (_summary_row("knn"),), (), 0, 0)
+    seeded = attach_sweep(board, sweep)  # as the CLI does; it then saves the baselines' rows only
+    md = seeded.to_markdown()
+    assert "Δ quality vs best_single [95 % CI]" in md and "paired bootstrap" in md
+    lam0 = md.split("## λ = 0\n")[1].split("## λ")[0]
+    knn_line = next(line for line in lam0.splitlines() if line.startswith("| knn (hashing) |"))
+    assert re.search(r"\| [+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]\*? \|$", knn_line)
+    best = next(line for line in lam0.splitlines() if line.startswith("| best_single |"))
+    assert best.endswith("| – |")
+    # restricting the JSON/Markdown rows to the baselines keeps the learned routers' decisions for their Δ
+    sub = seeded.select([r.router for r in seeded.rows if r.router in BASELINES])
+    assert "| knn (hashing) |" in sub.to_markdown() and sub.to_markdown().count("*") >= 1

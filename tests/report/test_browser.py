@@ -80,8 +80,8 @@ def test_report_opens_offline_in_headless_chromium(tmp_path: Path) -> None:
             assert page.title() == f"routerlab report: {DATASET}"
             leaderboard = page.locator("table#leaderboard-lam-0")
             assert leaderboard.is_visible()
-            assert leaderboard.locator("tbody tr").count() == 5  # the five baselines
-            assert "best_single" in leaderboard.inner_text()
+            assert leaderboard.locator("tbody tr").count() == 6  # the five baselines and the default knn
+            assert "best_single" in leaderboard.inner_text() and "knn" in leaderboard.inner_text()
             figures = page.locator("figure.figure")
             assert figures.count() == len(EXPECTED_FIGURES)
             assert page.locator("figure.figure svg").count() == len(EXPECTED_FIGURES)

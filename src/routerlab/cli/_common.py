@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -19,8 +20,20 @@ from routerlab.errors import RouterlabError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+#: width of tables written to a pipe or a file (a CI log), where rich would otherwise assume 80 columns
+PIPE_WIDTH = 120
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console that keeps a terminal's width, and is 120 columns wide on a pipe unless COLUMNS says otherwise."""
+    out = Console(stderr=stderr)
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPE_WIDTH  # leaderboards have 7 columns: at 80 their numbers were cut to "0.80…"
+    return out
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 __all__ = ["_friendly_errors", "console", "err_console", "progress_bar"]
 

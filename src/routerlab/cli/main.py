@@ -24,6 +24,8 @@ from routerlab.errors import RouterlabError
 
 if TYPE_CHECKING:
     from routerlab.data.schema import RoutingData
+    from routerlab.experiments.evaluate import Leaderboard
+    from routerlab.experiments.sweep import SweepResult
 
 app = typer.Typer(
     name="routerlab", help="Honest, practical LLM routing: data, audits, routers, metrics.", no_args_is_help=True
@@ -31,7 +33,10 @@ app = typer.Typer(
 data_app = typer.Typer(help="List and inspect routing datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-DEFAULT_DATA = "routerlab-mini"
+DEFAULT_DATA = "routerlab-dcrouter"
+#: what `routerlab evaluate` runs with no --router: the baselines and one learned router (issue 11)
+DEFAULT_LEARNED = ("knn",)
+DEFAULT_ENCODER = "hashing"
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")
 _PATH_HELP = "Folder with a registered benchmark's original files (an error with a shipped dataset or a file path)."
 
@@ -248,9 +253,14 @@ def _carve_val(data: RoutingData, fraction: float) -> RoutingData:
     return dataclasses.replace(data.with_splits(splits), meta=meta)
 
 
+def _has_val(data: RoutingData) -> bool:
+    """Whether some 'val' query has an outcome (what the seed protocol selects on)."""
+    return bool(((data.splits == "val") & data.observed.any(axis=1)).any())
+
+
 def _require_val(data: RoutingData) -> None:
     """Learned routers select on validation: fail early, naming --val-fraction, when there is none."""
-    if not ((data.splits == "val") & data.observed.any(axis=1)).any():
+    if not _has_val(data):
         raise ValueError(
             f"{data.name!r} has no 'val' queries with an outcome (splits {data.split_sizes()}); learned routers "
             "select their hyper-parameters on validation. Pass --val-fraction 0.1 to carve one from train "
@@ -399,13 +409,28 @@ def data_show(
 def evaluate_cmd(
     data: Annotated[str, typer.Option("--data", "-d", help="Dataset name or path.")] = DEFAULT_DATA,
     path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
-    router: Annotated[str, typer.Option("--router", "-r", help="Comma-separated router names.")] = "",
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            "-r",
+            help="Comma-separated router names (default: the baselines oracle, random, best_single, cheapest, "
+            f"majority_label and the learned {', '.join(DEFAULT_LEARNED)}).",
+        ),
+    ] = "",
     lam: Annotated[str, typer.Option("--lambda", "-l", help="Comma-separated cost weights λ in [0, 1].")] = "0",
     out: Annotated[Path | None, typer.Option(help="Output folder (default routerlab-results/<dataset>).")] = None,
     download: Annotated[bool, typer.Option(help="Fetch the dataset from its public home if absent.")] = False,
     encoder: Annotated[
-        str, typer.Option("--encoder", "-e", help="Query encoder of learned routers: minilm, static64, hashing, ...")
-    ] = "minilm",
+        str,
+        typer.Option(
+            "--encoder",
+            "-e",
+            help="Query encoder of learned routers: hashing (default: hashed word and character n-grams, no model, "
+            "instant), minilm (all-MiniLM-L6-v2 sentence embeddings; about 1-3 min per 5,000 queries on 2 CPU "
+            "cores the first time, cached after), static64, st:<model>.",
+        ),
+    ] = DEFAULT_ENCODER,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
     missing: Annotated[
         str,
@@ -436,11 +461,11 @@ def evaluate_cmd(
     OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
     and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
-    from routerlab.experiments.evaluate import evaluate, format_mean_std
+    from routerlab.experiments.evaluate import evaluate
     from routerlab.metrics.core import check_missing_policy
     from routerlab.routers import BASELINES, ROUTERS, Router, make_router
 
-    names = _split_list(router, "router") if router else list(BASELINES)
+    names = _split_list(router, "router") if router else [*BASELINES, *DEFAULT_LEARNED]
     for n in names:
         ROUTERS.get(n)  # unknown names fail before any loading, with a suggestion
     lams = _parse_lams(lam)
@@ -456,6 +481,14 @@ def evaluate_cmd(
             f"--missing {policy} applies to routers fitted once; the seed protocol of {', '.join(learned)} scores "
             "with --missing reroute. Drop --missing, or evaluate the learned routers in a separate run."
         )
+    if learned and not router and not _has_val(dataset):  # the default learned router needs a validation split
+        _warn(
+            [
+                f"{', '.join(learned)} skipped: {dataset.name!r} has no 'val' queries with an outcome to select "
+                "hyper-parameters on; pass --val-fraction 0.1 to carve one from train, or --router to choose routers."
+            ]
+        )
+        learned = []
     if learned:
         _require_val(dataset)
     target = out if out is not None else Path("routerlab-results") / dataset.name
@@ -467,8 +500,17 @@ def evaluate_cmd(
         from routerlab.experiments.sweep import SweepConfig, run_sweep
 
         if any(ROUTERS.get(n).requires_features for n in learned):  # encode once, with a bar, for sweep and fit
+            encoded: list[int] = []
             with _progress_callback(f"encoding {dataset.n_queries} queries with {encoder}") as bar:
-                features = encode(dataset, encoder, cache=True, progress=lambda done, total: bar(done, total, ""))
+
+                def step(done: int, total: int) -> None:
+                    if total:
+                        encoded.append(done)
+                        bar(done, total, "")
+
+                features = encode(dataset, encoder, cache=True, progress=step)
+                if not encoded:  # every text came from the cache: say so rather than show a 0/0 bar
+                    bar(dataset.n_queries, dataset.n_queries, "from the cache")
         config = SweepConfig.build(
             datasets=[{"name": data, "path": path}],
             routers=learned,
@@ -500,43 +542,14 @@ def evaluate_cmd(
 
         board = attach_sweep(board, sweep)  # the learned routers' rows: printed below and saved, one computation
     for lam_value in sorted(set(lams)):
-        entries: list[tuple[float, float, str, list[str]]] = []
-        title, unit = f"{dataset.name}: test split, λ = {lam_value:g}", dataset.cost_unit
-        if board is not None:
-            title = f"{board.dataset}: {board.split} split, {board.n_queries} queries, λ = {lam_value:g}"
-            unit = board.cost_unit
-            for r in board.at(lam_value):
-                if r.router not in baselines:
-                    continue  # learned routers are shown with their seed-protocol figures below
-                cells = [f"{r.quality:.4f}", f"{r.mean_cost:.6g}", f"{r.utility:.4f}", f"{r.oracle_gap:.4f}"]
-                entries.append((r.utility, r.mean_cost, r.router, [*cells, f"{r.cna:.4f}"]))
-            for row in board.seed_protocol:
-                if row.lam != lam_value:
-                    continue
-                if row.status != "ok" or row.quality is None or row.utility is None:
-                    entries.append((-np.inf, np.inf, row.router, ["failed"] * 5))
-                    continue
-                cells = [
-                    format_mean_std(row.quality, row.quality_std, row.n_seeds),
-                    f"{row.mean_cost:.6g}",
-                    format_mean_std(row.utility, row.utility_std, row.n_seeds),
-                    f"{row.oracle_gap:.4f}",
-                    f"{row.cna:.4f}" if row.cna is not None else "n/a",
-                ]
-                entries.append((row.utility, row.mean_cost or 0.0, row.label, cells))
-        elif sweep is not None:  # no board: no baseline asked and every learned router failed
-            entries += [(-np.inf, np.inf, failed.router, ["failed"] * 5) for failed in sweep.summary]
-        table = Table(title=title)
-        for col in ("router", "quality", f"mean cost ({unit})", "U(λ)", "gap to oracle", "CNA"):
-            table.add_column(col, justify="left" if col == "router" else "right")
-        for _, _, name, cells in sorted(entries, key=lambda e: (-e[0], e[1], e[2])):
-            table.add_row(name, *cells)
-        console.print(table)
+        _print_board(board, sweep, dataset, baselines, lam_value)
     if board is not None:
         paths = board.save_results(target, leaderboard=baselines if learned else None)
         if "json" in paths:
-            console.print(f"wrote {paths['json']} and {paths['markdown']}")
-        console.print(f"wrote the predictions of every router to {paths['predictions']}; see `routerlab report`")
+            console.print(f"wrote {paths['json']} and {paths['markdown']}", soft_wrap=True)
+        console.print(  # soft_wrap: a path is never broken across lines
+            f"wrote the predictions of every router to {paths['predictions']}; see `routerlab report`", soft_wrap=True
+        )
     if sweep is not None:
         console.print(
             "learned routers: mean ± std (ddof 0) over the seeds of the validation-selected configuration; "
@@ -544,6 +557,63 @@ def evaluate_cmd(
         )
         if sweep.errors:
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
+
+
+def _print_board(
+    board: Leaderboard | None, sweep: SweepResult | None, dataset: RoutingData, baselines: list[str], lam: float
+) -> None:
+    """Print one λ's table: baselines by their test figures, learned routers by their seed-protocol figures."""
+    from routerlab.experiments.evaluate import DELTA_REFERENCE, delta_note, format_mean_std, quality_deltas
+
+    entries: list[tuple[float, float, str, list[str]]] = []
+    title, unit = f"{dataset.name}: test split, λ = {lam:g}", dataset.cost_unit
+    deltas = quality_deltas(board, lam) if board is not None else {}
+    width = 6 if deltas else 5
+
+    def delta(router: str) -> list[str]:
+        d = deltas.get(router)
+        return ([d.short() if d is not None else "–"]) if deltas else []
+
+    if board is not None:
+        title = f"{board.dataset}: {board.split} split, {board.n_queries} queries, λ = {lam:g}"
+        unit = board.cost_unit
+        for r in board.at(lam):
+            if r.router not in baselines:
+                continue  # learned routers are shown with their seed-protocol figures below
+            cells = [f"{r.quality:.4f}", f"{r.mean_cost:.6g}", f"{r.utility:.4f}", f"{r.oracle_gap:.4f}"]
+            entries.append((r.utility, r.mean_cost, r.router, [*cells, f"{r.cna:.4f}", *delta(r.router)]))
+        for row in board.seed_protocol:
+            if row.lam != lam:
+                continue
+            if row.status != "ok" or row.quality is None or row.utility is None:
+                entries.append((-np.inf, np.inf, row.router, ["failed"] * width))
+                continue
+            cells = [
+                format_mean_std(row.quality, row.quality_std, row.n_seeds),
+                f"{row.mean_cost:.6g}",
+                format_mean_std(row.utility, row.utility_std, row.n_seeds),
+                f"{row.oracle_gap:.4f}",
+                f"{row.cna:.4f}" if row.cna is not None else "n/a",
+            ]
+            entries.append((row.utility, row.mean_cost or 0.0, row.label, [*cells, *delta(row.router)]))
+    elif sweep is not None:  # no board: no baseline asked and every learned router failed
+        entries += [(-np.inf, np.inf, failed.router, ["failed"] * width) for failed in sweep.summary]
+    table = Table(title=f"{title}; cost in {unit}")
+    table.add_column("router", no_wrap=True)
+    columns = ["quality", "mean cost", "U(λ)", "gap to oracle", "CNA"]
+    for i, col in enumerate(columns):  # a number is never cut to "0.80…": each column is as wide as its widest cell
+        table.add_column(col, justify="right", min_width=max((len(e[3][i]) for e in entries), default=1))
+    if deltas:  # wraps at its spaces ("+2.4 ±" / "1.3*") when the terminal is narrow
+        table.add_column(f"Δ vs {DELTA_REFERENCE}", justify="right", min_width=7)
+    for _, _, name, cells in sorted(entries, key=lambda e: (-e[0], e[1], e[2])):
+        table.add_row(name, *cells)
+    console.print(table)
+    if deltas and board is not None:
+        console.print(
+            f"Δ vs {DELTA_REFERENCE}: quality minus {DELTA_REFERENCE}'s in percentage points ± the half-width of its "
+            f"95 % CI. {delta_note(board.n_queries)}",
+            style="dim",
+        )
 
 
 # ---------------------------------------------------------------------- report
@@ -637,7 +707,7 @@ def audit_cmd(
         out.mkdir(parents=True, exist_ok=True)
         (out / "audit.json").write_text(report.to_json() + "\n")
         (out / "audit.md").write_text(report.to_markdown())
-        console.print(f"wrote {out / 'audit.json'} and {out / 'audit.md'}")
+        console.print(f"wrote {out / 'audit.json'} and {out / 'audit.md'}", soft_wrap=True)
 
 
 @app.command("sweep")
@@ -686,7 +756,9 @@ def sweep_cmd(
     console.print(table)
     if result.errors:
         err_console.print(f"[yellow]{len(result.errors)} runs failed[/]; they are retried on the next start")
-    console.print(f"wrote {result.out_dir / 'runs.jsonl'}, {result.out_dir / 'summary.json'} and summary.parquet")
+    console.print(
+        f"wrote {result.out_dir / 'runs.jsonl'}, {result.out_dir / 'summary.json'} and summary.parquet", soft_wrap=True
+    )
 
 
 def _lam_key(lam: float) -> str:

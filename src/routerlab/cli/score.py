@@ -362,7 +362,7 @@ def _score(
         console.print(f"[yellow]judge output unparseable:[/] {data.meta['n_judge_unparseable']} answers (no outcome)")
     if data.meta.get("n_injection_suspected"):
         console.print(f"[yellow]suspected judge-injection attempts:[/] {data.meta['n_injection_suspected']} answers")
-    console.print(f"wrote {target} and {details}", highlight=False)
+    console.print(f"wrote {target} and {details}", highlight=False, soft_wrap=True)
 
 
 def score_cmd(

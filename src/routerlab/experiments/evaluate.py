@@ -290,6 +290,8 @@ class Leaderboard:
         """
         holes = any(r.missing_outcomes for r in self.rows)
         seeded = bool(self.seed_protocol)
+        deltas = {lam: quality_deltas(self, lam) for lam in self.lams}
+        with_delta = any(deltas.values())
         lines = [
             f"# Leaderboard: {self.dataset} ({self.split}, {self.n_queries} queries, {self.n_models} models)",
             "",
@@ -312,10 +314,15 @@ class Leaderboard:
                 f"gap and CNA of the mean quality; from `{source}` (the report's Seed protocol section). "
                 "Other rows are one fit scored on this test split.",
             ]
+        if with_delta:
+            lines += ["", delta_note(self.n_queries)]
         for lam in sorted({r.lam for r in self.rows} | {s.lam for s in self.seed_protocol}):
             extra = (" no outcome |", "---:|") if holes else ("", "")
             if seeded:
                 extra = (extra[0] + " figures |", extra[1] + "---|")
+            if with_delta:
+                extra = (extra[0] + f" Δ quality vs {DELTA_REFERENCE} [95 % CI] |", extra[1] + "---:|")
+            at = deltas.get(lam, {})
             lines += [
                 "",
                 f"## λ = {lam:g}",
@@ -329,7 +336,7 @@ class Leaderboard:
                 kind = " single fit |" if seeded else ""
                 line = (
                     f"| {r.router} | {r.quality:.4f} | {r.mean_cost:.6g} | {r.utility:.4f} "
-                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |{hole}{kind}"
+                    f"| {r.oracle_gap:.4f} | {r.cna:.4f} |{hole}{kind}{_delta_cell(at, r.router, with_delta)}"
                 )
                 entries.append((r.utility, r.mean_cost, r.router, line))
             for s in self.seed_protocol:
@@ -338,13 +345,13 @@ class Leaderboard:
                 hole = " – |" if holes else ""
                 kind = f" seed protocol, {s.n_seeds} seed{'s' if s.n_seeds != 1 else ''} |"
                 if s.status != "ok" or s.quality is None or s.utility is None or s.mean_cost is None:
-                    line = f"| {s.label} | failed | – | – | – | – |{hole} seed protocol |"
+                    line = f"| {s.label} | failed | – | – | – | – |{hole} seed protocol |{' – |' if with_delta else ''}"
                     entries.append((-np.inf, np.inf, s.label, line))
                     continue
                 line = (
                     f"| {s.label} | {format_mean_std(s.quality, s.quality_std, s.n_seeds)} | {s.mean_cost:.6g} "
                     f"| {format_mean_std(s.utility, s.utility_std, s.n_seeds)} | {_opt(s.oracle_gap)} | {_opt(s.cna)} "
-                    f"|{hole}{kind}"
+                    f"|{hole}{kind}{_delta_cell(at, s.router, with_delta)}"
                 )
                 entries.append((s.utility, s.mean_cost, s.label, line))
             # the order of the printed table: U(λ) best first, then cheaper, then by name
@@ -361,15 +368,19 @@ class Leaderboard:
         return paths
 
     def select(self, routers: Sequence[str]) -> Leaderboard:
-        """The same leaderboard restricted to ``routers`` (rows and predictions)."""
+        """The same leaderboard restricted to ``routers`` (rows and predictions).
+
+        The seed-protocol rows stay, and so do their routers' decisions, which their Δ column uses.
+        """
         keep = set(routers)
         unknown = sorted(keep - {r.router for r in self.rows})
         if unknown:
             raise KeyError(f"No router(s) {unknown} here; routers: {sorted({r.router for r in self.rows})}.")
+        decided = keep | {s.router for s in self.seed_protocol}
         return dataclasses.replace(
             self,
             rows=tuple(r for r in self.rows if r.router in keep),
-            predictions=tuple(p for p in self.predictions if p.router in keep),
+            predictions=tuple(p for p in self.predictions if p.router in decided),
         )
 
     def save_results(self, out_dir: str | Path, *, leaderboard: Sequence[str] | None = None) -> dict[str, Path]:
@@ -398,6 +409,101 @@ class Leaderboard:
         if leaderboard is None or leaderboard:
             paths.update((self if leaderboard is None else self.select(leaderboard)).save(out))
         return paths
+
+
+#: the router every row is compared with in the Δ column of the printed and Markdown tables
+DELTA_REFERENCE = "best_single"
+DELTA_RESAMPLES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class QualityDelta:
+    """``quality(router) − quality(reference)`` on the same test queries, with its paired-bootstrap CI."""
+
+    router: str
+    reference: str
+    lam: float
+    delta: float
+    low: float
+    high: float
+    n_queries: int
+
+    @property
+    def significant(self) -> bool:
+        """Whether the CI excludes 0 (the difference is real at its level)."""
+        return self.low > 0 or self.high < 0
+
+    def cell(self) -> str:
+        """``+0.0243 [+0.0100, +0.0390]``; an asterisk marks a CI that excludes 0."""
+        mark = "*" if self.significant else ""
+        return f"{self.delta:+.4f} [{self.low:+.4f}, {self.high:+.4f}]{mark}"
+
+    def short(self) -> str:
+        """In percentage points with the CI's half-width, for narrow terminals: ``+2.4 ± 1.3*``."""
+        mark = "*" if self.significant else ""
+        return f"{100 * self.delta:+.1f} ± {50 * (self.high - self.low):.1f}{mark}"
+
+
+def delta_note(n_queries: int) -> str:
+    """The sentence that explains the Δ column (Markdown and the CLI alike)."""
+    return (
+        f"Δ quality vs {DELTA_REFERENCE}: paired bootstrap over the {n_queries} test queries ({DELTA_RESAMPLES} "
+        "resamples, seed 0) on the decisions saved in predictions.parquet (a learned router: its selected "
+        "configuration fitted at seed 42); * marks a 95 % CI that excludes 0."
+    )
+
+
+def _delta_cell(deltas: Mapping[str, QualityDelta], router: str, shown: bool) -> str:
+    if not shown:
+        return ""
+    d = deltas.get(router)
+    return f" {d.cell()} |" if d is not None else " – |"
+
+
+def _per_query_quality(test: RoutingData, choice: np.ndarray, policy: str) -> np.ndarray:
+    """Each test query's counted quality under ``policy``; NaN for a query ``skip`` leaves out."""
+    counted = M.chosen_outcomes(Y=test.Y, choice=choice, missing=policy)
+    out = np.full(test.n_queries, np.nan)
+    out[counted.rows] = counted.quality
+    return out
+
+
+def quality_deltas(
+    board: Leaderboard,
+    lam: float,
+    *,
+    reference: str = DELTA_REFERENCE,
+    n_resamples: int = DELTA_RESAMPLES,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, QualityDelta]:
+    """Every router's quality minus ``reference``'s, per router, with a 95 % paired-bootstrap CI over queries.
+
+    The pairs are the decisions the board holds (``predictions``; a learned router's are those of
+    its selected configuration fitted once at seed 42), scored under the board's missing policy; a
+    query that ``skip`` leaves out for either router leaves the pair. The test is the one of
+    `rethinking-router-evaluation.txt` App. F, "Statistical Testing" (arXiv:2510.00202): paired
+    bootstrap resampling of test queries, a difference significant when its 95 % CI excludes zero,
+    here applied to mean quality at one λ. Empty when the board holds no test queries or no
+    decisions of ``reference``.
+    """
+    from routerlab.metrics.bootstrap import paired_difference_ci
+
+    if board.test is None or reference not in {p.router for p in board.predictions}:
+        return {}
+    policy = str(board.meta.get("missing", {}).get("policy", DEFAULT_MISSING))
+    base = _per_query_quality(board.test, board.prediction(reference).choice(lam), policy)
+    out: dict[str, QualityDelta] = {}
+    for p in board.predictions:
+        if p.router == reference or float(lam) not in p.choices:
+            continue
+        mine = _per_query_quality(board.test, p.choice(lam), policy)
+        both = np.isfinite(mine) & np.isfinite(base)
+        if not both.any():
+            continue
+        ci = paired_difference_ci(mine[both], base[both], n_resamples=n_resamples, seed=seed, level=level)
+        out[p.router] = QualityDelta(p.router, reference, float(lam), ci.estimate, ci.low, ci.high, int(both.sum()))
+    return out
 
 
 def format_mean_std(mean: float, std: float | None, n: int) -> str:

@@ -184,3 +184,15 @@ register_dataset(
         shipped=True,
     )
 )
+register_dataset(
+    DatasetSpec(
+        name="routerlab-dcrouter",
+        loader="routerlab.data.loaders.shipped:load_dcrouter",
+        description="All 5,989 llmrouter-dcrouter queries (MIT) shipped inside the package, re-split 60/10/30 within "
+        "each task so that the test split (1,796 queries) can show a router's gain; the default of `routerlab "
+        "evaluate`. Not the public split: use llmrouter-dcrouter for that.",
+        license="MIT (LLMRouter, ulab-uiuc)",
+        homepage="https://github.com/ulab-uiuc/LLMRouter",
+        shipped=True,
+    )
+)
