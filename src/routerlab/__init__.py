@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from routerlab._version import __version__
 from routerlab.data import ModelInfo, RoutingData, load, load_long, read_parquet
-
-__version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

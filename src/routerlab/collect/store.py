@@ -51,6 +51,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from routerlab._version import __version__
 from routerlab.errors import PrerequisiteError, SchemaError
 
 log = logging.getLogger(__name__)
@@ -357,8 +358,6 @@ class CollectStore:
 
     def start_run(self, run_id: str, config: Mapping[str, Any], n_planned: int) -> None:
         """Record the start of a run (its config must hold no secret)."""
-        from routerlab import __version__
-
         with self._lock:
             self._con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?, NULL, NULL, NULL, ?)",

@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from routerlab import __version__
+from routerlab._version import __version__
 from routerlab.metrics.bootstrap import Interval
 from routerlab.report.content import FigureSpec, ReportContent
 
