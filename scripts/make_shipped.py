@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from routerlab._random import stable_uniform
-from routerlab.data import RoutingData, load
+from routerlab.data import RoutingData, load, write_parquet
 from routerlab.data.loaders import llmrouter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,7 +148,7 @@ def make_dcrouter(full: RoutingData, seed: int, copyright_: str) -> RoutingData:
 
 def write(data: RoutingData, out_dir: Path) -> None:
     """Save ``data`` as ``<name>.parquet`` under the size limit and print what was written."""
-    out = data.save(out_dir / f"{data.name}.parquet")
+    out = write_parquet(data, out_dir / f"{data.name}.parquet")
     size = out.stat().st_size
     if size >= MAX_BYTES:
         raise SystemExit(f"{out} is {size:,} bytes; a shipped file must stay under {MAX_BYTES:,}.")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlab.data import RoutingData, load, read_parquet
+from routerlab.data import RoutingData, load, read_parquet, write_parquet
 from routerlab.data.loaders import openllm, routellm
 from routerlab.data.splits import DEFAULT_FRACTIONS, hash_split
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -131,7 +131,7 @@ def test_openllm_alignment_check_is_recorded(carrot: RoutingData) -> None:
 
 
 def test_openllm_parquet_round_trip(tmp_path: Path, carrot: RoutingData) -> None:
-    assert_identical(read_parquet(carrot.save(tmp_path / "carrot.parquet")), carrot)
+    assert_identical(read_parquet(write_parquet(carrot, tmp_path / "carrot.parquet")), carrot)
 
 
 def test_alignment_groups_on_synthetic_data() -> None:
@@ -346,7 +346,7 @@ def test_routellm_seed_changes_split() -> None:
 
 
 def test_routellm_parquet_round_trip(tmp_path: Path, rl: RoutingData) -> None:
-    assert_identical(read_parquet(rl.save(tmp_path / "routellm.parquet")), rl)
+    assert_identical(read_parquet(write_parquet(rl, tmp_path / "routellm.parquet")), rl)
 
 
 def test_routellm_failed_judgements_are_missing(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlab.data import RoutingData, load, read_parquet
+from routerlab.data import RoutingData, load, read_parquet, write_parquet
 from routerlab.data.loaders._common import model_family, params_from_text
 from routerlab.errors import DataNotFoundError, SchemaError
 from tests.conftest import SHARED_DATA, assert_identical
@@ -77,7 +77,7 @@ def test_val_carving_leaves_public_test_split_alone(loaded: Callable[[str], Rout
 @pytest.mark.parametrize("name", PUBLIC)
 def test_parquet_round_trip_is_bit_for_bit(loaded: Callable[[str], RoutingData], name: str, tmp_path: Path) -> None:
     d = loaded(name)
-    assert_identical(d, read_parquet(d.save(tmp_path / "x.parquet")))
+    assert_identical(d, read_parquet(write_parquet(d, tmp_path / "x.parquet")))
 
 
 # ---------------------------------------------------------------------------------------------- dcrouter

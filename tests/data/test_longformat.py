@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlab.data import RoutingData, load, load_long
+from routerlab.data import RoutingData, load, load_long, write_parquet
 from routerlab.data.longformat import SUPPORTED_SUFFIXES, load_file
 from routerlab.errors import DataNotFoundError, SchemaError
 from tests.conftest import make_routing_problem
@@ -183,7 +183,7 @@ def test_numeric_query_ids_become_text(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- load_file / load(path)
 def test_load_file_reads_routerlab_parquet_as_such(tmp_path: Path, problem_missing: RoutingData) -> None:
-    saved = problem_missing.save(tmp_path / "saved.parquet")
+    saved = write_parquet(problem_missing, tmp_path / "saved.parquet")
     data = load_file(saved)
     assert np.array_equal(data.Y, problem_missing.Y, equal_nan=True)
     assert data.name == "synthetic"

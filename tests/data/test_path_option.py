@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from routerlab.cli.main import app
 from routerlab.collect.config import QuerySetConfig
 from routerlab.collect.queries import load_queries
-from routerlab.data import load
+from routerlab.data import load, write_parquet
 from routerlab.errors import SchemaError
 from tests.conftest import make_routing_problem
 
@@ -28,7 +28,7 @@ def test_loader_options_with_a_shipped_dataset_are_refused() -> None:
 
 
 def test_path_with_a_file_name_is_refused(tmp_path: Path) -> None:
-    file = make_routing_problem(4, 2, seed=0).save(tmp_path / "mine.parquet")
+    file = write_parquet(make_routing_problem(4, 2, seed=0), tmp_path / "mine.parquet")
     with pytest.raises(SchemaError, match=r"is a file, so path=.*give the file's full path as the name"):
         load(str(file), path=tmp_path / "elsewhere")
     assert load(str(file)).n_models == 2

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from routerlab.data import SCHEMA_VERSION, ModelInfo, RoutingData, read_parquet
+from routerlab.data import SCHEMA_VERSION, ModelInfo, RoutingData, read_parquet, write_parquet
 from routerlab.data.schema import OPTIONAL_MATRICES
 from routerlab.errors import DataNotFoundError, SchemaError
 from tests.conftest import make_routing_problem
@@ -318,7 +318,7 @@ def assert_identical(a: RoutingData, b: RoutingData) -> None:
 
 def test_parquet_round_trip_bit_for_bit(tmp_path: Path) -> None:
     d = rich()
-    path = d.save(tmp_path / "sub" / "rich.parquet")
+    path = write_parquet(d, tmp_path / "sub" / "rich.parquet")
     assert path.is_file() and not list(tmp_path.rglob("*.tmp"))
     back = read_parquet(path)
     assert_identical(d, back)
@@ -331,14 +331,14 @@ def test_parquet_round_trip_keeps_nan_payload(tmp_path: Path) -> None:
     payload_nan = np.array([0x7FF8000000000123], dtype=np.uint64).view(np.float64)[0]
     Y[1, 1] = payload_nan
     d = tiny(Y=Y)
-    back = read_parquet(d.save(tmp_path / "t.parquet"))
+    back = read_parquet(write_parquet(d, tmp_path / "t.parquet"))
     assert back.Y.view(np.uint64)[1, 1] == 0x7FF8000000000123
     assert_identical(d, back)
 
 
 def test_parquet_round_trip_synthetic_with_missing(tmp_path: Path) -> None:
     d = make_routing_problem(60, 5, seed=3, missing=0.2, binary=False)
-    assert_identical(d, read_parquet(d.save(tmp_path / "s.parquet")))
+    assert_identical(d, read_parquet(write_parquet(d, tmp_path / "s.parquet")))
 
 
 def test_read_missing_path(tmp_path: Path) -> None:
@@ -351,7 +351,7 @@ def test_read_missing_path(tmp_path: Path) -> None:
 def test_read_empty_file(tmp_path: Path) -> None:
     p = tmp_path / "empty.parquet"
     p.write_bytes(b"")
-    with pytest.raises(SchemaError, match=r"is empty \(0 bytes\); re-create it with RoutingData.save\(\)"):
+    with pytest.raises(SchemaError, match=r"is empty \(0 bytes\); re-create it with routerlab.data.write_parquet\(\)"):
         read_parquet(p)
 
 
@@ -379,7 +379,7 @@ def _rewrite_meta(path: Path, transform: Any) -> None:
 
 
 def test_read_wrong_schema_version(tmp_path: Path) -> None:
-    p = tiny().save(tmp_path / "v.parquet")
+    p = write_parquet(tiny(), tmp_path / "v.parquet")
 
     def bump(raw: bytes) -> bytes:
         meta = json.loads(raw)
@@ -395,14 +395,14 @@ def test_read_wrong_schema_version(tmp_path: Path) -> None:
 
 
 def test_read_corrupt_routerlab_metadata(tmp_path: Path) -> None:
-    p = tiny().save(tmp_path / "c.parquet")
+    p = write_parquet(tiny(), tmp_path / "c.parquet")
     _rewrite_meta(p, lambda raw: b"{not json")
     with pytest.raises(SchemaError, match="unreadable 'routerlab' metadata"):
         read_parquet(p)
 
 
 def test_read_file_missing_a_required_column(tmp_path: Path) -> None:
-    p = tiny().save(tmp_path / "m.parquet")
+    p = write_parquet(tiny(), tmp_path / "m.parquet")
     table = pq.read_table(p)
     pq.write_table(table.drop_columns(["cost"]), p)
     with pytest.raises(SchemaError, match=r"lacks the column\(s\) \['cost'\]"):
@@ -411,7 +411,7 @@ def test_read_file_missing_a_required_column(tmp_path: Path) -> None:
 
 def test_read_revalidates_content(tmp_path: Path) -> None:
     """A file edited outside routerlab is validated like any construction."""
-    p = tiny().save(tmp_path / "bad.parquet")
+    p = write_parquet(tiny(), tmp_path / "bad.parquet")
     table = pq.read_table(p)
     flat = pa.array([2.0] * 9, type=pa.float64())
     table = table.set_column(table.column_names.index("Y"), "Y", pa.FixedSizeListArray.from_arrays(flat, 3))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from routerlab.audit.checks import artifacts
-from routerlab.data import read_parquet
+from routerlab.data import read_parquet, write_parquet
 from routerlab.errors import SchemaError
 from routerlab.score import (
     DualJudge,
@@ -161,7 +161,7 @@ def test_judge_alone_unparseable_is_no_outcome_and_counted() -> None:
 
 def test_roundtrip_through_parquet(tmp_path: Path) -> None:
     data = records_to_routing(RECORDS, QUERIES, SCORERS, name="run1")
-    back = read_parquet(data.save(tmp_path / "run1.parquet"))
+    back = read_parquet(write_parquet(data, tmp_path / "run1.parquet"))
     np.testing.assert_array_equal(back.Y, data.Y)
     np.testing.assert_array_equal(back.parsed, data.parsed)
     assert back.meta["scorers"] == data.meta["scorers"]

@@ -18,7 +18,7 @@ import pytest
 
 from routerlab.collect import load_config
 from routerlab.collect.queries import queries_from_jsonl
-from routerlab.data import load
+from routerlab.data import load, write_parquet
 from routerlab.errors import SchemaError
 from routerlab.experiments.sweep import SweepConfig
 from tests.conftest import make_routing_problem
@@ -268,7 +268,7 @@ def _forged_parquet(path: Path, meta: bytes) -> Path:
     """A routerlab Parquet file whose 'routerlab' metadata is replaced by ``meta``."""
     import pyarrow.parquet as pq
 
-    good = make_routing_problem(6, 2, seed=0).save(path.with_name("good.parquet"))
+    good = write_parquet(make_routing_problem(6, 2, seed=0), path.with_name("good.parquet"))
     table = pq.read_table(good)
     pq.write_table(table.replace_schema_metadata({b"routerlab": meta}), path)
     return path

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
+from routerlab.data.io import write_parquet
 from routerlab.data.prices import read_prices as _read_prices
 from routerlab.errors import SchemaError
 
@@ -344,7 +345,7 @@ def _score(
     _report_resume(result)
     data = build_routing(result.scored, queries, name=name or default_name, prices=price_table)
     target.parent.mkdir(parents=True, exist_ok=True)
-    data.save(target)
+    write_parquet(data, target)
     table = Table(title=f"{data.name}: {data.n_queries} queries × {data.n_models} models")
     for col in ("model", "outcomes", "mean Y", "parse rate", "truncated", "failed records"):
         table.add_column(col, justify="left" if col == "model" else "right")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from routerlab.data import loaders as _loaders  # noqa: F401  (registers the public benchmarks)
+from routerlab.data.io import read_parquet, write_parquet
 from routerlab.data.registry import DATASETS, DatasetSpec, load, register_dataset
-from routerlab.data.schema import SCHEMA_VERSION, SPLITS, ModelInfo, RoutingData, read_parquet
+from routerlab.data.schema import SCHEMA_VERSION, SPLITS, ModelInfo, RoutingData
 
 __all__ = [
     "DATASETS",
@@ -17,6 +18,7 @@ __all__ = [
     "load_long",
     "read_parquet",
     "register_dataset",
+    "write_parquet",
 ]
 
 

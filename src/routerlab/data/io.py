@@ -63,7 +63,7 @@ def read_parquet(path: str | Path) -> RoutingData:
     if not path.is_file():
         raise DataNotFoundError(f"No RoutingData file at {str(path)!r}; check the path (it should end in .parquet).")
     if path.stat().st_size == 0:
-        raise SchemaError(f"{str(path)!r} is empty (0 bytes); re-create it with RoutingData.save().")
+        raise SchemaError(f"{str(path)!r} is empty (0 bytes); re-create it with routerlab.data.write_parquet().")
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -81,7 +81,7 @@ def read_parquet(path: str | Path) -> RoutingData:
     if not isinstance(meta, dict):
         raise SchemaError(
             f"{str(path)!r} has unreadable 'routerlab' metadata (not a JSON object); "
-            "re-create it with RoutingData.save()."
+            "re-create it with routerlab.data.write_parquet()."
         )
     version = meta.get("schema_version")
     if version != SCHEMA_VERSION:
@@ -91,13 +91,15 @@ def read_parquet(path: str | Path) -> RoutingData:
         )
     missing = [c for c in ("query_ids", "sources", "splits", "Y", "cost") if c not in table.column_names]
     if missing:
-        raise SchemaError(f"{str(path)!r} lacks the column(s) {missing}; re-create it with RoutingData.save().")
+        raise SchemaError(
+            f"{str(path)!r} lacks the column(s) {missing}; re-create it with routerlab.data.write_parquet()."
+        )
     models = _models(meta, path)
     for key in ("name", "cost_unit"):
         if not isinstance(meta.get(key), str):
             raise SchemaError(
                 f"{str(path)!r}: the 'routerlab' metadata field {key!r} must be text. Got {meta.get(key)!r:.80}. "
-                "Re-create the file with RoutingData.save()."
+                "Re-create the file with routerlab.data.write_parquet()."
             )
     k = len(models)
     kwargs: dict[str, Any] = {}
@@ -112,7 +114,7 @@ def read_parquet(path: str | Path) -> RoutingData:
         except (ValueError, TypeError, AttributeError, pa.ArrowException) as exc:
             raise SchemaError(
                 f"{str(path)!r}: column {name!r} is not a list of {k} values per query (one per model) "
-                f"({type(exc).__name__}: {exc}); re-create the file with RoutingData.save()."
+                f"({type(exc).__name__}: {exc}); re-create the file with routerlab.data.write_parquet()."
             ) from None
     return RoutingData(
         name=meta["name"], models=models, cost_unit=meta["cost_unit"], meta=meta.get("meta", {}), **kwargs
@@ -125,7 +127,7 @@ def _models(meta: dict[str, Any], path: Path) -> tuple[ModelInfo, ...]:
     if not isinstance(entries, list) or not entries:
         raise SchemaError(
             f"{str(path)!r}: the 'routerlab' metadata field 'models' must be a non-empty list. Got "
-            f"{entries!r:.80}. Re-create the file with RoutingData.save()."
+            f"{entries!r:.80}. Re-create the file with routerlab.data.write_parquet()."
         )
     models = []
     for i, entry in enumerate(entries):
@@ -134,6 +136,6 @@ def _models(meta: dict[str, Any], path: Path) -> tuple[ModelInfo, ...]:
         except TypeError as exc:  # not a mapping, or unknown / missing fields
             raise SchemaError(
                 f"{str(path)!r}: models[{i}] of the 'routerlab' metadata is not a model entry ({exc}). Got "
-                f"{entry!r:.80}. Re-create the file with RoutingData.save()."
+                f"{entry!r:.80}. Re-create the file with routerlab.data.write_parquet()."
             ) from None
     return tuple(models)

@@ -4,7 +4,7 @@ Any table of outcomes can be routed on once it has three columns: the query id, 
 [0, 1]. :func:`load_long` reads CSV, TSV, Parquet and JSON Lines (by suffix, see
 :data:`SUPPORTED_SUFFIXES`; ``.gz`` compressed text too) with pandas/pyarrow and pivots the rows into the
 queries × models matrices. :func:`load_file` is what ``routerlab.data.load("path/to/file")`` calls: it
-reads a file written by :meth:`RoutingData.save` as such, and anything else as a long table.
+reads a file written by :func:`~routerlab.data.io.write_parquet` as such, and anything else as a long table.
 
 Columns (names of the first seven can be changed with the ``*_col=`` options):
 
@@ -709,7 +709,7 @@ def _meta(
 
 
 def load_file(path: str | Path, **options: Any) -> RoutingData:
-    """Load a routerlab Parquet file (written by :meth:`RoutingData.save`) or else a long table."""
+    """Load a routerlab Parquet file (written by :func:`~routerlab.data.io.write_parquet`) or else a long table."""
     path = Path(path)
     if _is_routerlab_parquet(path):
         if options:

@@ -95,8 +95,9 @@ class RoutingData:
     """Queries × models outcomes, costs and metadata for one routing benchmark.
 
     Construct it with sequences or arrays; they are converted and validated. Use
-    :meth:`subset`, :meth:`split` and :meth:`select_models` for views, and :meth:`save` /
-    :func:`read_parquet` for disk (Parquet with a versioned schema, never pickle).
+    :meth:`subset`, :meth:`split` and :meth:`select_models` for views, and
+    :func:`routerlab.data.io.write_parquet` / :func:`~routerlab.data.io.read_parquet` for disk
+    (Parquet with a versioned schema, never pickle).
     """
 
     name: str
@@ -338,16 +339,12 @@ class RoutingData:
             f"splits={self.split_sizes()}, cost_unit={self.cost_unit!r})"
         )
 
-    # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write to one Parquet file (schema version :data:`SCHEMA_VERSION`). Returns the path."""
+        """Deprecated: use :func:`routerlab.data.io.write_parquet`, which owns persistence.
+
+        Kept only while ``experiments/evaluate.py`` still calls it; this function-level import is
+        the one ``schema -> io`` edge, named in ``[tool.importlinter]`` and to be removed with it.
+        """
         from routerlab.data.io import write_parquet
 
         return write_parquet(self, path)
-
-
-def read_parquet(path: str | Path) -> RoutingData:
-    """Read a :class:`RoutingData` written by :meth:`RoutingData.save`."""
-    from routerlab.data.io import read_parquet as _read
-
-    return _read(path)

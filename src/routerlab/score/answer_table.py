@@ -186,8 +186,9 @@ def _load_parquet(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
         metadata = pq.read_schema(path).metadata or {}
         if b"routerlab" in metadata:
             raise SchemaError(
-                f"{str(path)!r} is a scored routerlab dataset (written by `routerlab score` or RoutingData.save), "
-                "not a table of answers; give the answers (one row per query and model) or the collection store."
+                f"{str(path)!r} is a scored routerlab dataset (written by `routerlab score` or "
+                "routerlab.data.write_parquet), not a table of answers; give the answers (one row per query and "
+                "model) or the collection store."
             )
         table = pq.read_table(path)
     except RouterlabError:
