@@ -1,4 +1,4 @@
-"""Reading JSON Lines (and locating errors in other text files) as hostile input.
+"""Reading JSON Lines (and locating errors in other text files) as hostile input; canonical JSON.
 
 Every JSONL reader of routerlab goes through :func:`iter_jsonl` (or :func:`parse_line` for a file
 already in memory). A file is read in binary, one line at a time (``.gz`` files decompressed on the
@@ -16,7 +16,8 @@ column, followed by the caller's fix:
 Blank lines are skipped (they still count in line numbers); a UTF-8 byte-order mark on the first line
 is dropped. :func:`parse_json` reads a whole JSON document the same way (line and column of the
 error). :func:`find_bad_utf8` gives the line and column of the first bad byte of any text file,
-for readers (pandas' CSV) whose own errors give only a byte offset.
+for readers (pandas' CSV) whose own errors give only a byte offset. :func:`canonical_json` is the
+one deterministic encoding that keys and hashes are computed from.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from routerlab.errors import DataNotFoundError, SchemaError
 __all__ = [
     "MAX_LINE_BYTES",
     "DuplicateKeyError",
+    "canonical_json",
     "find_bad_utf8",
     "iter_jsonl",
     "loads",
@@ -62,6 +64,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise DuplicateKeyError(key)
             seen.add(key)
     return out
+
+
+def canonical_json(value: Any, *, ascii_only: bool = False) -> str:
+    """Deterministic JSON for keys and hashes: sorted keys, no spaces, no NaN (``ValueError``).
+
+    Non-ASCII text is kept as UTF-8 unless ``ascii_only`` (then escaped, as :func:`json.dumps` does by
+    default), which keeps the digests already recorded by callers that hashed that form unchanged.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False)
 
 
 def loads(text: str) -> Any:

@@ -319,7 +319,7 @@ def assert_identical(a: RoutingData, b: RoutingData) -> None:
 def test_parquet_round_trip_bit_for_bit(tmp_path: Path) -> None:
     d = rich()
     path = write_parquet(d, tmp_path / "sub" / "rich.parquet")
-    assert path.is_file() and not list(tmp_path.rglob("*.tmp"))
+    assert path.is_file() and not list(tmp_path.rglob(".tmp-*"))
     back = read_parquet(path)
     assert_identical(d, back)
     assert back.gold[1] is None and back.gold[3] is None

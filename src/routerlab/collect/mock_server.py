@@ -47,7 +47,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from routerlab.errors import PrerequisiteError
+from routerlab._optional import optional_dependency, require
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +170,9 @@ def transformers_backend(model_dir: str, *, gguf_file: str | None = None) -> Gen
     ``seed``. Tokens are the model's own; ``finish_reason`` is ``"length"`` when the answer used all
     of ``max_tokens`` without an end-of-sequence token.
     """
-    try:
+    with optional_dependency("The transformers backend needs torch and transformers: pip install 'routerlab[probe]'"):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError:
-        raise PrerequisiteError(
-            "The transformers backend needs torch and transformers: pip install 'routerlab[probe]'"
-        ) from None
     options: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
     tokenizer: Any = AutoTokenizer.from_pretrained(model_dir, **options)
     lm: Any = AutoModelForCausalLM.from_pretrained(model_dir, **options)
@@ -227,11 +223,9 @@ def create_app(
     ``blocking_backend=True`` runs the backend in a worker thread (for a real model). An unknown
     ``model`` gets a 404 with an OpenAI-style error body, a request without ``messages`` a 400.
     """
-    try:
+    with optional_dependency("The mock server needs fastapi and uvicorn: pip install 'routerlab[serve]'"):
         from fastapi import FastAPI, Request
         from fastapi.responses import JSONResponse, Response, StreamingResponse
-    except ImportError:
-        raise PrerequisiteError("The mock server needs fastapi and uvicorn: pip install 'routerlab[serve]'") from None
 
     generate: GenerateBackend = backend or hash_backend
     app = FastAPI(title="routerlab mock OpenAI server", docs_url=None, redoc_url=None, openapi_url=None)
@@ -341,10 +335,7 @@ def serve_in_thread(
     ``port=0`` picks a free port. The stop function asks the server to exit and waits for it
     (a second call does nothing).
     """
-    try:
-        import uvicorn
-    except ImportError:
-        raise PrerequisiteError("Serving needs uvicorn: pip install 'routerlab[serve]'") from None
+    uvicorn = require("uvicorn", "Serving needs uvicorn: pip install 'routerlab[serve]'")
     sock = _bound_socket(host, port)
     config = uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="off", timeout_graceful_shutdown=1, http=http

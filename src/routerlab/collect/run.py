@@ -47,10 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routerlab._jsonl import canonical_json
 from routerlab.collect.client import Outcome, clean_error, complete
 from routerlab.collect.config import CollectConfig, EndpointConfig
 from routerlab.collect.queries import load_queries
-from routerlab.collect.store import CollectStore, QueryRow, Record, StoredKey, canonical_json, request_key, utc_now
+from routerlab.collect.store import CollectStore, QueryRow, Record, StoredKey, request_key, utc_now
 from routerlab.collect.transport import make_transport
 from routerlab.errors import SchemaError
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -51,8 +50,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from routerlab._jsonl import canonical_json
+from routerlab._optional import optional_dependency
 from routerlab._version import __version__
-from routerlab.errors import PrerequisiteError, SchemaError
+from routerlab.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ __all__ = [
     "QueryRow",
     "Record",
     "StoredKey",
-    "canonical_json",
     "request_key",
     "utc_now",
 ]
@@ -141,11 +141,6 @@ _UPSERT_RECORDS = (
     + ", ".join(f"{c} = excluded.{c}" for c in RECORD_COLUMNS if c not in ("key", "attempts"))
     + ", attempts = records.attempts + excluded.attempts WHERE records.error IS NOT NULL"
 )
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def request_key(
@@ -237,10 +232,8 @@ class CollectStore:
     """
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
-        try:
+        with optional_dependency("The collection store needs DuckDB: pip install 'routerlab[collect]'"):
             import duckdb
-        except ImportError:
-            raise PrerequisiteError("The collection store needs DuckDB: pip install 'routerlab[collect]'") from None
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._files import atomic_write
 from routerlab.data.schema import OPTIONAL_MATRICES, SCHEMA_VERSION, ModelInfo, RoutingData
 from routerlab.errors import DataNotFoundError, SchemaError
 
@@ -48,9 +49,8 @@ def write_parquet(data: RoutingData, path: str | Path) -> Path:
         "meta": data.meta,
     }
     table = pa.table(columns).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)  # never leave a half-written file under the real name
+    with atomic_write(path) as fh:  # never leave a half-written file under the real name
+        pq.write_table(table, fh, compression="zstd")
     return path
 
 

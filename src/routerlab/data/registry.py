@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routerlab._files import atomic_write
+from routerlab._optional import optional_dependency
 from routerlab._registry import Registry
 from routerlab.data.schema import RoutingData
-from routerlab.errors import DataNotFoundError, PrerequisiteError, SchemaError
+from routerlab.errors import DataNotFoundError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +111,8 @@ def download_dataset(spec: DatasetSpec, dest: Path) -> Path:
     """Fetch ``spec.files`` from ``spec.base_url`` into ``dest`` (atomic per file, resumable)."""
     if not spec.base_url or not spec.files:
         raise DataNotFoundError(f"{spec.name!r} has no download address; fetch it by hand from {spec.homepage}.")
-    try:
+    with optional_dependency("Downloading needs httpx: pip install httpx"):  # a core dependency, in fact
         import httpx
-    except ImportError:  # pragma: no cover - httpx is a core dependency
-        raise PrerequisiteError("Downloading needs httpx: pip install httpx") from None
     dest.mkdir(parents=True, exist_ok=True)
     with httpx.Client(follow_redirects=True, timeout=60.0) as client:
         for rel in spec.files:
@@ -123,13 +123,11 @@ def download_dataset(spec: DatasetSpec, dest: Path) -> Path:
             remote = spec.extra.get("remote", {}).get(rel, rel)  # where the public layout differs from ours
             url = f"{spec.base_url.rstrip('/')}/{remote}"
             log.info("downloading %s", url)
-            tmp = target.with_suffix(target.suffix + ".part")
             with client.stream("GET", url) as resp:
                 resp.raise_for_status()
-                with tmp.open("wb") as fh:
+                with atomic_write(target) as fh:
                     for chunk in resp.iter_bytes():
                         fh.write(chunk)
-            tmp.replace(target)
     return dest
 
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from routerlab.errors import PrerequisiteError
+from routerlab._optional import require
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,11 +57,7 @@ _RC = {
 
 def require_matplotlib() -> Any:
     """Import and return :mod:`matplotlib`, or raise :class:`PrerequisiteError` naming the extra."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise PrerequisiteError(f"Plots need matplotlib, which is not installed. Run: {PLOTS_HINT}") from None
-    return matplotlib
+    return require("matplotlib", f"Plots need matplotlib, which is not installed. Run: {PLOTS_HINT}")
 
 
 def colour(i: int) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from routerlab._jsonl import canonical_json
 from routerlab._registry import Registry
 
 LETTERS = "ABCDEFGHIJ"
@@ -76,7 +77,7 @@ class ScorerSpec:
     @property
     def hash(self) -> str:
         """A stable 12-hex-digit digest of name, version and parameters (sorted-key JSON)."""
-        payload = json.dumps([self.name, self.version, self.params], sort_keys=True, separators=(",", ":"))
+        payload = canonical_json([self.name, self.version, self.params], ascii_only=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     @classmethod

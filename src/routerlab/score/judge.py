@@ -80,7 +80,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from routerlab.errors import PrerequisiteError, RouterlabError
+from routerlab._optional import optional_dependency
+from routerlab.errors import RouterlabError
 from routerlab.score._injection import find_injections, normalise
 from routerlab.score.base import Score, ScoreItem, Scorer, ScorerSpec, scorer_for
 
@@ -313,10 +314,8 @@ def openai_chat_completer(
     ``$OPENAI_API_KEY``. Sampling is greedy by default, like the paper's (§3.2). Pass ``client`` (an
     ``httpx.Client``) to reuse connections.
     """
-    try:
+    with optional_dependency("The judge's HTTP client needs httpx: pip install httpx"):  # a core dependency, in fact
         import httpx
-    except ImportError:  # pragma: no cover - httpx is a core dependency
-        raise PrerequisiteError("The judge's HTTP client needs httpx: pip install httpx") from None
     url = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
     key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
     headers = {"Authorization": f"Bearer {key}"} if key else {}

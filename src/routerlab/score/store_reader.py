@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from routerlab.errors import DataNotFoundError, PrerequisiteError, RouterlabError, SchemaError
+from routerlab._optional import optional_dependency
+from routerlab.errors import DataNotFoundError, RouterlabError, SchemaError
 from routerlab.score.base import ScoreItem
 
 __all__ = ["iter_records", "read_queries", "read_run"]
@@ -23,10 +24,8 @@ _REQUIRED = {"records": ("query_id", "model"), "queries": ("query_id",)}
 
 
 def _connect(path: str | Path) -> Any:
-    try:
+    with optional_dependency("Reading a collection store needs DuckDB: pip install 'routerlab[collect]'"):
         import duckdb
-    except ImportError:
-        raise PrerequisiteError("Reading a collection store needs DuckDB: pip install 'routerlab[collect]'") from None
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(

@@ -13,7 +13,7 @@ A row is found by the SHA-256 of its text, never by its position, so a dataset t
 subset, split or merged with another reuses every row already computed, and only unseen texts are
 encoded. New rows are written in shards of :data:`CHECKPOINT_ROWS` as they are computed (a long,
 interrupted encode resumes where it stopped); many shards are merged into one at the end of a call.
-Every file is written to a temporary name and moved into place with :func:`os.replace`, so a
+Every file is written to a temporary name and moved into place (:mod:`routerlab._files`), so a
 killed process never leaves a half-written shard. Shards are plain ``.npz`` (no pickles); a shard
 that cannot be read, fails its zip CRC, or whose name, shapes, dtype, width or values do not check
 out is removed with a warning and its rows are encoded again. Concurrent writers are safe: shard
@@ -28,10 +28,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
-import uuid
 import zipfile
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -39,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from routerlab._files import TMP_PREFIX, atomic_write, atomic_write_bytes
 from routerlab.data.features.encoders import Encoder, get_encoder
 from routerlab.data.registry import cache_dir
 from routerlab.data.schema import RoutingData
@@ -164,7 +163,7 @@ class EmbeddingStore:
         if meta.exists():
             return
         payload = {"schema_version": STORE_SCHEMA_VERSION, "encoder": self.encoder_name, "dim": self.dim}
-        _atomic_write_bytes(meta, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+        atomic_write_bytes(meta, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
 
     def add(self, keys: Sequence[bytes], vectors: np.ndarray) -> Path:
         """Write ``vectors`` (float32, one row per key) as a new shard; returns its path."""
@@ -175,7 +174,8 @@ class EmbeddingStore:
             self.dim = int(vectors.shape[1])
         self._write_meta()
         path = self.root / f"shard-{hashlib.blake2b(key_arr.tobytes(), digest_size=10).hexdigest()}.npz"
-        _atomic_write_npz(path, encoder=np.array(self.encoder_name), keys=key_arr, vectors=vectors)
+        with atomic_write(path) as fh:
+            np.savez(fh, allow_pickle=False, encoder=np.array(self.encoder_name), keys=key_arr, vectors=vectors)
         return path
 
     def compact(self, max_shards: int | None = None) -> None:
@@ -185,7 +185,7 @@ class EmbeddingStore:
         """
         if max_shards is None:
             max_shards = MAX_SHARDS
-        for tmp in self.root.glob(".tmp-*"):
+        for tmp in self.root.glob(f"{TMP_PREFIX}*"):
             try:
                 if time.time() - tmp.stat().st_mtime > 3600:
                     tmp.unlink()
@@ -228,30 +228,6 @@ class EmbeddingStore:
             out.name,
             len(first),
         )
-
-
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{uuid.uuid4().hex}{path.suffix}")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_write_npz(path: Path, **arrays: np.ndarray) -> None:
-    tmp = path.with_name(f".tmp-{os.getpid()}-{uuid.uuid4().hex}.npz")
-    try:
-        with tmp.open("wb") as fh:
-            np.savez(fh, allow_pickle=False, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # ------------------------------------------------------------------------------------ encode

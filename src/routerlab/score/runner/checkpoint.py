@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from routerlab._files import atomic_write
 from routerlab.errors import RouterlabError
 
 if TYPE_CHECKING:
@@ -99,13 +99,9 @@ class Checkpoint:
 
     def rewrite(self, scored: Sequence[ScoredRecord]) -> None:
         """Replace the file by one line per record of ``scored``, in that order (atomically)."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_write(self.path) as fh:
             for s in scored:
                 fh.write(jsonl_line(s.to_dict()))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
 
     def __enter__(self) -> Checkpoint:
         return self
