@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from routerlab._arrays import l2_normalise
 from routerlab._random import rng
 from routerlab.audit._common import RETHINKING, answered, oracle_labels, share
 from routerlab.audit.findings import Finding, make_finding
@@ -114,9 +115,7 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))
     if np.allclose(norms[norms > 0], 1.0, atol=1e-4):
         return x  # already unit rows: no copy
-    out = np.zeros_like(x)
-    np.divide(x, norms[:, None], out=out, where=norms[:, None] > 0)
-    return out
+    return l2_normalise(x, dtype=np.float32)
 
 
 def near_duplicate_pairs(

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._arrays import l2_normalise
 from routerlab.errors import SchemaError
 from routerlab.metrics.bootstrap import Interval, bootstrap_means
 from routerlab.metrics.core import _check, chosen
@@ -249,9 +250,7 @@ def _features(name: str, X: Any, n_rows: int) -> np.ndarray:
     if not np.isfinite(arr).all():
         q, f = np.argwhere(~np.isfinite(arr))[0]
         raise SchemaError(f"{name}[{q}, {f}] must be finite. Got {float(arr[q, f])!r}; re-encode that query.")
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    unit: np.ndarray = np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
-    return unit
+    return l2_normalise(arr)
 
 
 def knn_bce_loss(

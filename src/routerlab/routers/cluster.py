@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from routerlab._arrays import l2_normalise
 from routerlab.data.schema import RoutingData
-from routerlab.routers._tabular import as_features, l2_normalize, masked_model_means, openmp_threads
+from routerlab.routers._tabular import as_features, masked_model_means, openmp_threads
 from routerlab.routers.base import Router
 
 #: KMeans restarts (k-means++ seeding each); fixed so that ``random_state`` alone decides the result
@@ -61,7 +62,7 @@ class KMeansRouter(Router):
             raise ValueError(f"KMeansRouter: n_clusters must be a positive int. Got {self.n_clusters!r}.")
         if not np.isfinite(self.prior_strength) or self.prior_strength < 0:
             raise ValueError(f"KMeansRouter: prior_strength must be a finite number >= 0. Got {self.prior_strength!r}.")
-        feats = l2_normalize(as_features(X, self, fitting=True))
+        feats = l2_normalise(as_features(X, self, fitting=True))
         n_distinct = len(np.unique(feats, axis=0))
         k = min(int(self.n_clusters), n_distinct)
         with openmp_threads(None):  # single-threaded: predictable on busy machines, same result
@@ -89,8 +90,8 @@ class KMeansRouter(Router):
     def predict_clusters(self, X: np.ndarray) -> np.ndarray:
         """Return the cluster index of each query (nearest centroid of the normalised embedding)."""
         self.check_is_fitted()
-        return self._assign(l2_normalize(as_features(X, self, fitting=False)))
+        return self._assign(l2_normalise(as_features(X, self, fitting=False)))
 
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
-        feats = l2_normalize(as_features(X, self, fitting=False))
+        feats = l2_normalise(as_features(X, self, fitting=False))
         return np.asarray(self.cluster_scores_[self._assign(feats)])

