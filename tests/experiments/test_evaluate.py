@@ -15,13 +15,13 @@ import routerlab
 import routerlab.data
 from routerlab.data import RoutingData
 from routerlab.data.schema import ModelInfo
+from routerlab.decisions.policy import CostScale
 from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate import Leaderboard, SeedProtocolRow, attach_sweep, evaluate, load_results
 from routerlab.experiments.sweep import SummaryRow, SweepResult
 from routerlab.metrics import core as M
 from routerlab.routers import BASELINES, make_router
 from routerlab.routers.baselines import BestSingle
-from routerlab.routers.policy import CostScale
 from tests.conftest import make_routing_problem
 
 LAMS = (0.0, 0.2, 0.5, 0.9)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from routerlab.decisions.policy import CostScale
 from routerlab.errors import SchemaError
 from routerlab.metrics import METRICS
 from routerlab.metrics.core import (
@@ -22,7 +23,6 @@ from routerlab.metrics.core import (
     routing_accuracy_score,
     utility_score,
 )
-from routerlab.routers.policy import CostScale
 
 # 4 queries x 3 models; the router picks [0, 0, 1, 2]
 Y = np.array([[1.0, 0.0, np.nan], [0.0, 0.0, 1.0], [0.5, 1.0, 0.0], [0.0, 0.0, 0.0]])

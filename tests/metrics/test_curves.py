@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from routerlab.decisions import CostScale, Decisions
 from routerlab.errors import SchemaError
 from routerlab.metrics import METRICS
 from routerlab.metrics.curves import (
@@ -27,13 +28,27 @@ from routerlab.metrics.curves import (
     router_deferral_points,
     utility_sweep,
 )
-from routerlab.routers.policy import CostScale
 
 # 2 queries x 2 models: model 1 solves both, model 0 only query 1; model 1 costs 3x more
 Y2 = np.array([[0.0, 1.0], [1.0, 1.0]])
 C2 = np.array([[1.0, 3.0], [1.0, 3.0]])
 S2 = np.array([[0.2, 0.9], [0.6, 0.7]])
 SCALE2 = CostScale(1.0, 3.0)  # c̃ = [0, 1]
+
+
+def decided(scores: np.ndarray, cost_estimate: np.ndarray, scale: CostScale | None = None) -> Decisions:
+    """A router's decisions on len(scores) queries (the curves take router.decide(...))."""
+    scale = scale if scale is not None else CostScale.from_costs(cost_estimate)
+    n, m = np.shape(scores)
+    return Decisions(
+        router="r",
+        model_names=tuple(f"m{j}" for j in range(m)),
+        query_ids=np.array([f"q{i}" for i in range(n)], dtype=object),
+        scores=scores,
+        cost_estimate=cost_estimate,
+        scale=scale,
+    )
+
 
 # hand-built Φ: Perf_S = 0.5, Perf_L = 1.0, kink at (0.5, 0.9)
 PHI = Curve(x=np.array([0.0, 0.5, 1.0]), y=np.array([0.5, 0.9, 1.0]))
@@ -98,7 +113,7 @@ def test_deferral_curve_pools_model_points() -> None:
 
 
 def test_router_deferral_points_hand() -> None:
-    pts = router_deferral_points(scores=S2, Y=Y2, cost=C2, lams=[0.0, 0.2, 0.5, 1.0], scale=SCALE2)
+    pts = router_deferral_points(decisions=decided(S2, C2, SCALE2), Y=Y2, cost=C2, lams=[0.0, 0.2, 0.5, 1.0])
     # λ=0: both -> model 1 (cost 3, quality 1); λ=.2: q0 -> 1, q1 -> 0 (cost 2, quality 1);
     # λ=.5 and λ=1: both -> model 0 (cost 1, quality .5)
     assert pts.param is not None
@@ -108,14 +123,30 @@ def test_router_deferral_points_hand() -> None:
         (0.5, 1.0, 0.5),
         (1.0, 1.0, 0.5),
     ]
-    budgets = router_deferral_points(scores=S2, Y=Y2, cost=C2, budgets=[1.0, 3.0])
+    budgets = router_deferral_points(decisions=decided(S2, C2), Y=Y2, cost=C2, budgets=[1.0, 3.0])
     assert list(zip(budgets.x.tolist(), budgets.y.tolist(), strict=True)) == [(1.0, 0.5), (3.0, 1.0)]
     with pytest.raises(SchemaError, match="not both"):
-        router_deferral_points(scores=S2, Y=Y2, cost=C2, lams=[0.0], budgets=[1.0])
-    with pytest.raises(SchemaError, match="scores has shape"):
-        router_deferral_points(scores=S2[:1], Y=Y2, cost=C2)
+        router_deferral_points(decisions=decided(S2, C2), Y=Y2, cost=C2, lams=[0.0], budgets=[1.0])
+    with pytest.raises(SchemaError, match="decisions of 'r' have shape"):
+        router_deferral_points(decisions=decided(S2[:1], C2[:1]), Y=Y2, cost=C2)
     with pytest.raises(SchemaError, match="cost has shape"):
-        router_deferral_points(scores=S2, Y=Y2, cost=C2[:, :1])
+        router_deferral_points(decisions=decided(S2, C2), Y=Y2, cost=C2[:, :1])
+    with pytest.raises(TypeError, match=r"router.decide\(data, X\)"):
+        router_deferral_points(decisions=S2, Y=Y2, cost=C2)  # type: ignore[arg-type]
+
+
+def test_curves_choose_with_the_cost_estimate_and_score_with_the_true_cost() -> None:
+    """The one rule (routerlab.decisions): a router trades off what it knows, the figures count what was paid."""
+    true_cost = np.array([[1.0, 3.0], [1.0, 3.0]])
+    believed = np.array([[3.0, 1.0], [3.0, 1.0]])  # the router thinks model 1 is the cheap one
+    d = decided(np.array([[0.5, 0.5], [0.5, 0.5]]), believed)  # equal scores: ties go to the cheaper estimate
+    pts = router_deferral_points(decisions=d, Y=Y2, cost=true_cost, lams=[0.0, 0.5])
+    np.testing.assert_allclose(pts.x, [3.0, 3.0])  # model 1 chosen (by belief), paid at its true cost 3
+    np.testing.assert_allclose(pts.y, [1.0, 1.0])
+    sweep = utility_sweep(decisions=d, Y=Y2, cost=true_cost, lams=[0.5])
+    # U(0.5) = .5·1 − .5·c̃, with c̃ of the true cost 3 on the decisions' scale (1..3): 1
+    np.testing.assert_allclose(sweep.utility, [0.0])
+    np.testing.assert_allclose(sweep.cost, [3.0])
 
 
 def test_oracle_deferral_curve_hand() -> None:
@@ -124,7 +155,7 @@ def test_oracle_deferral_curve_hand() -> None:
     np.testing.assert_allclose(oracle.x, [1.0, 2.0])
     np.testing.assert_allclose(oracle.y, [0.5, 1.0])
     # App. E's per-query-cap oracle: best true quality within the budget
-    cap = router_deferral_points(scores=Y2, Y=Y2, cost=C2, budgets=[1.0, 3.0])
+    cap = router_deferral_points(decisions=decided(Y2, C2), Y=Y2, cost=C2, budgets=[1.0, 3.0])
     assert list(zip(cap.x.tolist(), cap.y.tolist(), strict=True)) == [(1.0, 0.5), (2.0, 1.0)]
     with pytest.raises(SchemaError, match="no model with both an outcome and a cost"):
         oracle_deferral_curve(Y=np.array([[np.nan, np.nan]]), cost=np.ones((1, 2)))
@@ -225,7 +256,7 @@ def test_auroc_errors() -> None:
 
 
 def test_utility_sweep_hand() -> None:
-    sweep = utility_sweep(Y=Y2, cost=C2, scores=S2, scale=SCALE2)
+    sweep = utility_sweep(decisions=decided(S2, C2, SCALE2), Y=Y2, cost=C2)
     np.testing.assert_allclose(sweep.lams, [0, 0.2, 0.5, 0.7, 0.9])
     # λ=0: accuracy 1; λ=.2: q0 -> 1 (c̃ 1), q1 -> 0 (c̃ 0): .8·1 − .2·.5; λ>=.5: all model 0, quality .5
     np.testing.assert_allclose(sweep.utility, [1.0, 0.7, 0.25, 0.15, 0.05])
@@ -233,7 +264,7 @@ def test_utility_sweep_hand() -> None:
     np.testing.assert_allclose(sweep.cost, [3.0, 2.0, 1.0, 1.0, 1.0])
     assert sweep.as_dict()[0.2] == pytest.approx(0.7)
     with pytest.raises(SchemaError, match=r"Y\[0, 1\] must be in \[0, 1\]. Got 2.0"):
-        utility_sweep(Y=Y2 * 2, cost=C2, scores=S2, scale=SCALE2)
+        utility_sweep(decisions=decided(S2, C2, SCALE2), Y=Y2 * 2, cost=C2)
 
 
 def test_registered_with_direction() -> None:
@@ -264,9 +295,10 @@ def test_oracle_curve_dominates_every_router_curve(problem: tuple[np.ndarray, in
     oracle = oracle_deferral_curve(Y=Y, cost=cost)
     scores = gen.random(Y.shape)
     routers = [
-        router_deferral_points(scores=scores, Y=Y, cost=cost),
-        router_deferral_points(scores=scores, Y=Y, cost=cost, budgets=np.unique(cost)),
-        router_deferral_points(scores=np.nan_to_num(Y), Y=Y, cost=cost, budgets=np.unique(cost)),  # App. E oracle
+        router_deferral_points(decisions=decided(scores, cost), Y=Y, cost=cost),
+        router_deferral_points(decisions=decided(scores, cost), Y=Y, cost=cost, budgets=np.unique(cost)),
+        # App. E's oracle: true qualities, true costs
+        router_deferral_points(decisions=decided(np.nan_to_num(Y), cost), Y=Y, cost=cost, budgets=np.unique(cost)),
     ]
     for pts in routers:
         for curve in (pts, non_decreasing_hull(pts)):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from routerlab.decisions import CostScale, Decisions
 from routerlab.errors import PrerequisiteError
 from routerlab.metrics import Curve, hard_easy_gap
 from routerlab.report import (
@@ -20,7 +21,6 @@ from routerlab.report import (
     UtilityDisplay,
 )
 from routerlab.report._mpl import require_matplotlib, to_svg
-from routerlab.routers.policy import CostScale
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -62,9 +62,21 @@ def test_deferral_hull_and_auc_by_hand(ax: object) -> None:
     assert "single models" in _labels(ax)
 
 
+def _decided(scores: np.ndarray, cost_estimate: np.ndarray) -> Decisions:
+    n, m = scores.shape
+    return Decisions(
+        router="r",
+        model_names=tuple(f"m{j}" for j in range(m)),
+        query_ids=np.array([f"q{i}" for i in range(n)], dtype=object),
+        scores=scores,
+        cost_estimate=cost_estimate,
+        scale=SCALE,
+    )
+
+
 def test_deferral_from_predictions_by_hand() -> None:
     disp = DeferralCurveDisplay.from_predictions(
-        Y=Y, cost=COST, scale=SCALE, scores={"r": Y}, cost_estimates={"r": COST}, model_names=["m0", "m1"]
+        Y=Y, cost=COST, decisions={"r": _decided(Y, COST)}, model_names=["m0", "m1"]
     )
     # λ = 0: q0 -> m0 (tie, cheaper), q1 -> m1, q2 -> m0: cost 4, quality 2/3; λ = 1: all m0: cost 1, quality 1/3
     hull = disp.hulls["r"]
@@ -80,7 +92,7 @@ def test_deferral_from_predictions_by_hand() -> None:
 
 def test_deferral_routers_without_scores_use_their_choices() -> None:
     disp = DeferralCurveDisplay.from_predictions(
-        Y=Y, cost=COST, scale=SCALE, choices={"fixed": {0.0: np.array([1, 1, 1])}}, oracle=False
+        Y=Y, cost=COST, choices={"fixed": {0.0: np.array([1, 1, 1])}}, oracle=False
     )
     np.testing.assert_allclose(disp.points["fixed"].x, [10.0])
     np.testing.assert_allclose(disp.points["fixed"].y, [2 / 3])
@@ -108,9 +120,7 @@ def test_call_rate_metrics_by_hand(ax: object) -> None:
 
 
 def test_utility_by_hand(ax: object) -> None:
-    disp = UtilityDisplay.from_predictions(
-        Y=Y, cost=COST, scale=SCALE, scores={"r": Y}, cost_estimates={"r": COST}, lams=(0.0, 0.5)
-    )
+    disp = UtilityDisplay.from_predictions(Y=Y, cost=COST, decisions={"r": _decided(Y, COST)}, lams=(0.0, 0.5))
     # λ = 0.5: 0.5·Y − 0.5·c̃ with c̃ = (0, 1): every query goes to m0 (ties -> cheaper): U = 0.5 · 1/3
     np.testing.assert_allclose(disp.utility["r"], [2 / 3, 1 / 6])
     np.testing.assert_allclose(disp.quality["r"], [2 / 3, 1 / 3])

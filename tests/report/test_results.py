@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from routerlab.decisions.policy import CostScale, policy_for, select
 from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.experiments.evaluate import Leaderboard, evaluate, load_results
 from routerlab.metrics import core as M
-from routerlab.routers.policy import CostScale, policy_for, select
 from tests.conftest import make_routing_problem
 
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from routerlab.data import ModelInfo, RoutingData
+from routerlab.decisions.policy import CostScale
 from routerlab.errors import NotFittedError, SchemaError
 from routerlab.experiments.evaluate import evaluate
 from routerlab.metrics import core as M
 from routerlab.routers import BASELINES, make_router
 from routerlab.routers.base import Router, clone
 from routerlab.routers.baselines import BestSingle, Cheapest, MajorityLabel, Oracle, Random
-from routerlab.routers.policy import CostScale
 from tests.conftest import make_routing_problem
 
 ALL_BASELINES = [

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from routerlab.data.schema import ModelInfo, RoutingData
+from routerlab.decisions.policy import CostScale
 from routerlab.errors import SchemaError
 from routerlab.routers import make_router
 from routerlab.routers._tabular import oracle_candidates
@@ -16,7 +17,6 @@ from routerlab.routers.classifiers import FeatureLogisticRouter
 from routerlab.routers.cluster import KMeansRouter
 from routerlab.routers.knn import KNNRouter
 from routerlab.routers.pairwise import BradleyTerryRouter, preference_pairs
-from routerlab.routers.policy import CostScale
 from routerlab.routers.trees import GradientBoostingRouter, RandomForestRouter
 
 FAMILIES = ("knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from routerlab.data.schema import RoutingData
-from routerlab.routers.policy import Argmax, CostScale, select
+from routerlab.decisions.policy import Argmax, CostScale, select
 
 RETHINKING = "rethinking-router-evaluation.txt"
 UNSOLVABILITY = "unsolvability-ceiling-artifacts.txt"

@@ -496,7 +496,7 @@ def evaluate_cmd(
     selected: list[Router] = []
     features = None
     if learned:
-        from routerlab.data.features import encode
+        from routerlab.data.features.value import featurize
         from routerlab.experiments.sweep import SweepConfig, run_sweep
 
         if any(ROUTERS.get(n).requires_features for n in learned):  # encode once, with a bar, for sweep and fit
@@ -508,7 +508,7 @@ def evaluate_cmd(
                         encoded.append(done)
                         bar(done, total, "")
 
-                features = encode(dataset, encoder, cache=True, progress=step)
+                features = featurize(dataset, encoder, cache=True, progress=step)
                 if not encoded:  # every text came from the cache: say so rather than show a 0/0 bar
                     bar(dataset.n_queries, dataset.n_queries, "from the cache")
         config = SweepConfig.build(
@@ -520,7 +520,7 @@ def evaluate_cmd(
             n_jobs=n_jobs,
         )
         with _progress_callback(f"seed protocol on {dataset.name}") as progress:
-            given = None if features is None else {(data, encoder): features}
+            given = None if features is None else {(data, encoder): features.matrix}
             sweep = run_sweep(config, data={data: dataset}, progress=progress, features=given)
         for s in sweep.summary:
             if s.status == "ok":

@@ -36,7 +36,8 @@ The results directory
     cost for learned routers and baselines, the true cost for the oracle). The file's key-value
     metadata ``routerlab`` holds ``{"schema_version": 1, "dataset", "split", "cost_scale": [lo,
     hi], "meta": {"train_splits", "n_train"}, "lams": [...], "models": [...], "routers": [{"name",
-    "params", "needs_outcomes", "has_scores"}, ...]}``.
+    "params", "needs_outcomes", "has_scores", "encoder"}, ...]}`` (``encoder``: the identity of the
+    encoder whose features the router read, or null).
 ``leaderboard.json`` / ``leaderboard.md``
     the figures of the routers the caller reports (:meth:`Leaderboard.to_dict`, by default all),
     for people and diffs, and the seed-protocol figures of learned routers when
@@ -44,10 +45,10 @@ The results directory
     still load). :func:`load_results` recomputes every row from the two Parquet files and takes the
     seed-protocol rows from ``leaderboard.json``.
 
-Re-selecting with the shared policy, ``select(scores, cost_estimate, policy_for(λ),
-CostScale(*cost_scale), available=test.observed)``, reproduces ``choice@<λ>`` exactly, at any λ,
-under ``missing="reroute"`` (with the other policies, ``available=None``): a report can trace curves
-at λ values that were never evaluated.
+Re-selecting with the shared policy, ``board.decisions(router).choose(lam=λ)`` (the saved scores
+and cost estimates as a :class:`~routerlab.decisions.Decisions`, with ``available=test.observed``
+under ``missing="reroute"`` and no mask under the other policies), reproduces ``choice@<λ>``
+exactly, at any λ: a report can trace curves at λ values that were never evaluated.
 
 ``routerlab evaluate --out DIR`` writes this folder. Learned routers (``--router knn,...``) run
 the seed protocol (:mod:`routerlab.experiments.sweep`, records in ``DIR/sweep/``); the
@@ -74,12 +75,14 @@ from typing import Any
 
 import numpy as np
 
+from routerlab.data.features.value import Features
 from routerlab.data.schema import RoutingData
+from routerlab.decisions import CostScale, Decisions, policy_for
 from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.metrics import core as M
 from routerlab.metrics.core import DEFAULT_MISSING, MISSING_MEANING, MissingPolicy, check_missing_policy
 from routerlab.routers import BASELINES, Router, clone, describe, make_router
-from routerlab.routers.policy import CostScale, policy_for, select
+from routerlab.routers.pipeline import FeatureRouter
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,8 @@ class RouterPredictions:
     choices: Mapping[float, np.ndarray]
     scores: np.ndarray | None
     cost_estimate: np.ndarray | None
+    #: identity of the encoder whose features the router read (None for text-free routers)
+    encoder: str | None = None
 
     def __post_init__(self) -> None:
         choices = {float(lam): np.asarray(c, dtype=np.intp) for lam, c in self.choices.items()}
@@ -237,6 +242,32 @@ class Leaderboard:
                 return p
         raise KeyError(
             f"No predictions for router {router!r}; routers with predictions: {[p.router for p in self.predictions]}."
+        )
+
+    def decisions(self, router: str) -> Decisions:
+        """``router``'s saved decisions on the test queries, to choose from at any λ (module doc).
+
+        Offered the observed cells under ``missing="reroute"`` (the default), every cell otherwise:
+        ``decisions(router).choose(lam=λ)`` equals ``prediction(router).choice(λ)`` at an evaluated λ.
+        """
+        p = self.prediction(router)
+        if self.test is None or p.scores is None or p.cost_estimate is None:
+            raise SchemaError(
+                f"The results hold no scores or cost estimates for {router!r} (or no test queries), so it cannot be "
+                "re-routed at another λ; evaluate it again (`routerlab evaluate --out DIR`)."
+            )
+        reroute = self.meta.get("missing", {}).get("policy", DEFAULT_MISSING) == "reroute"
+        return Decisions(
+            router=router,
+            params=p.params,
+            model_names=tuple(self.test.model_names),
+            query_ids=self.test.query_ids,
+            scores=p.scores,
+            cost_estimate=p.cost_estimate,
+            scale=CostScale(*self.cost_scale),
+            needs_outcomes=p.needs_outcomes,
+            encoder=p.encoder,
+            available=self.test.observed if reroute else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -482,10 +513,10 @@ def quality_deltas(
     The pairs are the decisions the board holds (``predictions``; a learned router's are those of
     its selected configuration fitted once at seed 42), scored under the board's missing policy; a
     query that ``skip`` leaves out for either router leaves the pair. The test is the one of
-    `rethinking-router-evaluation.txt` App. F, "Statistical Testing" (arXiv:2510.00202): paired
-    bootstrap resampling of test queries, a difference significant when its 95 % CI excludes zero,
-    here applied to mean quality at one λ. Empty when the board holds no test queries or no
-    decisions of ``reference``.
+    `rethinking-router-evaluation.txt` ("Who routes the router", anonymous submission), App. F
+    "Statistical Testing": paired bootstrap resampling of test queries, a difference significant
+    when its 95 % CI excludes zero, here applied to mean quality at one λ. Empty when the board
+    holds no test queries or no decisions of ``reference``.
     """
     from routerlab.metrics.bootstrap import paired_difference_ci
 
@@ -651,6 +682,7 @@ def _write_predictions(board: Leaderboard, path: Path) -> Path:
                 "params": p.params,
                 "needs_outcomes": p.needs_outcomes,
                 "has_scores": p.scores is not None,
+                "encoder": p.encoder,
             }
             for p in board.predictions
         ],
@@ -746,6 +778,7 @@ def load_results(results_dir: str | Path) -> Leaderboard:
             router=info["name"],
             params=dict(info.get("params", {})),
             needs_outcomes=bool(info.get("needs_outcomes", False)),
+            encoder=info.get("encoder"),
             choices=choices,
             scores=matrix("score:"),
             cost_estimate=matrix("cost_estimate:"),
@@ -811,7 +844,13 @@ def _saved_seed_protocol(path: Path) -> tuple[tuple[SeedProtocolRow, ...], dict[
     return rows, dict(info) if isinstance(info, dict) else None
 
 
+def _reads_features(router: Router) -> bool:
+    return bool(router.requires_features) or isinstance(router, FeatureRouter)
+
+
 def _as_router(spec: str | Router) -> tuple[str, Router]:
+    if isinstance(spec, FeatureRouter):
+        return spec.label, clone(spec)  # "knn (hashing)": the encoder is part of the name
     if isinstance(spec, Router):
         return spec.name, clone(spec)  # never refit the caller's object in place
     return spec, make_router(spec)
@@ -839,7 +878,8 @@ def evaluate(
     lams: Sequence[float] = (0.0,),
     train_splits: Sequence[str] = ("train",),
     test_split: str = "test",
-    features: np.ndarray | None = None,
+    features: np.ndarray | Features | None = None,
+    encoder: str | None = None,
     missing: str = DEFAULT_MISSING,
 ) -> Leaderboard:
     """Fit each router on ``train_splits`` and score it on ``test_split`` at each λ in ``lams``.
@@ -849,8 +889,12 @@ def evaluate(
     and ``"error"`` let it choose freely and count, drop or refuse the choices on missing cells.
     Every decision on a cell with no outcome is counted, warned about and recorded (module doc).
 
-    ``features`` (optional) is an (n_queries, d) matrix aligned with ``data``'s rows, passed to
-    routers as ``X`` (routers that use no features ignore it). The result keeps the evaluated
+    ``features`` (optional) is an (n_queries, d) matrix aligned with ``data``'s rows, or better
+    :class:`~routerlab.data.features.Features` (which carry the encoder's identity), passed to
+    routers as ``X`` (routers that use no features ignore it; a :class:`~routerlab.routers.FeatureRouter`
+    checks the encoder). ``encoder`` (a registered name such as ``"hashing"``) encodes ``data``
+    once here instead, when a router needs features. The encoder's identity is recorded with each
+    feature-reading router's decisions (``RouterPredictions.encoder``). The result keeps the evaluated
     queries (``test``) and every router's decisions (``predictions``) for reports; write them with
     :meth:`Leaderboard.save_results`.
     """
@@ -868,22 +912,36 @@ def evaluate(
             )
     test_rows = np.flatnonzero(test_mask & data.observed.any(axis=1))  # a query nobody answered cannot be scored
     train, test = data.subset(train_mask), data.subset(test_rows)
-    X_train = None if features is None else np.asarray(features)[train_mask]
-    X_test = None if features is None else np.asarray(features)[test_rows]
+    named = _named_routers(routers)
+    if features is not None and encoder is not None:
+        raise ValueError("Give features= (already encoded) or encoder= (encode here), not both.")
+    if encoder is not None and any(_reads_features(r) for _, r in named):
+        from routerlab.data.features.value import featurize
+
+        features = featurize(data, encoder)  # once, for every router
+    feats = features if isinstance(features, Features) else None
+    matrix = None if features is None else (feats.matrix if feats is not None else np.asarray(features))
     scale = CostScale.from_costs(train.cost, train.observed)
     rows: list[LeaderboardRow] = []
     predictions: list[RouterPredictions] = []
     decisions: dict[str, dict[str, int]] = {}
     warnings: list[str] = []
-    for name, router in _named_routers(routers):
+    for name, router in named:
         log.info("fitting %s on %d queries", name, train.n_queries)
+        X_train: Any = None if matrix is None else matrix[train_mask]
+        X_test: Any = None if matrix is None else matrix[test_rows]
+        if isinstance(router, FeatureRouter):  # it checks the encoder of what it is given
+            X_train = feats.subset(train_mask) if feats is not None else None
+            X_test = feats.subset(test_rows) if feats is not None else None
         router.fit(train, X_train)
-        scores, costs = _decision_inputs(router, test, X_test)
+        decided = router.decide(test, X_test).renamed(name)  # scores and cost estimates, once
+        used = decided.encoder or (feats.encoder if feats is not None and router.requires_features else None)
+        offered = decided.restricted(test.observed) if policy == "reroute" else decided
         choices: dict[float, np.ndarray] = {}
         for lam in lams:
-            wanted = _route(router, test, X_test, scores, costs, lam, None)
+            wanted = decided.choose(lam=lam)
             hit = int(M.missing_decisions(Y=test.Y, choice=wanted).sum())
-            choice = _route(router, test, X_test, scores, costs, lam, test.observed) if policy == "reroute" else wanted
+            choice = offered.choose(lam=lam) if policy == "reroute" else wanted
             choices[float(lam)] = choice
             decisions.setdefault(name, {})[repr(float(lam))] = hit
             if hit:
@@ -900,8 +958,9 @@ def evaluate(
                 params=_simple_params(router),
                 needs_outcomes=bool(router.needs_outcomes),
                 choices=choices,
-                scores=scores,
-                cost_estimate=costs,
+                scores=decided.scores,
+                cost_estimate=decided.cost_estimate,
+                encoder=used,
             )
         )
     from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
@@ -933,35 +992,6 @@ def evaluate(
         test=test,
         predictions=tuple(predictions),
     )
-
-
-def _route(
-    router: Router,
-    test: RoutingData,
-    X_test: np.ndarray | None,
-    scores: np.ndarray | None,
-    costs: np.ndarray | None,
-    lam: float,
-    available: np.ndarray | None,
-) -> np.ndarray:
-    if scores is None or costs is None:
-        return router.route(test, X_test, lam=lam, available=available)
-    # exactly Router.route, without predicting the scores once per λ
-    return select(scores, costs, policy_for(lam), router.cost_scale_, available)
-
-
-def _decision_inputs(
-    router: Router, test: RoutingData, X_test: np.ndarray | None
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The router's scores and cost estimates on ``test`` (None when it exposes no scores)."""
-    costs = np.asarray(router.predict_costs(test), dtype=np.float64)
-    try:
-        scores = router.predict_scores(test, X_test)
-    except NotImplementedError:
-        return None, costs
-    if type(router).route is not Router.route:  # a router with its own selection: keep its scores, use its route
-        return scores, None
-    return scores, costs
 
 
 def _simple_params(router: Router) -> dict[str, Any]:

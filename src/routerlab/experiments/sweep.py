@@ -20,7 +20,7 @@ For every (dataset, router, encoder):
   :data:`STD_DDOF`). Deterministic routers report the single test accuracy of the selected
   variant (std 0, one seed). The cost-utility sweep U(λ) for each λ in ``lams`` is applied post
   hoc to the same predictions: scores are predicted once per run and the shared selection policy
-  (:func:`routerlab.routers.policy.select`, exactly what :meth:`Router.route` does) is applied at
+  (``router.decide(...).choose(lam=λ)``, exactly what :meth:`Router.route` does) is applied at
   every λ.
 
 Routers are fitted on ``"train"``, selected on ``"val"`` and scored on ``"test"``; a model with no
@@ -70,7 +70,6 @@ from routerlab.errors import RouterlabError, SchemaError
 from routerlab.experiments.evaluate import score_choice
 from routerlab.metrics import core as M
 from routerlab.routers.base import Router
-from routerlab.routers.policy import Argmax, policy_for, select
 
 log = logging.getLogger(__name__)
 
@@ -392,17 +391,12 @@ def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequen
         router.fit(split.train, split.X_train)
         fit_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        val_scores = router.predict_scores(split.val, split.X_val)
-        test_scores = router.predict_scores(split.test, split.X_test)
-        val_choice = select(
-            val_scores, router.predict_costs(split.val), Argmax(), router.cost_scale_, split.val.observed
-        )
-        val_acc = M.routing_accuracy_score(Y=split.val.Y, choice=val_choice)
-        test_costs = router.predict_costs(split.test)
+        on_val = router.decide(split.val, split.X_val, available=split.val.observed)
+        on_test = router.decide(split.test, split.X_test, available=split.test.observed)
+        val_acc = M.routing_accuracy_score(Y=split.val.Y, choice=on_val.choose())
         quality, utility, cost, rates = {}, {}, {}, {}
         for lam in sorted({0.0, *map(float, lams)}):
-            choice = select(test_scores, test_costs, policy_for(lam), router.cost_scale_, split.test.observed)
-            row = score_choice(spec.router, router, split.test, choice, lam, router.cost_scale_)
+            row = score_choice(spec.router, router, split.test, on_test.choose(lam=lam), lam, on_test.scale)
             k = lam_key(lam)
             quality[k], utility[k], cost[k], rates[k] = row.quality, row.utility, row.mean_cost, row.call_rate
         predict_s = time.perf_counter() - t1

@@ -46,8 +46,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from routerlab.decisions.policy import CostScale, utility_terms
 from routerlab.errors import SchemaError
-from routerlab.routers.policy import CostScale
 
 MissingPolicy = Literal["reroute", "zero", "skip", "error"]
 #: the policies, in documentation order
@@ -233,6 +233,30 @@ def mean_cost(
     return float(got.mean())
 
 
+def per_query_utility(
+    *,
+    Y: np.ndarray,
+    cost: np.ndarray,
+    choice: np.ndarray,
+    lam: float,
+    scale: CostScale,
+    missing: str = DEFAULT_MISSING,
+) -> np.ndarray:
+    """Each counted query's ``(1 − λ)·Y[i, r_i] − λ·c̃[i, r_i]`` (:func:`~routerlab.decisions.utility_terms`).
+
+    The terms :func:`utility_score` averages; a report bootstraps them. ``c̃`` is the true cost
+    mapped to [0, 1] by ``scale`` per call (clipping makes c̃ non-affine, so it is normalised
+    before averaging). Choices with no outcome count as ``missing`` says (module doc).
+    """
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1]. Got {lam}.")
+    counted = chosen_outcomes(Y=Y, choice=choice, missing=missing, cost=None if lam == 0 else cost)
+    if lam == 0:
+        return counted.quality
+    assert counted.cost is not None
+    return utility_terms(counted.quality, scale.normalize(counted.cost), lam)
+
+
 def utility_score(
     *,
     Y: np.ndarray,
@@ -247,15 +271,8 @@ def utility_score(
     ``c̃`` is the cost mapped to [0, 1] by ``scale`` (fit on the training split); at λ = 0 this is
     exactly the routing accuracy. Choices with no outcome count as ``missing`` says (module doc).
     """
-    if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must be in [0, 1]. Got {lam}.")
-    if lam == 0:
-        return routing_accuracy_score(Y=Y, choice=choice, missing=missing)
-    counted = chosen_outcomes(Y=Y, choice=choice, missing=missing, cost=cost)
-    assert counted.cost is not None
-    # clipping makes c̃ non-affine, so normalise per call before averaging
-    per_call = scale.normalize(counted.cost)
-    return float((1.0 - lam) * counted.quality.mean() - lam * per_call.mean())
+    terms = per_query_utility(Y=Y, cost=cost, choice=choice, lam=lam, scale=scale, missing=missing)
+    return float(terms.mean())
 
 
 @dataclass(frozen=True, slots=True)

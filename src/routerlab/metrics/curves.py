@@ -28,9 +28,16 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from routerlab.decisions import Decisions
 from routerlab.errors import SchemaError
-from routerlab.metrics.core import _check, mean_cost, routing_accuracy_score, utility_score
-from routerlab.routers.policy import CostScale, policy_for, select
+from routerlab.metrics.core import (
+    DEFAULT_MISSING,
+    _check,
+    check_missing_policy,
+    mean_cost,
+    routing_accuracy_score,
+    utility_score,
+)
 
 #: default sweep of the cost-utility trade-off (`routing-plateau.txt` §4.2, Tab. 2 and App. F.1)
 PLATEAU_LAMBDAS: tuple[float, ...] = (0.0, 0.2, 0.5, 0.7, 0.9)
@@ -221,47 +228,64 @@ def deferral_curve(
     return non_decreasing_hull(curve) if hull else curve
 
 
+def _checked_decisions(decisions: Decisions, Y: np.ndarray, what: str, missing: str) -> Decisions:
+    """``decisions`` aligned with ``Y``; under ``missing="reroute"`` offered only the observed cells (unless masked)."""
+    if not isinstance(decisions, Decisions):
+        raise TypeError(
+            f"{what} takes decisions=router.decide(data, X) (a routerlab.decisions.Decisions). "
+            f"Got {type(decisions).__name__}."
+        )
+    if decisions.scores.shape != Y.shape:
+        raise SchemaError(
+            f"decisions of {decisions.router!r} have shape {decisions.scores.shape} but Y has shape {Y.shape}; "
+            "decide on the same queries and model pool as Y."
+        )
+    if decisions.available is None and check_missing_policy(missing) == "reroute":
+        return decisions.restricted(~np.isnan(Y))  # a choice never lands on a cell with no outcome
+    return decisions
+
+
+def _realised(Y: np.ndarray, cost: np.ndarray, choice: np.ndarray, missing: str) -> tuple[float, float]:
+    """(mean quality, mean true cost) of ``choice``, choices on missing cells counted as ``missing`` says."""
+    return (
+        routing_accuracy_score(Y=Y, choice=choice, missing=missing),
+        mean_cost(cost=cost, choice=choice, Y=Y, missing=missing),
+    )
+
+
 def router_deferral_points(
     *,
-    scores: Any,
+    decisions: Decisions,
     Y: Any,
     cost: Any,
     lams: Sequence[float] | np.ndarray | None = None,
     budgets: Sequence[float] | np.ndarray | None = None,
-    scale: CostScale | None = None,
+    missing: str = DEFAULT_MISSING,
 ) -> Curve:
-    """A router's operating points (mean cost, mean quality), one per λ or per budget.
+    """A router's operating points (mean true cost, mean quality), one per λ or per budget.
 
-    Each point routes with the shared policy (:func:`routerlab.routers.policy.select`, available =
-    observed cells): cost-utility ``argmax_m (1 − λ)·p̂ − λ·c̃`` for each λ (`routing-plateau.txt`
-    §3), or the best estimated quality within a per-query budget (`rethinking-router-evaluation.txt`
+    Each point is ``decisions.choose(...)`` (:mod:`routerlab.decisions`: the router chooses with its
+    own cost estimate and training cost scale, available = observed cells unless the decisions
+    carry a mask), scored with the true ``Y`` and ``cost``: cost-utility
+    ``argmax_m (1 − λ)·p̂ − λ·c̃`` for each λ (`routing-plateau.txt` §3), or the best estimated
+    quality within a per-query budget on the estimated cost (`rethinking-router-evaluation.txt`
     App. E, Heuristic/Oracle routers). Give ``lams`` or ``budgets``, not both; neither sweeps 21
-    evenly spaced λ in [0, 1]. ``scale`` maps cost to c̃; by default min–max over the observed
-    costs given, which only re-labels λ along the sweep (the traced points are what the curve uses).
-    The points come back unhulled, with ``param`` the λ or budget of each.
+    evenly spaced λ in [0, 1]. The points come back unhulled, with ``param`` the λ or budget of each.
+    ``missing`` is the missing-outcome policy (:mod:`routerlab.metrics.core`).
     """
     Y = _outcomes(Y)
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != Y.shape:
-        raise SchemaError(f"scores has shape {scores.shape} but Y has shape {Y.shape}; score every (query, model).")
     cost_arr = _matching_cost(cost, Y.shape)
     if lams is not None and budgets is not None:
         raise SchemaError("Give either lams (cost-utility sweep) or budgets (per-query cost caps), not both.")
-    observed = ~np.isnan(Y)
-    if scale is None:
-        scale = CostScale.from_costs(cost_arr, observed)
+    decided = _checked_decisions(decisions, Y, "router_deferral_points", missing)
     if budgets is not None:
         params = _vector("budgets", budgets)
-        policies = [policy_for(budget=float(b)) for b in params]
+        choices = [decided.choose(budget=float(b)) for b in params]
     else:
         params = np.linspace(0.0, 1.0, 21) if lams is None else _vector("lams", lams)
-        policies = [policy_for(lam=float(lam)) for lam in params]
-    xs, ys = np.empty(len(params)), np.empty(len(params))
-    for j, policy in enumerate(policies):
-        choice = select(scores, cost_arr, policy, scale, available=observed)
-        ys[j] = routing_accuracy_score(Y=Y, choice=choice)
-        xs[j] = mean_cost(cost=cost_arr, choice=choice)
-    return Curve(x=xs, y=ys, param=params)
+        choices = [decided.choose(lam=float(lam)) for lam in params]
+    points = [_realised(Y, cost_arr, choice, missing) for choice in choices]
+    return Curve(x=np.array([c for _, c in points]), y=np.array([q for q, _ in points]), param=params)
 
 
 def oracle_deferral_curve(*, Y: Any, cost: Any) -> Curve:
@@ -582,30 +606,28 @@ class UtilitySweep:
 
 def utility_sweep(
     *,
+    decisions: Decisions,
     Y: Any,
     cost: Any,
-    scores: Any,
-    scale: CostScale,
     lams: Sequence[float] | np.ndarray = PLATEAU_LAMBDAS,
+    missing: str = DEFAULT_MISSING,
 ) -> UtilitySweep:
     """Realised ``U(λ) = 1/N Σ_i [(1 − λ) Y[i, r_i] − λ c̃[i, r_i]]`` for each λ (`routing-plateau.txt` §3, §4.2).
 
     The router's λ = 0 scores are reused for every λ and the route is picked post hoc by
     ``argmax_m (1 − λ)·p̂ − λ·c̃`` (§4.2, "using each method's λ = 0 probabilities to select routes
-    post hoc"; Tab. 2 sweeps λ ∈ {0.2, 0.5, 0.7, 0.9}, λ = 0 being plain accuracy). ``scale`` maps
-    cost to c̃ and should be fit on the training split.
+    post hoc"; Tab. 2 sweeps λ ∈ {0.2, 0.5, 0.7, 0.9}, λ = 0 being plain accuracy): that is
+    ``decisions.choose(lam=λ)`` (:mod:`routerlab.decisions`, the router's cost estimate), scored
+    with the true ``Y`` and ``cost``, normalised by the decisions' training cost scale. ``missing``
+    is the missing-outcome policy (:mod:`routerlab.metrics.core`).
     """
     Y = _outcomes(Y)
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.shape != Y.shape:
-        raise SchemaError(f"scores has shape {scores.shape} but Y has shape {Y.shape}; score every (query, model).")
     cost_arr = _matching_cost(cost, Y.shape)
     lam_arr = _vector("lams", lams)
-    observed = ~np.isnan(Y)
+    decided = _checked_decisions(decisions, Y, "utility_sweep", missing)
     util, qual, spend = (np.empty(len(lam_arr)) for _ in range(3))
     for j, lam in enumerate(lam_arr):
-        choice = select(scores, cost_arr, policy_for(lam=float(lam)), scale, available=observed)
-        util[j] = utility_score(Y=Y, cost=cost_arr, choice=choice, lam=float(lam), scale=scale)
-        qual[j] = routing_accuracy_score(Y=Y, choice=choice)
-        spend[j] = mean_cost(cost=cost_arr, choice=choice)
+        choice = decided.choose(lam=float(lam))
+        util[j] = utility_score(Y=Y, cost=cost_arr, choice=choice, lam=float(lam), scale=decided.scale, missing=missing)
+        qual[j], spend[j] = _realised(Y, cost_arr, choice, missing)
     return UtilitySweep(lams=lam_arr, utility=util, quality=qual, cost=spend)

@@ -30,6 +30,7 @@ import numpy as np
 
 from routerlab.audit.findings import AuditReport
 from routerlab.data.schema import RoutingData
+from routerlab.decisions.policy import CostScale
 from routerlab.errors import RouterlabError, SchemaError
 from routerlab.experiments.evaluate import Leaderboard, LeaderboardRow, RouterPredictions, load_results
 from routerlab.metrics import core as M
@@ -48,7 +49,6 @@ from routerlab.report.displays import (
     UtilityDisplay,
     router_choices,
 )
-from routerlab.routers.policy import CostScale
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +247,11 @@ def build_content(
 
     deferral, auc_ci = None, {}
     if competitors:
-        kwargs = _decision_kwargs(competitors, scored)
+        kwargs = _decision_kwargs(board, competitors, scored)
         deferral = DeferralCurveDisplay.from_predictions(
-            Y=test.Y, cost=test.cost, scale=scale, model_names=test.model_names, cost_unit=test.cost_unit, **kwargs
+            Y=test.Y, cost=test.cost, model_names=test.model_names, cost_unit=test.cost_unit, **kwargs
         )
-        auc_ci = _auc_intervals(deferral, test, scale, kwargs, n_resamples, seed)
+        auc_ci = _auc_intervals(deferral, test, kwargs, n_resamples, seed)
         unscored = [p.router for p in competitors if p.router not in scored]
         if unscored:
             note("deferral", f"No scores saved for {', '.join(unscored)}: only the evaluated λ values are drawn.")
@@ -263,7 +263,7 @@ def build_content(
         scale=scale,
         lams=sorted({*PLATEAU_LAMBDAS, *lams}),
         bounds=bounds,
-        **_decision_kwargs(preds, scored),
+        **_decision_kwargs(board, preds, scored),
     )
     rel_scores = {p.router: p.scores for p in competitors if p.scores is not None}
     reliability = None
@@ -352,21 +352,23 @@ def build_content(
     )
 
 
-def _decision_kwargs(preds: Sequence[RouterPredictions], scored: Mapping[str, RouterPredictions]) -> dict[str, Any]:
-    """``scores``/``cost_estimates``/``choices`` keyword arguments of the displays for ``preds``."""
-    scores = {p.router: scored[p.router].scores for p in preds if p.router in scored}
-    costs = {p.router: scored[p.router].cost_estimate for p in preds if p.router in scored}
+def _decision_kwargs(
+    board: Leaderboard, preds: Sequence[RouterPredictions], scored: Mapping[str, RouterPredictions]
+) -> dict[str, Any]:
+    """``decisions``/``choices`` keyword arguments of the displays for ``preds`` (decisions where scores were saved)."""
+    decisions = {p.router: board.decisions(p.router) for p in preds if p.router in scored}
     choices = {p.router: dict(p.choices) for p in preds if p.router not in scored}
-    return {"scores": scores, "cost_estimates": costs, "choices": choices}
+    return {"decisions": decisions, "choices": choices, "missing": _policy(board)}
+
+
+def _policy(board: Leaderboard) -> str:
+    """The missing-outcome policy the board was scored under (its curves follow it)."""
+    return str(board.meta.get("missing", {}).get("policy", M.DEFAULT_MISSING))
 
 
 def _per_query_utility(test: RoutingData, choice: np.ndarray, lam: float, scale: CostScale) -> np.ndarray:
-    """``(1 − λ)·Y[i, c_i] − λ·c̃[i, c_i]``, the per-query terms averaged by :func:`~routerlab.metrics.utility_score`."""
-    quality = M.chosen(test.Y, choice)
-    if lam == 0:
-        return np.asarray(quality, dtype=np.float64)
-    cost = scale.normalize(M.chosen(test.cost, choice))
-    return np.asarray((1.0 - lam) * quality - lam * cost, dtype=np.float64)
+    """Each query's U(λ) term of ``choice`` (:func:`~routerlab.metrics.per_query_utility`, missing cells as 0)."""
+    return M.per_query_utility(Y=test.Y, cost=test.cost, choice=choice, lam=lam, scale=scale, missing="zero")
 
 
 def _intervals(values: np.ndarray, n_resamples: int, seed: int) -> list[Interval]:
@@ -420,7 +422,6 @@ def _leaderboard_entries(
 def _auc_intervals(
     display: DeferralCurveDisplay,
     test: RoutingData,
-    scale: CostScale,
     kwargs: Mapping[str, Any],
     n_resamples: int,
     seed: int,
@@ -429,7 +430,7 @@ def _auc_intervals(
     x_range = display.x_range
     if not x_range[1] > x_range[0]:
         return {}
-    per_router = router_choices(Y=test.Y, scale=scale, lams=DEFERRAL_LAMBDAS, **kwargs)
+    per_router = router_choices(decisions=kwargs["decisions"], choices=kwargs["choices"], lams=DEFERRAL_LAMBDAS)
     names = list(per_router)
     blocks = []
     for name in names:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from routerlab.decisions import CostScale, Decisions
 from routerlab.errors import SchemaError
 from routerlab.experiments.collapse import COLLAPSE_THRESHOLD
 from routerlab.metrics import core as M
@@ -49,10 +50,11 @@ from routerlab.metrics.curves import (
     mpm_score,
     non_decreasing_hull,
     oracle_deferral_curve,
+    router_deferral_points,
+    utility_sweep,
 )
 from routerlab.metrics.diagnostics import HardEasyGap, SignificanceTable, hard_easy_gap, significance_table
 from routerlab.report._mpl import ORACLE_COLOUR, colour, new_axes, require_matplotlib
-from routerlab.routers.policy import CostScale, policy_for, select
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -70,13 +72,6 @@ def binary_outcomes(Y: np.ndarray, threshold: float = CORRECT_AT) -> tuple[np.nd
     if np.isin(Y[obs], (0.0, 1.0)).all():
         return Y, False
     return np.where(obs, (Y >= threshold).astype(np.float64), np.nan), True
-
-
-def choices_at(
-    *, scores: np.ndarray, cost_estimate: np.ndarray, lams: Sequence[float], scale: CostScale, available: np.ndarray
-) -> dict[float, np.ndarray]:
-    """The shared policy's choice per query at each λ, from a router's scores and cost estimates."""
-    return {float(lam): select(scores, cost_estimate, policy_for(float(lam)), scale, available) for lam in lams}
 
 
 def _label(name: str, value: float | None, what: str, fmt: str = ".3f") -> str:
@@ -164,33 +159,43 @@ class DeferralCurveDisplay:
         *,
         Y: Any,
         cost: Any,
-        scale: CostScale,
-        scores: Mapping[str, np.ndarray] | None = None,
-        cost_estimates: Mapping[str, np.ndarray] | None = None,
+        decisions: Mapping[str, Decisions] | None = None,
         choices: Mapping[str, Mapping[float, np.ndarray]] | None = None,
         model_names: Sequence[str] | None = None,
         lams: Sequence[float] = DEFERRAL_LAMBDAS,
         oracle: bool = True,
         cost_unit: str = "cost",
+        missing: str = M.DEFAULT_MISSING,
     ) -> DeferralCurveDisplay:
-        """Trace each router along ``lams`` from its scores and cost estimates (or use its saved ``choices``).
+        """Trace each router along ``lams`` from its :class:`~routerlab.decisions.Decisions` (or its saved ``choices``).
 
-        A router in ``scores`` needs its ``cost_estimates`` (what its policy trades off); a router
+        A router with decisions is traced by :func:`~routerlab.metrics.router_deferral_points`
+        (it chooses with its own cost estimate; the points are scored with the true cost); a router
         only in ``choices`` contributes the λ values it was evaluated at.
         """
         Y = np.asarray(Y, dtype=np.float64)
         cost = np.asarray(cost, dtype=np.float64)
-        per_router = router_choices(
-            Y=Y, scale=scale, scores=scores, cost_estimates=cost_estimates, choices=choices, lams=lams
-        )
         points = {
-            name: Curve(
-                x=np.array([M.mean_cost(cost=cost, choice=c) for c in ch.values()]),
-                y=np.array([M.routing_accuracy_score(Y=Y, choice=c) for c in ch.values()]),
-                param=np.array(list(ch)),
+            name: router_deferral_points(
+                decisions=d, Y=Y, cost=cost, lams=sorted({float(v) for v in lams}), missing=missing
             )
-            for name, ch in per_router.items()
+            for name, d in (decisions or {}).items()
         }
+        for name, ch in (choices or {}).items():
+            if name not in points:  # saved choices only: the λ values the router was evaluated at
+                points[name] = Curve(
+                    x=np.array(
+                        [M.mean_cost(cost=cost, choice=np.asarray(c), Y=Y, missing=missing) for c in ch.values()]
+                    ),
+                    y=np.array(
+                        [M.routing_accuracy_score(Y=Y, choice=np.asarray(c), missing=missing) for c in ch.values()]
+                    ),
+                    param=np.array([float(k) for k in ch]),
+                )
+        if not points:
+            raise SchemaError(
+                "No router to draw: give decisions (router.decide(...)) or choices for at least one router."
+            )
         observed = ~np.isnan(Y)
         with np.errstate(invalid="ignore"):
             model_q = np.nanmean(np.where(observed, Y, np.nan), axis=0)
@@ -280,29 +285,24 @@ def _short(name: str, n: int = 28) -> str:
     return name if len(name) <= n else name[: n - 1] + "…"
 
 
+_NOTHING_TO_DRAW = "No router to draw: give decisions (router.decide(...)) or choices for at least one router."
+
+
 def router_choices(
     *,
-    Y: np.ndarray,
-    scale: CostScale,
-    scores: Mapping[str, np.ndarray] | None,
-    cost_estimates: Mapping[str, np.ndarray] | None,
+    decisions: Mapping[str, Decisions] | None,
     choices: Mapping[str, Mapping[float, np.ndarray]] | None,
     lams: Sequence[float],
 ) -> dict[str, dict[float, np.ndarray]]:
-    """Each router's choices: re-selected at ``lams`` where it has scores, else its saved ones."""
-    available = ~np.isnan(Y)
-    out: dict[str, dict[float, np.ndarray]] = {}
-    for name, s in (scores or {}).items():
-        if cost_estimates is None or name not in cost_estimates:
-            raise SchemaError(f"Router {name!r} has scores but no cost estimates; give both to re-select at any λ.")
-        out[name] = choices_at(
-            scores=s, cost_estimate=cost_estimates[name], lams=lams, scale=scale, available=available
-        )
+    """Each router's choices: ``decisions[name].choose(lam=λ)`` at ``lams``, else its saved ``choices``."""
+    out: dict[str, dict[float, np.ndarray]] = {
+        name: d.choices(sorted({float(v) for v in lams})) for name, d in (decisions or {}).items()
+    }
     for name, ch in (choices or {}).items():
         if name not in out:
             out[name] = {float(k): np.asarray(v) for k, v in sorted(ch.items())}
     if not out:
-        raise SchemaError("No router to draw: give scores (with cost estimates) or choices for at least one router.")
+        raise SchemaError(_NOTHING_TO_DRAW)
     return out
 
 
@@ -456,31 +456,43 @@ class UtilityDisplay:
         *,
         Y: Any,
         cost: Any,
-        scale: CostScale,
-        scores: Mapping[str, np.ndarray] | None = None,
-        cost_estimates: Mapping[str, np.ndarray] | None = None,
+        decisions: Mapping[str, Decisions] | None = None,
         choices: Mapping[str, Mapping[float, np.ndarray]] | None = None,
+        scale: CostScale | None = None,
         lams: Sequence[float] = PLATEAU_LAMBDAS,
         bounds: Sequence[str] = (),
+        missing: str = M.DEFAULT_MISSING,
     ) -> UtilityDisplay:
-        """Re-select each router at ``lams`` (routers given only by ``choices`` keep their own λ values)."""
+        """U(λ) of each router at ``lams``: :func:`~routerlab.metrics.utility_sweep` of its decisions.
+
+        A router given only by saved ``choices`` keeps its own λ values and needs ``scale`` (the
+        training cost scale that maps cost to c̃).
+        """
         Y = np.asarray(Y, dtype=np.float64)
         cost = np.asarray(cost, dtype=np.float64)
-        per_router = router_choices(
-            Y=Y, scale=scale, scores=scores, cost_estimates=cost_estimates, choices=choices, lams=lams
-        )
         lam_arr = np.asarray(sorted({float(v) for v in lams}), dtype=np.float64)
         util, qual, spend = {}, {}, {}
-        for name, ch in per_router.items():
+        for name, d in (decisions or {}).items():
+            sweep = utility_sweep(decisions=d, Y=Y, cost=cost, lams=lam_arr, missing=missing)
+            util[name], qual[name], spend[name] = sweep.utility, sweep.quality, sweep.cost
+        for name, ch in (choices or {}).items():
+            if name in util:
+                continue
+            if scale is None:
+                raise SchemaError(f"Router {name!r} is given by its choices only; pass scale= to compute its U(λ).")
             u = np.full(lam_arr.size, np.nan)
             q, c = u.copy(), u.copy()
             for j, lam in enumerate(lam_arr):
                 if float(lam) in ch:
-                    choice = ch[float(lam)]
-                    u[j] = M.utility_score(Y=Y, cost=cost, choice=choice, lam=float(lam), scale=scale)
-                    q[j] = M.routing_accuracy_score(Y=Y, choice=choice)
-                    c[j] = _or_nan(lambda choice=choice: M.mean_cost(cost=cost, choice=choice))
+                    choice = np.asarray(ch[float(lam)])
+                    u[j] = M.utility_score(Y=Y, cost=cost, choice=choice, lam=float(lam), scale=scale, missing=missing)
+                    q[j] = M.routing_accuracy_score(Y=Y, choice=choice, missing=missing)
+                    c[j] = _or_nan(lambda choice=choice: M.mean_cost(cost=cost, choice=choice, Y=Y, missing=missing))
             util[name], qual[name], spend[name] = u, q, c
+        if not util:
+            raise SchemaError(
+                "No router to draw: give decisions (router.decide(...)) or choices for at least one router."
+            )
         return cls(lams=lam_arr, utility=util, quality=qual, cost=spend, bounds=tuple(bounds))
 
     def plot(self, ax: Axes | None = None, *, colors: Mapping[str, str] | None = None) -> Axes:
@@ -767,6 +779,5 @@ __all__ = [
     "SignificanceDisplay",
     "UtilityDisplay",
     "binary_outcomes",
-    "choices_at",
     "router_choices",
 ]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from routerlab._registry import Registry
+from routerlab.decisions.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 from routerlab.routers.base import Router, clone, describe
-from routerlab.routers.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 
 ROUTERS: Registry[type[Router]] = Registry("router")
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from routerlab._random import rng
 from routerlab.data.schema import RoutingData
+from routerlab.decisions.policy import Argmax, CostScale, select
 from routerlab.errors import SchemaError
-from routerlab.routers.policy import Argmax, CostScale, select
 
 
 def as_features(X: np.ndarray | None, owner: Any, *, fitting: bool) -> np.ndarray:

@@ -8,7 +8,9 @@
 * :meth:`Router.predict_scores` ``(data, X=None) -> (n_queries, n_models)``: estimated quality,
   from the subclass's ``_predict_scores``. A router sees ``data.without_outcomes()`` at decision
   time unless it declares ``needs_outcomes = True`` (only the oracle does).
-* :meth:`Router.route` applies the one shared selection policy (:mod:`routerlab.routers.policy`).
+* :meth:`Router.decide` ``(data, X=None) -> Decisions``: the scores, the cost estimates and the
+  cost scale, computed once (:mod:`routerlab.decisions`); :meth:`Router.route` is
+  ``decide(...).choose(policy)``, the one shared selection policy (:mod:`routerlab.decisions.policy`).
 
 ``X`` is an optional feature matrix aligned with the rows of ``data`` (query embeddings); text-free
 baselines ignore it.
@@ -24,8 +26,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from routerlab.data.schema import RoutingData
+from routerlab.decisions import CostScale, Decisions, Policy
 from routerlab.errors import NotFittedError, SchemaError
-from routerlab.routers.policy import CostScale, Policy, policy_for, select
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,27 @@ class Router:
         self.check_is_fitted()
         return np.tile(self.model_cost_, (data.n_queries, 1))
 
+    def decide(
+        self, data: RoutingData, X: np.ndarray | None = None, *, available: np.ndarray | None = None
+    ) -> Decisions:
+        """The router's decisions on ``data``: scores and cost estimates, computed once (:class:`Decisions`).
+
+        ``available`` (n_queries, n_models) masks the models a choice may land on; every consumer
+        (metrics, curves, the sweep, ``evaluate``, the report) chooses from this value.
+        """
+        scores = self.predict_scores(data, X)
+        return Decisions(
+            router=self.name,
+            params=self.get_params(),
+            model_names=self.model_names_,
+            query_ids=data.query_ids,
+            scores=scores,
+            cost_estimate=self.predict_costs(data),
+            scale=self.cost_scale_,
+            needs_outcomes=self.needs_outcomes,
+            available=available,
+        )
+
     def route(
         self,
         data: RoutingData,
@@ -145,9 +168,7 @@ class Router:
         available: np.ndarray | None = None,
     ) -> np.ndarray:
         """The chosen model column per query, by the shared policy (argmax, U(λ) or a budget)."""
-        chosen_policy = policy if policy is not None else policy_for(lam, budget)
-        scores = self.predict_scores(data, X)
-        return select(scores, self.predict_costs(data), chosen_policy, self.cost_scale_, available)
+        return self.decide(data, X, available=available).choose(policy, lam=lam, budget=budget)
 
     # ------------------------------------------------------------------ helpers
     def _check_input(self, data: RoutingData, X: np.ndarray | None, where: str) -> None:

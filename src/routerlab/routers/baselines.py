@@ -17,8 +17,8 @@ import numpy as np
 
 from routerlab._random import stable_uniform
 from routerlab.data.schema import RoutingData
+from routerlab.decisions.policy import Argmax, select
 from routerlab.routers.base import Router
-from routerlab.routers.policy import Argmax, select
 
 
 def _broadcast(row: np.ndarray, n_queries: int) -> np.ndarray:

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from routerlab.decisions.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 from routerlab.errors import SchemaError
-from routerlab.routers.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 
 UNIT = CostScale(0.0, 1.0)
 
