@@ -768,7 +768,9 @@ def _lam_key(lam: float) -> str:
 def _warn(lines: Sequence[object]) -> None:
     """Print each line as a warning on stderr, literally (rich markup escaped)."""
     for line in lines:
-        err_console.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False)
+        err_console.print(
+            f"[yellow]warning:[/] {escape(str(line))}", highlight=False, soft_wrap=True
+        )  # a command in it stays copyable
 
 
 @contextlib.contextmanager
