@@ -398,6 +398,17 @@ def test_prices_cost_from_tokens(tmp_path: Path) -> None:
     assert any("'zz'" in w for w in data.meta["warnings"])
 
 
+def test_prices_given_as_a_file_path_are_read_not_iterated(tmp_path: Path) -> None:
+    """A sweep config's `options: {prices: prices.yaml}` passes a string: it names a file, not 11 models."""
+    path = write_csv(tmp_path, "query_id,model,score,tokens_in,tokens_out\nq1,a,1,1000,200\nq1,b,0,500,100\n")
+    (tmp_path / "prices.yaml").write_text("a: [1.0, 4.0]\nb: [2.0, 8.0]\n")
+    for given in (str(tmp_path / "prices.yaml"), tmp_path / "prices.yaml"):
+        data = load_long(path, prices=given)
+        np.testing.assert_allclose(data.cost[0], [(1000 + 800) / 1e6, (1000 + 800) / 1e6])
+    with pytest.raises(SchemaError, match="prices must be a mapping"):
+        load_long(path, prices=[("a", 1.0)])  # type: ignore[arg-type]
+
+
 def test_prices_errors(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "query_id,model,score,tokens_in,tokens_out\nq1,a,1,1,2\nq1,b,0,1,2\n")
     with pytest.raises(SchemaError, match=r"'b' have token counts but no price.*\"b\": \[IN, OUT\]"):

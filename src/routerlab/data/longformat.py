@@ -538,7 +538,7 @@ def load_long(
     score_scale: tuple[float, float] | None = None,
     cost_unit: str = "usd",
     seed: int = 0,
-    prices: Mapping[str, tuple[float, float]] | None = None,
+    prices: Mapping[str, tuple[float, float]] | str | Path | None = None,
 ) -> RoutingData:
     """Read a long table (one row per query × model) into a :class:`RoutingData`; see the module doc.
 
@@ -546,9 +546,20 @@ def load_long(
     maps raw scores linearly to [0, 1] and keeps them in ``raw_score``; ``cost_unit`` names the unit of the
     cost column; ``seed`` drives the hash split used when there is no split column. ``prices``
     (``{model: (usd_in, usd_out)}`` per 1M tokens, see :mod:`routerlab.data.prices`) prices the token counts of a
-    table without a cost column; a priced model that no row uses is listed in ``meta["warnings"]``.
+    table without a cost column; a priced model that no row uses is listed in ``meta["warnings"]``. ``prices``
+    may also be the path of a price file (JSON or YAML, :func:`routerlab.data.prices.read_prices`), as a sweep
+    config's ``options: {prices: prices.yaml}`` gives it.
     """
     path = Path(path)
+    if isinstance(prices, (str, Path)):  # a file name: never iterated as a mapping of its characters
+        from routerlab.data.prices import read_prices
+
+        prices = read_prices(Path(prices))
+    elif prices is not None and not isinstance(prices, Mapping):
+        raise SchemaError(
+            f"prices must be a mapping {{model: [usd_in, usd_out]}} per 1M tokens, or the path of a price file. "
+            f"Got a {type(prices).__name__}."
+        )
     df = read_table(path)
     options = {
         "query_col": query_col, "model_col": model_col, "score_col": score_col, "cost_col": cost_col,
