@@ -1,0 +1,72 @@
+"""How configurations and runs are identified: canonical JSON, config ids, run keys, λ keys, grid points."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from routerlab._random import rng
+
+#: seed of the draw that picks ``max_configs`` grid points when the grid is larger
+SAMPLE_SEED = 42
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON (sorted keys, no spaces); values JSON cannot hold are written as their repr."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr, allow_nan=False)
+
+
+def _digest(value: Any, n: int) -> str:
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()[:n]
+
+
+def config_id(params: Mapping[str, Any]) -> str:
+    """Return a short stable id of a hyper-parameter configuration (hash of its canonical JSON)."""
+    return _digest(dict(params), 10)
+
+
+def run_key(dataset: str, router: str, encoder: str, params: Mapping[str, Any], seed: int) -> str:
+    """Return the identity of one run: a hash of (dataset, router, encoder, params, seed)."""
+    return _digest([dataset, router, encoder, dict(params), int(seed)], 20)
+
+
+def lam_key(lam: float) -> str:
+    """How a λ is written as a JSON key: ``0``, ``0.2``, ..."""
+    return f"{float(lam):g}"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(canonical_json(value))
+
+
+def enumerate_configs(
+    grid: Mapping[str, Sequence[Any]], max_configs: int, seed: int = SAMPLE_SEED
+) -> list[tuple[int, dict[str, Any]]]:
+    """List the stage-1 configurations as ``(index in the full product, params)``, in product order.
+
+    The product runs over ``grid``'s keys in their order (the last key varies fastest, as in
+    :func:`itertools.product`). A grid with more than ``max_configs`` points is sampled without
+    replacement by ``seed``; an empty grid is the single configuration ``{}`` (the defaults).
+    """
+    keys = list(grid)
+    values = [list(grid[k]) for k in keys]
+    for k, v in zip(keys, values, strict=True):
+        if not v:
+            raise ValueError(f"The grid of parameter {k!r} is empty; give at least one value.")
+    sizes = [len(v) for v in values]
+    total = math.prod(sizes)
+    if total <= max_configs:
+        indices = list(range(total))
+    else:
+        indices = sorted(int(i) for i in rng(seed).choice(total, size=max_configs, replace=False))
+    out = []
+    for index in indices:
+        params, rest = {}, index
+        for k, v, size in reversed(list(zip(keys, values, sizes, strict=True))):
+            rest, digit = divmod(rest, size)
+            params[k] = v[digit]
+        out.append((index, {k: params[k] for k in keys}))
+    return out

@@ -1,0 +1,108 @@
+"""One run of the sweep: fit one configuration with one seed and score it at every λ."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from routerlab.experiments.evaluate import score_choice
+from routerlab.experiments.sweep.data import SplitData
+from routerlab.experiments.sweep.keys import _jsonable, lam_key, run_key
+from routerlab.experiments.sweep.records import SCHEMA_VERSION
+from routerlab.metrics import core as M
+from routerlab.routers.base import Router
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """One fit-and-score job of the sweep."""
+
+    dataset: str
+    router: str
+    encoder: str
+    config_id: str
+    config_index: int
+    params: dict[str, Any]
+    seed: int
+    stage: int
+
+    @property
+    def key(self) -> str:
+        """The run key (see :func:`run_key`)."""
+        return run_key(self.dataset, self.router, self.encoder, self.params, self.seed)
+
+
+def _has_random_state(cls: type[Router]) -> bool:
+    return "random_state" in cls._param_names()
+
+
+def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequence[float]) -> dict[str, Any]:
+    """Fit one configuration with one seed and score it; returns the run's record (never raises).
+
+    Runs in a worker process. A failure is returned as a record with ``status = "error"``.
+    """
+    base: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run_key": spec.key,
+        "dataset": spec.dataset,
+        "router": spec.router,
+        "encoder": spec.encoder,
+        "config_id": spec.config_id,
+        "config_index": spec.config_index,
+        "params": _jsonable(spec.params),
+        "seed": spec.seed,
+        "stage": spec.stage,
+    }
+    t0 = time.perf_counter()
+    fit_s = 0.0
+    try:
+        router = cls(**spec.params)
+        if _has_random_state(cls):
+            router.set_params(random_state=spec.seed)
+        router.fit(split.train, split.X_train)
+        fit_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        on_val = router.decide(split.val, split.X_val, available=split.val.observed)
+        on_test = router.decide(split.test, split.X_test, available=split.test.observed)
+        val_acc = M.routing_accuracy_score(Y=split.val.Y, choice=on_val.choose())
+        quality, utility, cost, rates = {}, {}, {}, {}
+        for lam in sorted({0.0, *map(float, lams)}):
+            row = score_choice(spec.router, router, split.test, on_test.choose(lam=lam), lam, on_test.scale)
+            k = lam_key(lam)
+            quality[k], utility[k], cost[k], rates[k] = row.quality, row.utility, row.mean_cost, row.call_rate
+        predict_s = time.perf_counter() - t1
+    except Exception as exc:  # recorded, and retried on the next start
+        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
+        return {
+            **base,
+            "status": "error",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": tail,
+            "fit_s": round(fit_s, 6),
+            "timestamp": _now(),
+        }
+    return {
+        **base,
+        "status": "ok",
+        "router_params": _jsonable(router.get_params()),
+        "val_acc": val_acc,
+        "test_acc": quality["0"],
+        "test_quality": quality,
+        "test_utility": utility,
+        "test_mean_cost": cost,
+        "call_rate": rates,
+        "n_train": split.train.n_queries,
+        "n_val": split.val.n_queries,
+        "n_test": split.test.n_queries,
+        "fit_s": round(fit_s, 6),
+        "predict_s": round(predict_s, 6),
+        "timestamp": _now(),
+    }
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")

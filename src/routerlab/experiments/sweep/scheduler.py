@@ -1,0 +1,177 @@
+"""Running the sweep: plan both stages, execute the pending runs in parallel, record them and summarise."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routerlab.data.schema import RoutingData
+from routerlab.errors import RouterlabError
+from routerlab.experiments.sweep.config import NO_ENCODER, SweepConfig
+from routerlab.experiments.sweep.data import SplitData, _features, _load, _split_data, data_fingerprint, split_rows
+from routerlab.experiments.sweep.records import RUNS_FILE, _complete, _RecordWriter, read_records
+from routerlab.experiments.sweep.run import RunSpec, execute_run
+from routerlab.experiments.sweep.stages import (
+    _build_groups,
+    _planned_stage2,
+    _resolve_routers,
+    _stage1_specs,
+    _stage2_specs,
+)
+from routerlab.experiments.sweep.summary import SweepResult, _summarise, write_summary
+from routerlab.metrics import core as M
+from routerlab.routers.base import Router
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total, message)``, called once at start and after every finished run
+SweepProgress = Callable[[int, int, str], None]
+
+
+class _Runner:
+    """Executes run specs (in parallel), writes their records and tracks progress."""
+
+    def __init__(
+        self,
+        config: SweepConfig,
+        writer: _RecordWriter,
+        done: dict[str, dict[str, Any]],
+        progress: SweepProgress | None,
+        fingerprints: Mapping[str, str],
+    ):
+        self.fingerprints = fingerprints
+        self.config = config
+        self.writer = writer
+        self.done = done
+        self.progress = progress
+        self.n_done = 0
+        self.total = 0
+        self.executed = 0
+        self.errors: list[dict[str, Any]] = []
+
+    def tick(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(self.n_done, self.total, message)
+
+    def run(self, jobs: list[tuple[RunSpec, type[Router], SplitData]]) -> None:
+        if not jobs:
+            return
+        lams = tuple(self.config.lams)
+        n_jobs = min(self.config.effective_n_jobs, len(jobs))
+        results: Iterable[dict[str, Any]]
+        if n_jobs == 1:
+            results = (execute_run(spec, cls, split, lams) for spec, cls, split in jobs)
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
+            results = parallel(delayed(execute_run)(spec, cls, split, lams) for spec, cls, split in jobs)
+        for record in results:
+            record["data_fingerprint"] = self.fingerprints[record["dataset"]]
+            self.writer.write(record)
+            self.executed += 1
+            self.n_done += 1
+            what = f"{record['dataset']} {record['router']}[{record['encoder']}] {record['config_id']}"
+            what += f" seed {record['seed']}"
+            if record["status"] == "ok":
+                self.done[record["run_key"]] = record
+                self.tick(f"{what}: val {record['val_acc']:.4f}")
+            else:
+                self.errors.append(record)
+                log.warning("run failed: %s: %s", what, record["error"])
+                self.tick(f"{what}: failed")
+                if self.config.fail_fast:
+                    raise RouterlabError(f"Sweep run {what} failed: {record['error']}\n{record.get('traceback', '')}")
+
+
+def run_sweep(
+    config: SweepConfig,
+    *,
+    features: Mapping[tuple[str, str], np.ndarray] | None = None,
+    progress: SweepProgress | None = None,
+    data: Mapping[str, RoutingData] | None = None,
+) -> SweepResult:
+    """Run (or resume) the seed protocol over ``config``; see :mod:`routerlab.experiments.sweep`.
+
+    ``features`` maps ``(dataset name, encoder name)`` to a precomputed (n_queries, d) matrix
+    aligned with the dataset's rows; pairs not given are computed once here with
+    :func:`routerlab.data.features.encode` (cached on disk) and shipped to the workers.
+    ``data`` maps dataset names of ``config.datasets`` to already loaded datasets (the others are
+    loaded with :func:`routerlab.data.load`). ``progress(done, total, message)`` is called at the
+    start and after each finished run.
+    """
+    classes = _resolve_routers(config)
+    groups = _build_groups(config, classes)
+    datasets = _load(config, data)
+    rows = {name: split_rows(d) for name, d in datasets.items()}
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs_path = out / RUNS_FILE
+    fingerprints = {name: data_fingerprint(d) for name, d in datasets.items()}
+    done: dict[str, dict[str, Any]] = {}
+    stale: dict[str, str] = {}  # run key -> dataset, for successful records that cannot be reused
+    for rec in read_records(runs_path, repair=True):
+        if _complete(rec, config.lams, fingerprints):
+            done[rec["run_key"]] = rec
+        elif rec.get("status") == "ok" and rec.get("dataset") in fingerprints:
+            stale[rec["run_key"]] = rec["dataset"]
+    for name in sorted({d for k, d in stale.items() if k not in done}):
+        n_stale = sum(1 for k, d in stale.items() if d == name and k not in done)
+        log.warning(
+            "%s: %d records of %r were computed on other data (or lack a requested λ); they are redone",
+            runs_path,
+            n_stale,
+            name,
+        )
+    split_cache: dict[tuple[str, str], SplitData] = {}
+
+    def split_for(dataset: str, encoder: str) -> SplitData:
+        if (dataset, encoder) not in split_cache:
+            d = datasets[dataset]
+            X = None if encoder == NO_ENCODER else _features(d, dataset, encoder, features)
+            split_cache[(dataset, encoder)] = _split_data(d, rows[dataset], X)
+        return split_cache[(dataset, encoder)]
+
+    writer = _RecordWriter(runs_path)
+    runner = _Runner(config, writer, done, progress, fingerprints)
+    skipped = 0
+    try:
+        stage1 = [(s, g) for g in groups for s in _stage1_specs(g, config.seeds[0])]
+        pending1 = [(s, g) for s, g in stage1 if s.key not in done]
+        skipped += len(stage1) - len(pending1)
+        runner.total = len(stage1) + sum(_planned_stage2(g, config) for g in groups)
+        runner.n_done = len(stage1) - len(pending1)
+        runner.tick(f"stage 1: {len(pending1)} runs to do, {runner.n_done} already done")
+        runner.run([(s, g.cls, split_for(g.dataset, g.encoder)) for s, g in pending1])
+        # stage 2 starts only now: every stage-1 record of every group exists
+        stage2 = [(s, g) for g in groups for s in _stage2_specs(g, config, done)]
+        pending2 = [(s, g) for s, g in stage2 if s.key not in done]
+        skipped += len(stage2) - len(pending2)
+        runner.total = len(stage1) + len(stage2)
+        runner.n_done = runner.total - len(pending2)
+        runner.tick(f"stage 2: {len(pending2)} runs to do")
+        runner.run([(s, g.cls, split_for(g.dataset, g.encoder)) for s, g in pending2])
+    finally:
+        writer.close()
+    summary, used = [], []
+    for g in groups:
+        test = datasets[g.dataset].subset(rows[g.dataset]["test"])
+        row, recs = _summarise(g, config, done, M.oracle_accuracy_score(Y=test.Y))
+        summary.append(row)
+        used.extend(recs)
+    result = SweepResult(
+        out_dir=out,
+        lams=tuple(config.lams),
+        summary=tuple(summary),
+        records=tuple(used),
+        n_executed=runner.executed,
+        n_skipped=skipped,
+        errors=tuple(runner.errors),
+    )
+    write_summary(result, out)
+    log.info("sweep done: %d runs executed, %d found in %s", runner.executed, skipped, runs_path)
+    return result
