@@ -23,6 +23,10 @@ class NotFittedError(RouterlabError, AttributeError):
     """A router was used before ``fit`` was called."""
 
 
+class InvalidParameterError(RouterlabError, ValueError, TypeError):
+    """A router's hyper-parameter breaks its declared constraints (``Router._parameter_constraints``)."""
+
+
 class PrerequisiteError(RouterlabError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` to run."""
 
