@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from routerlab.data.schema import RoutingData
-from routerlab.experiments.collapse import collapse_controls, oracle_labels, shuffle_outcomes
+from routerlab.experiments.collapse import collapse_controls, shuffle_outcomes
 from routerlab.routers.base import Router
+from routerlab.routers.baselines import oracle_choice
 from routerlab.routers.checks import make_check_problem
 
 
@@ -118,9 +119,9 @@ def test_balanced_not_applicable_without_class_weight(problem: tuple[RoutingData
     assert not no_x.condition("random_features").applicable
 
 
-def test_oracle_labels_and_shuffle(problem: tuple[RoutingData, np.ndarray]) -> None:
+def test_oracle_choice_and_shuffle(problem: tuple[RoutingData, np.ndarray]) -> None:
     data, _ = problem
-    labels = oracle_labels(data)
+    labels = oracle_choice(data)
     best = np.nanmax(data.Y, axis=1)
     assert (data.Y[np.arange(data.n_queries), labels] == best).all()
     perm = np.random.default_rng(0).permutation(data.n_queries)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from routerlab.data.schema import ModelInfo, RoutingData
-from routerlab.decisions.policy import CostScale
 from routerlab.errors import SchemaError
 from routerlab.routers import make_router
 from routerlab.routers._tabular import oracle_candidates
@@ -179,7 +178,7 @@ def test_feat_lr_matches_sklearn_logistic_regression_on_dense_data() -> None:
 
     train, Xtr, _, Xte = _split(n_queries=240)
     router = FeatureLogisticRouter(C=0.5).fit(train, Xtr)
-    rows, labels, cand = oracle_candidates(train, router.cost_scale_, router.model_cost_)
+    rows, labels, cand = oracle_candidates(train, router.model_cost_)
     assert (cand.sum(axis=1) == 1).all()  # dense outcomes: every label is certain
     scaler = StandardScaler().fit(Xtr[rows])
     ref = LogisticRegression(C=0.5, max_iter=1000, tol=1e-8).fit(scaler.transform(Xtr[rows]), labels)
@@ -190,7 +189,7 @@ def test_oracle_candidates_under_missing_outcomes() -> None:
     nan = np.nan
     Y = np.array([[nan, 1.0, 0.0], [nan, 0.5, 0.0], [1.0, nan, 0.0], [0.0, 1.0, 1.0], [nan, nan, nan]])
     data = _data(Y, price=[1.0, 2.0, 3.0])
-    rows, labels, cand = oracle_candidates(data, CostScale(1.0, 3.0), np.array([1.0, 2.0, 3.0]))
+    rows, labels, cand = oracle_candidates(data, np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(rows, [0, 1, 2, 3])  # the query with no outcome is dropped
     np.testing.assert_array_equal(labels, [1, 1, 0, 1])
     expected = [

@@ -1,4 +1,4 @@
-"""Shared pieces of the audit checks: oracle labels, per-group means, paper references."""
+"""Shared pieces of the audit checks: full-quality labels, per-group means, paper references."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from routerlab.data.schema import RoutingData
-from routerlab.decisions.policy import Argmax, CostScale, select
+from routerlab.metrics.calibration import oracle_labels
 
 RETHINKING = "rethinking-router-evaluation.txt"
 UNSOLVABILITY = "unsolvability-ceiling-artifacts.txt"
@@ -46,32 +46,14 @@ def solved_cells(data: RoutingData, threshold: float = SOLVED_THRESHOLD) -> np.n
     return out
 
 
-def oracle_labels(data: RoutingData) -> np.ndarray:
-    """Oracle label per query: the cheapest model with the highest observed outcome; -1 for unanswered rows.
-
-    Exactly the label :class:`~routerlab.routers.baselines.MajorityLabel` learns
-    (``select(..., Argmax(), ..., available=observed)``), so ties go to the cheaper model.
-    """
-    obs = data.observed
-    rows = obs.any(axis=1)
-    labels = np.full(data.n_queries, -1, dtype=np.intp)
-    if rows.any():
-        cost = finite_cost(data)[rows]
-        labels[rows] = select(
-            np.where(obs[rows], data.Y[rows], -1.0), cost, Argmax(), CostScale.from_costs(cost), obs[rows]
-        )
-    return labels
-
-
 def full_quality_labels(data: RoutingData, threshold: float = SOLVED_THRESHOLD) -> np.ndarray:
     """Per query the cheapest model reaching full quality (``Y >= threshold``); -1 for "none", -2 if unanswered.
 
     This is `unsolvability-ceiling-artifacts.txt` §4.2's optimal-tier label ("queries where no tier
-    achieves score2 are labeled none").
+    achieves score2 are labeled none"): :func:`routerlab.metrics.calibration.oracle_labels`, with the
+    float tolerance of :func:`solved_cells` and a missing cost counted as the dearest.
     """
-    solved = solved_cells(data, threshold)
-    cost = np.where(solved, finite_cost(data), np.inf)
-    labels = np.where(solved.any(axis=1), np.argmin(cost, axis=1), -1).astype(np.intp)
+    labels = oracle_labels(Y=data.Y, cost=finite_cost(data), threshold=threshold - _EPS)
     labels[~answered(data)] = -2
     return labels
 

@@ -28,7 +28,6 @@ from routerlab.audit._common import (
     group_means,
     label_distribution,
     model_name_key,
-    oracle_labels,
     pick_best,
     round_figs,
     share,
@@ -37,6 +36,7 @@ from routerlab.audit._common import (
 from routerlab.audit.findings import Finding, make_finding
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
+from routerlab.routers.baselines import oracle_choice
 
 _EPS = 1e-9
 
@@ -565,7 +565,7 @@ def label_sanity(
     names = data.model_names
     findings: list[Finding] = []
     rows = answered(data)
-    labels = oracle_labels(data)
+    labels = oracle_choice(data)
     lab = labels[rows]
     if lab.size:
         counts = np.bincount(lab, minlength=data.n_models)

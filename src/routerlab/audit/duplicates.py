@@ -27,10 +27,11 @@ import numpy as np
 
 from routerlab._arrays import l2_normalise
 from routerlab._random import rng
-from routerlab.audit._common import RETHINKING, answered, oracle_labels, share
+from routerlab.audit._common import RETHINKING, answered, share
 from routerlab.audit.findings import Finding, make_finding
 from routerlab.data.schema import RoutingData
 from routerlab.errors import SchemaError
+from routerlab.routers.baselines import oracle_choice
 
 if TYPE_CHECKING:
     from routerlab.data.features.encoders import Encoder, TokenSpans
@@ -269,7 +270,7 @@ def _random_pair_disagreement(data: RoutingData, n_pairs: int = 2000, seed: int 
 def _summary(data: RoutingData, groups: Sequence[np.ndarray]) -> dict[str, Any]:
     sizes = np.array([len(g) for g in groups], dtype=int)
     disagree = label_disagreement(data, groups)
-    labels = oracle_labels(data)
+    labels = oracle_choice(data)
     label_conflict = np.array([len(set(labels[g][labels[g] >= 0].tolist())) > 1 for g in groups], dtype=bool)
     cats = data.categories if data.categories is not None else data.sources
     cross_cat = np.array([len(set(cats[g].astype(str).tolist())) > 1 for g in groups], dtype=bool)

@@ -42,6 +42,7 @@ from routerlab.data.schema import OPTIONAL_MATRICES, RoutingData
 from routerlab.errors import SchemaError
 from routerlab.metrics import core as M
 from routerlab.routers.base import Router, clone
+from routerlab.routers.baselines import oracle_choice
 
 log = logging.getLogger(__name__)
 
@@ -145,13 +146,6 @@ class CollapseReport:
         return "\n".join(lines + (["", *notes] if notes else [])) + "\n"
 
 
-def oracle_labels(data: RoutingData) -> np.ndarray:
-    """Return the oracle-optimal model column per query: the cheapest among the best observed outcomes."""
-    from routerlab.routers.baselines import Oracle
-
-    return Oracle().fit(data).route(data, available=data.observed)
-
-
 def shuffle_outcomes(data: RoutingData, perm: np.ndarray) -> RoutingData:
     """Return ``data`` with every per-answer matrix (``Y``, ``cost``, tokens, ...) row-permuted by ``perm``."""
     changes: dict[str, Any] = {"Y": data.Y[perm], "cost": data.cost[perm]}
@@ -202,7 +196,7 @@ def collapse_controls(
         if X.ndim != 2 or X.shape[0] != data.n_queries:
             raise SchemaError(f"X must have shape (n_queries={data.n_queries}, n_features). Got {X.shape}.")
     train, test = data.subset(train_mask), data.subset(test_rows)
-    labels = oracle_labels(test)
+    labels = oracle_choice(test)
     models = tuple(data.model_names)
     gen_features, gen_labels = rng(seed).spawn(2)
 
@@ -282,4 +276,4 @@ def collapse_controls(
     )
 
 
-__all__ = ["CONDITIONS", "CollapseReport", "ConditionResult", "collapse_controls", "oracle_labels", "shuffle_outcomes"]
+__all__ = ["CONDITIONS", "CollapseReport", "ConditionResult", "collapse_controls", "shuffle_outcomes"]

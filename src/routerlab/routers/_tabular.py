@@ -14,8 +14,8 @@ import numpy as np
 
 from routerlab._random import rng
 from routerlab.data.schema import RoutingData
-from routerlab.decisions.policy import Argmax, CostScale, select
 from routerlab.errors import SchemaError
+from routerlab.routers.baselines import oracle_choice
 
 
 def as_features(X: np.ndarray | None, owner: Any, *, fitting: bool) -> np.ndarray:
@@ -37,52 +37,29 @@ def as_features(X: np.ndarray | None, owner: Any, *, fitting: bool) -> np.ndarra
     return feats
 
 
-def l2_normalize(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (an all-zero row stays zero), so dot products are cosine similarities."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
-
-
 def masked_model_means(train: RoutingData) -> np.ndarray:
     """Per-model mean observed quality; a model never observed in training gets 0.0 (as BestSingle does)."""
     mean_q = train.mean_quality()
     return np.where(np.isfinite(mean_q), mean_q, 0.0)
 
 
-def oracle_labels(train: RoutingData, scale: CostScale) -> tuple[np.ndarray, np.ndarray]:
-    """Rows with at least one outcome and their oracle label (as :class:`MajorityLabel` computes it).
-
-    The label is the cheapest model among those with the highest *observed* outcome, chosen by the
-    shared :func:`select` with ``available=observed``: a missing outcome is never a label.
-    """
-    observed = train.observed
-    rows = np.flatnonzero(observed.any(axis=1))
-    labels = select(
-        np.where(observed[rows], train.Y[rows], -1.0),
-        np.where(np.isfinite(train.cost[rows]), train.cost[rows], np.inf),
-        Argmax(),
-        scale,
-        observed[rows],
-    )
-    return rows, labels
-
-
-def oracle_candidates(
-    train: RoutingData, scale: CostScale, model_cost: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def oracle_candidates(train: RoutingData, model_cost: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Oracle labels with their *candidate sets* under missing outcomes.
 
-    Returns ``rows`` (queries with at least one outcome), ``labels`` (the observed oracle label of
-    :func:`oracle_labels`) and ``candidates``, a boolean (len(rows), n_models) matrix of the models
-    that are the oracle label under *some* completion of the query's missing outcomes: the observed
-    label ``ℓ`` (best observed value ``v``), plus every unobserved model ``m`` that could beat it —
+    Returns ``rows`` (queries with at least one outcome), ``labels`` (their observed oracle label,
+    :func:`~routerlab.routers.baselines.oracle_choice`) and ``candidates``, a boolean (len(rows),
+    n_models) matrix of the models that are the oracle label under *some* completion of the query's
+    missing outcomes: the observed label ``ℓ`` (best observed value ``v``), plus every unobserved
+    model ``m`` that could beat it —
     any of them when ``v < 1``; when ``v = 1``, those that win the policy's tie-break against ``ℓ``
     (cheaper, or as cheap and in a lower column; an unknown cost counts as ``model_cost[m]``).
     A fully observed query has the single candidate ``ℓ``. Treating ``ℓ`` alone as the label of a
     query whose cheap model was not run would teach "the cheap model is not the one" from a missing
     cell; the candidate set keeps exactly what the data say.
     """
-    rows, labels = oracle_labels(train, scale)
+    labels = oracle_choice(train)
+    rows = np.flatnonzero(labels >= 0)
+    labels = labels[rows]
     observed = train.observed[rows]
     Y = np.where(observed, train.Y[rows], -1.0)
     cost = np.where(np.isfinite(train.cost[rows]), train.cost[rows], model_cost[None, :])

@@ -17,8 +17,29 @@ import numpy as np
 
 from routerlab._random import stable_uniform
 from routerlab.data.schema import RoutingData
-from routerlab.decisions.policy import Argmax, select
+from routerlab.decisions.policy import Argmax, CostScale, select
 from routerlab.routers.base import Router
+
+
+def oracle_choice(data: RoutingData) -> np.ndarray:
+    """Per query the model :class:`Oracle` routes to among those with an outcome; -1 where none has one.
+
+    The cheapest model among those with the highest observed outcome (then the lower column), by the
+    shared :func:`~routerlab.decisions.policy.select`: the label :class:`MajorityLabel` counts, the
+    feature routers learn (:func:`routerlab.routers._tabular.oracle_candidates`) and the audit and
+    collapse checks report. A missing outcome is never a label.
+    """
+    observed = data.observed
+    rows = observed.any(axis=1)
+    labels = np.full(data.n_queries, -1, dtype=np.intp)
+    labels[rows] = select(
+        np.where(observed[rows], data.Y[rows], -1.0),
+        np.where(np.isfinite(data.cost[rows]), data.cost[rows], np.inf),
+        Argmax(),
+        CostScale(0.0, 0.0),  # Argmax does not use normalised cost; ties go to the cheaper raw cost
+        observed[rows],
+    )
+    return labels
 
 
 def _broadcast(row: np.ndarray, n_queries: int) -> np.ndarray:
@@ -136,15 +157,8 @@ class MajorityLabel(Router):
         pass
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        observed = train.observed
-        rows = observed.any(axis=1)
-        labels = select(
-            np.where(observed[rows], train.Y[rows], -1.0),
-            np.where(np.isfinite(train.cost[rows]), train.cost[rows], np.inf),
-            Argmax(),
-            self.cost_scale_,
-            observed[rows],
-        )
+        labels = oracle_choice(train)
+        labels = labels[labels >= 0]
         self.label_share_ = np.bincount(labels, minlength=train.n_models) / max(len(labels), 1)
 
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:

@@ -82,7 +82,7 @@ class _OracleLabelClassifier(Router):
             )
         self._check_params()
         feats = as_features(X, self, fitting=True)
-        rows, labels, candidates = oracle_candidates(train, self.cost_scale_, self.model_cost_)
+        rows, labels, candidates = oracle_candidates(train, self.model_cost_)
         self.label_share_ = np.bincount(labels, minlength=train.n_models) / len(labels)
         # the classes: every model that is a possible label of some training query; the others score 0
         self.classes_ = np.flatnonzero(candidates.any(axis=0)).astype(np.intp)
