@@ -26,6 +26,7 @@ For every (dataset, router, encoder):
 Routers are fitted on ``"train"``, selected on ``"val"`` and scored on ``"test"``; a model with no
 recorded outcome on a query is not offered for it (``available = observed``) and val/test queries
 nobody answered are dropped, as in :func:`routerlab.experiments.evaluate.evaluate`. Routers with
+``requires_features = False`` run once per dataset under the encoder name ``"none"`` (no ``X``).
 
 The runs file and how a sweep resumes are described in :mod:`routerlab.experiments.sweep.records`.
 
