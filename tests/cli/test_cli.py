@@ -69,7 +69,7 @@ def test_evaluate_without_arguments_routes_on_shipped_data_and_shows_a_real_diff
     choice = {name: np.zeros(len(y), dtype=int) for name in ("knn", "best_single")}
     for p in preds:
         if p["router"] in choice:
-            choice[p["router"]][order[p["query_id"]]] = column[p["choice@0.0"]]
+            choice[p["router"]][order[p["query_id"]]] = column[p["choice@0"]]
     knn, best = y[np.arange(len(y)), choice["knn"]], y[np.arange(len(y)), choice["best_single"]]
     knn_line = next(line for line in md.splitlines() if line.startswith("| knn (hashing) |"))
     m = re.search(r"\| ([+-]\d\.\d{4}) \[([+-]\d\.\d{4}), ([+-]\d\.\d{4})\](\*?) \|$", knn_line)
@@ -231,7 +231,7 @@ def test_evaluate_warns_and_records_decisions_on_missing_outcomes(tmp_path: Path
     assert "best_single routed 8 of 8 test queries (λ=0) to models with no outcome" in output
     assert "missing='reroute'" in output
     board = json.loads((out_dir / "leaderboard.json").read_text())
-    assert board["meta"]["missing"]["decisions"]["best_single"] == {"0.0": 8}
+    assert board["meta"]["missing"]["decisions"]["best_single"] == {"0": 8}
     assert {r["router"]: r["missing_outcomes"] for r in board["rows"]} == {"oracle": 0, "best_single": 8}
     assert "| 8/8 |" in (out_dir / "leaderboard.md").read_text()
 

@@ -199,3 +199,12 @@ def test_selection_is_row_wise(problem: tuple[np.ndarray, np.ndarray, np.ndarray
     base = select(scores, cost, policy_for(lam), scale, available)
     permuted = select(scores[perm], cost[perm], policy_for(lam), scale, available[perm])
     assert np.array_equal(permuted, base[perm])
+
+
+def test_lam_key_is_one_exact_encoding() -> None:
+    from routerlab.decisions import lam_key
+
+    assert [lam_key(v) for v in (0, 0.0, 0.2, 0.5, 1)] == ["0", "0", "0.2", "0.5", "1"]
+    assert float(lam_key(0.1234567)) == 0.1234567  # %g would round it to 0.123457
+    for v in (0.0, 1 / 3, 0.7, 1e-9):
+        assert float(lam_key(v)) == v

@@ -219,7 +219,7 @@ def test_a_model_missing_every_test_outcome_is_counted_warned_and_recorded(
         board = evaluate(data, ["oracle", "best_single"])
     n = board.n_queries
     assert board.row("best_single").missing_outcomes == n and board.row("oracle").missing_outcomes == 0
-    assert board.meta["missing"]["decisions"]["best_single"] == {"0.0": n}
+    assert board.meta["missing"]["decisions"]["best_single"] == {"0": n}
     assert f"best_single routed {n} of {n} test queries (λ=0) to models with no outcome" in caplog.text
     assert "missing='reroute'" in caplog.text and board.meta["missing"]["warnings"]
     md = board.to_markdown()
@@ -470,3 +470,24 @@ def test_markdown_shows_the_delta_column_for_every_router_the_table_holds() -> N
     # restricting the JSON/Markdown rows to the baselines keeps the learned routers' decisions for their Δ
     sub = seeded.select([r.router for r in seeded.rows if r.router in BASELINES])
     assert "| knn (hashing) |" in sub.to_markdown() and sub.to_markdown().count("*") >= 1
+
+
+def test_results_written_with_the_old_lambda_encoding_still_load(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    board = evaluate(_strong_missing_on_test(), ["oracle", "best_single"], lams=(0.0, 0.5))
+    board.save_results(tmp_path)
+    path = tmp_path / "predictions.parquet"
+    table = pq.read_table(path)
+    old = {"choice@0": "choice@0.0", "choice@0.5": "choice@0.5"}
+    meta = json.loads(table.schema.metadata[b"routerlab"])
+    for counts in meta.get("meta", {}).get("missing", {}).get("decisions", {}).values():
+        for key in list(counts):
+            counts[repr(float(key))] = counts.pop(key)
+    renamed = table.rename_columns([old.get(c, c) for c in table.column_names])
+    renamed = renamed.replace_schema_metadata({b"routerlab": json.dumps(meta).encode()})
+    pq.write_table(renamed, path)
+    again = load_results(tmp_path)
+    for lam in (0.0, 0.5):
+        assert np.array_equal(again.prediction("best_single").choice(lam), board.prediction("best_single").choice(lam))
+        assert again.row("best_single", lam).missing_outcomes == board.row("best_single", lam).missing_outcomes

@@ -55,7 +55,7 @@ def test_save_and_load_round_trip(synthetic_board: Leaderboard, results_dir: Pat
     meta = json.loads(table.schema.metadata[b"routerlab"])
     assert meta["schema_version"] == 1 and meta["lams"] == [0.0, 0.5]
     assert [r["name"] for r in meta["routers"]] == [p.router for p in synthetic_board.predictions]
-    assert {"router", "query_id", "choice@0.0", "choice@0.5", "score:m0", "cost_estimate:m3"} <= set(table.column_names)
+    assert {"router", "query_id", "choice@0", "choice@0.5", "score:m0", "cost_estimate:m3"} <= set(table.column_names)
     assert table.num_rows == len(synthetic_board.predictions) * synthetic_board.n_queries
 
     loaded = load_results(results_dir)

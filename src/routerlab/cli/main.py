@@ -733,7 +733,9 @@ def sweep_cmd(
         ROUTERS.get(name)  # unknown names fail before any work, with a suggestion
     with _progress_callback("sweep") as progress:
         result = run_sweep(cfg, progress=progress)
-    lam_keys = [_lam_key(v) for v in result.lams]
+    from routerlab.decisions import lam_key
+
+    lam_keys = [lam_key(v) for v in result.lams]
     counts = f"{result.n_executed} runs executed, {result.n_skipped} found done"
     datasets = sorted({s.dataset for s in result.summary})
     one = len(datasets) == 1
@@ -759,10 +761,6 @@ def sweep_cmd(
     console.print(
         f"wrote {result.out_dir / 'runs.jsonl'}, {result.out_dir / 'summary.json'} and summary.parquet", soft_wrap=True
     )
-
-
-def _lam_key(lam: float) -> str:
-    return f"{float(lam):g}"
 
 
 def _warn(lines: Sequence[object]) -> None:

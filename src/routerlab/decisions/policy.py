@@ -58,6 +58,17 @@ class CostScale:
         return np.clip((cost - self.lo) / span, 0.0, 1.0)
 
 
+def lam_key(lam: float) -> str:
+    """How λ is written where a file needs a string (JSON keys, column names): ``0``, ``0.2``, ``0.1234567``.
+
+    The one encoding of the project: ``%g`` (what the sweep's files have always used), or ``repr`` where
+    ``%g``'s six significant digits would not give the same float back. In memory λ is a float.
+    """
+    value = float(lam)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
+
+
 def utility_terms(quality: np.ndarray, cost_norm: np.ndarray, lam: float) -> np.ndarray:
     """``(1 − λ)·q − λ·c̃``, elementwise: the one place U(λ) is written.
 

@@ -30,7 +30,8 @@ The results directory
 ``predictions.parquet``
     one row per (router, test query), in ``test.parquet``'s query order, routers in evaluation
     order. Columns: ``router``, ``query_id``; ``choice@<λ>`` for every evaluated λ (the chosen
-    model's *name*; ``<λ>`` is ``repr(float(λ))``, e.g. ``choice@0.0``, ``choice@0.5``);
+    model's *name*; ``<λ>`` is :func:`routerlab.decisions.lam_key`, e.g. ``choice@0``, ``choice@0.5``;
+    files written with ``choice@0.0`` still load);
     ``score:<model>`` for every model (the router's ``predict_scores``; null when the router has
     none); ``cost_estimate:<model>`` (the per-call cost its policy traded off: the mean training
     cost for learned routers and baselines, the true cost for the oracle). The file's key-value
@@ -77,7 +78,7 @@ import numpy as np
 
 from routerlab.data.features.value import Features
 from routerlab.data.schema import RoutingData
-from routerlab.decisions import CostScale, Decisions, policy_for
+from routerlab.decisions import CostScale, Decisions, lam_key, policy_for
 from routerlab.errors import DataNotFoundError, SchemaError
 from routerlab.metrics import core as M
 from routerlab.metrics.core import DEFAULT_MISSING, MISSING_MEANING, MissingPolicy, check_missing_policy
@@ -546,9 +547,9 @@ def _opt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
-def _lam_key(lam: float) -> str:
-    """The key of λ in the sweep summary's per-λ dicts (as :func:`routerlab.experiments.sweep.lam_key`)."""
-    return f"{float(lam):g}"
+def _count_at(counts: Mapping[str, Any], lam: float) -> int:
+    """A per-λ count from ``meta.missing.decisions``, keyed by :func:`lam_key` (or ``repr`` in older files)."""
+    return int(counts.get(lam_key(lam), counts.get(repr(float(lam)), 0)))
 
 
 def _opt_float(value: Any) -> float | None:
@@ -605,7 +606,7 @@ def attach_sweep(board: Leaderboard, sweep: Any, *, source: str = SWEEP_SUMMARY)
     for r in doc["rows"]:
         oracle = _opt_float(r.get("oracle_test_acc"))
         for lam in lams:
-            k = _lam_key(lam)
+            k = lam_key(lam)
             mean = _opt_float((r.get("test_quality_mean") or {}).get(k))
             ok = r.get("status") == "ok" and oracle is not None and mean is not None
             q = mean if ok else None
@@ -642,6 +643,11 @@ def attach_sweep(board: Leaderboard, sweep: Any, *, source: str = SWEEP_SUMMARY)
 
 
 def _choice_column(lam: float) -> str:
+    return f"choice@{lam_key(lam)}"
+
+
+def _old_choice_column(lam: float) -> str:
+    """The column name of files written before λ had one encoding (``choice@0.0``)."""
     return f"choice@{float(lam)!r}"
 
 
@@ -765,7 +771,8 @@ def load_results(results_dir: str | Path) -> Leaderboard:
         part = table.take(pa.array(picked))
         choices = {}
         for lam in meta["lams"]:
-            names = part.column(_choice_column(lam)).to_pylist()
+            column = _choice_column(lam) if _choice_column(lam) in part.column_names else _old_choice_column(lam)
+            names = part.column(column).to_pylist()
             choices[float(lam)] = np.array([index[m] for m in names], dtype=np.intp)
 
         def matrix(prefix: str, part: pa.Table = part) -> np.ndarray | None:
@@ -793,7 +800,7 @@ def load_results(results_dir: str | Path) -> Leaderboard:
                 lam,
                 scale,
                 missing=policy,
-                n_missing=int(counts.get(pred.router, {}).get(repr(float(lam)), 0)),
+                n_missing=int(_count_at(counts.get(pred.router, {}), lam)),
             )
             for lam, c in pred.choices.items()
         ]
@@ -943,7 +950,7 @@ def evaluate(
             hit = int(M.missing_decisions(Y=test.Y, choice=wanted).sum())
             choice = offered.choose(lam=lam) if policy == "reroute" else wanted
             choices[float(lam)] = choice
-            decisions.setdefault(name, {})[repr(float(lam))] = hit
+            decisions.setdefault(name, {})[lam_key(lam)] = hit
             if hit:
                 message = (
                     f"{name} routed {hit} of {test.n_queries} test queries (λ={float(lam):g}) to models with no "

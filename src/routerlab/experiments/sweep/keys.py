@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from routerlab._random import rng
+from routerlab.decisions.policy import lam_key as lam_key  # the one encoding of λ as a string
 
 #: seed of the draw that picks ``max_configs`` grid points when the grid is larger
 SAMPLE_SEED = 42
@@ -31,11 +32,6 @@ def config_id(params: Mapping[str, Any]) -> str:
 def run_key(dataset: str, router: str, encoder: str, params: Mapping[str, Any], seed: int) -> str:
     """Return the identity of one run: a hash of (dataset, router, encoder, params, seed)."""
     return _digest([dataset, router, encoder, dict(params), int(seed)], 20)
-
-
-def lam_key(lam: float) -> str:
-    """How a λ is written as a JSON key: ``0``, ``0.2``, ..."""
-    return f"{float(lam):g}"
 
 
 def _jsonable(value: Any) -> Any:
