@@ -7,9 +7,15 @@ fit and compare routers on it. See ``routerlab --help`` for the command line.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from routerlab._version import __version__
 from routerlab.data import ModelInfo, RoutingData, load, load_long, read_parquet
+
+if TYPE_CHECKING:
+    from routerlab.routers.base import Router
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -37,6 +43,15 @@ def sweep(*args: object, **kwargs: object) -> object:
     return run_sweep(*args, **kwargs)  # type: ignore[arg-type]
 
 
+def load_router(
+    path: str | os.PathLike[str], *, encoder: str | None = None, models: Sequence[str] | None = None
+) -> Router:
+    """Load a router saved by ``save_router`` (JSON + npz, never pickle); see :mod:`routerlab.routers.persist`."""
+    from routerlab.routers.persist import load_router as _load_router
+
+    return _load_router(path, encoder=encoder, models=models)
+
+
 def report(*args: object, **kwargs: object) -> object:
     """Write the HTML report of a results directory; see :func:`routerlab.report.report`."""
     from routerlab.report import report as _report
@@ -53,6 +68,7 @@ __all__ = [
     "load",
     "load_benchmark",
     "load_long",
+    "load_router",
     "read_parquet",
     "report",
     "sweep",

@@ -11,6 +11,7 @@ from typing import Any
 from routerlab._registry import Registry
 from routerlab.decisions.policy import Argmax, Budget, CostScale, CostUtility, policy_for, select
 from routerlab.routers.base import Router, clone, describe
+from routerlab.routers.persist import load_router, save_router
 
 ROUTERS: Registry[type[Router]] = Registry("router")
 
@@ -61,7 +62,9 @@ __all__ = [
     "Router",
     "clone",
     "describe",
+    "load_router",
     "make_router",
     "policy_for",
+    "save_router",
     "select",
 ]

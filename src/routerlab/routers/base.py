@@ -28,6 +28,7 @@ import numpy as np
 from routerlab.data.schema import RoutingData
 from routerlab.decisions import CostScale, Decisions, Policy
 from routerlab.errors import NotFittedError, SchemaError
+from routerlab.routers.persist import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class Router:
         mean_cost = train.mean_cost()
         # a model never observed in training gets the most expensive known cost: never "free" by accident
         self.model_cost_ = np.where(np.isfinite(mean_cost), mean_cost, np.nanmax(mean_cost))
+        self.train_fingerprint_ = fingerprint(train)
         self._fit(train, X)
         self.fitted_ = True
         return self

@@ -327,6 +327,18 @@ class TorchRouter(Router):
         self.best_epoch_ = best_epoch
         self.val_routing_accuracy_ = best_key[0] if val_batch is not None and best_epoch > 0 else float("nan")
 
+    def _module_skeleton(self, attr: str) -> Any:
+        """An untrained ``net_`` built by :meth:`_build` exactly as fit builds it, in float64 and eval mode.
+
+        The loading hook of :mod:`routerlab.routers.persist`: a saved router stores ``net_`` as its
+        ``state_dict`` arrays, and loading puts them into this skeleton, so the network is rebuilt by
+        the router's own code instead of being unpickled. Needs ``n_features_in_`` and ``prior_``.
+        """
+        if attr != "net_":
+            raise AttributeError(f"{type(self).__name__} has no torch module attribute {attr!r}; only net_.")
+        torch = require_torch(type(self).__name__)
+        return self._build(torch, int(self.n_features_in_), _logit(self.prior_)).double().eval()
+
     # ------------------------------------------------------------------ prediction
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
         torch = require_torch(type(self).__name__)
