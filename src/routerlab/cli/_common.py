@@ -35,7 +35,7 @@ def _console(*, stderr: bool = False) -> Console:
 console = _console()
 err_console = _console(stderr=True)
 
-__all__ = ["_friendly_errors", "console", "err_console", "progress_bar"]
+__all__ = ["_friendly_errors", "console", "err_console", "progress_bar", "progress_steps"]
 
 
 def _friendly_errors(fn: F) -> F:
@@ -87,3 +87,42 @@ def progress_bar(
             bar.update(task, **values)
 
         yield update
+
+
+@contextlib.contextmanager
+def progress_steps() -> Iterator[Callable[[str], Callable[[int, int, str], None]]]:
+    """Bars that appear only for the steps that report.
+
+    ``step(description)`` gives a ``(done, total, message)`` callback whose first call adds its bar
+    (a library call may skip a step, e.g. encoding when only baselines run).
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[last]}"),
+    )
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def step(description: str) -> Callable[[int, int, str], None]:
+            def update(done: int, total: int, message: str = "") -> None:
+                if description not in tasks:
+                    tasks[description] = bar.add_task(description, total=total or None, last="")
+                bar.update(tasks[description], completed=done, total=total or None, last=message)
+
+            return update
+
+        yield step

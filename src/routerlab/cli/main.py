@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from routerlab import __version__
-from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
+from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar, progress_steps
 from routerlab.errors import RouterlabError
 
 if TYPE_CHECKING:
@@ -253,21 +253,6 @@ def _carve_val(data: RoutingData, fraction: float) -> RoutingData:
     return dataclasses.replace(data.with_splits(splits), meta=meta)
 
 
-def _has_val(data: RoutingData) -> bool:
-    """Whether some 'val' query has an outcome (what the seed protocol selects on)."""
-    return bool(((data.splits == "val") & data.observed.any(axis=1)).any())
-
-
-def _require_val(data: RoutingData) -> None:
-    """Learned routers select on validation: fail early, naming --val-fraction, when there is none."""
-    if not _has_val(data):
-        raise ValueError(
-            f"{data.name!r} has no 'val' queries with an outcome (splits {data.split_sizes()}); learned routers "
-            "select their hyper-parameters on validation. Pass --val-fraction 0.1 to carve one from train "
-            "(hash of the query id; test untouched)."
-        )
-
-
 def _parse_lams(value: str) -> list[float]:
     lams = []
     for item in _split_list(value, "lambda"):
@@ -461,9 +446,8 @@ def evaluate_cmd(
     OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
     and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
     """
-    from routerlab.experiments.evaluate import evaluate
-    from routerlab.metrics.core import check_missing_policy
-    from routerlab.routers import BASELINES, ROUTERS, Router, make_router
+    from routerlab.experiments.protocol import evaluate_protocol
+    from routerlab.routers import BASELINES, ROUTERS
 
     names = _split_list(router, "router") if router else [*BASELINES, *DEFAULT_LEARNED]
     for n in names:
@@ -473,74 +457,28 @@ def evaluate_cmd(
         query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
     )
     dataset = _load_dataset(data, path, download, opts)
-    baselines = [n for n in names if n in BASELINES]
-    learned = [n for n in names if n not in BASELINES]
-    policy = check_missing_policy(missing.strip().lower())
-    if learned and policy != "reroute":
-        raise ValueError(
-            f"--missing {policy} applies to routers fitted once; the seed protocol of {', '.join(learned)} scores "
-            "with --missing reroute. Drop --missing, or evaluate the learned routers in a separate run."
-        )
-    if learned and not router and not _has_val(dataset):  # the default learned router needs a validation split
-        _warn(
-            [
-                f"{', '.join(learned)} skipped: {dataset.name!r} has no 'val' queries with an outcome to select "
-                "hyper-parameters on; pass --val-fraction 0.1 to carve one from train, or --router to choose routers."
-            ]
-        )
-        learned = []
-    if learned:
-        _require_val(dataset)
     target = out if out is not None else Path("routerlab-results") / dataset.name
-    sweep = None
-    selected: list[Router] = []
-    features = None
-    if learned:
-        from routerlab.data.features.value import featurize
-        from routerlab.experiments.sweep import SweepConfig, run_sweep
+    with progress_steps() as step:
+        encoding = step(f"encoding {dataset.n_queries} queries with {encoder}")
 
-        if any(ROUTERS.get(n).requires_features for n in learned):  # encode once, with a bar, for sweep and fit
-            encoded: list[int] = []
-            with _progress_callback(f"encoding {dataset.n_queries} queries with {encoder}") as bar:
+        def encoded(done: int, total: int) -> None:  # total 0: every text came from the cache
+            encoding(done, total, "") if total else encoding(1, 1, "from the cache")
 
-                def step(done: int, total: int) -> None:
-                    if total:
-                        encoded.append(done)
-                        bar(done, total, "")
-
-                features = featurize(dataset, encoder, cache=True, progress=step)
-                if not encoded:  # every text came from the cache: say so rather than show a 0/0 bar
-                    bar(dataset.n_queries, dataset.n_queries, "from the cache")
-        config = SweepConfig.build(
-            datasets=[{"name": data, "path": path}],
-            routers=learned,
-            encoders=[encoder],
-            lams=sorted(set(lams)),
-            out_dir=target / "sweep",
+        result = evaluate_protocol(
+            dataset,
+            names,
+            lams=lams,
+            encoder=encoder,
+            sweep_dir=target / "sweep",
+            dataset_ref={"name": data, "path": path},
             n_jobs=n_jobs,
+            missing=missing.strip().lower(),
+            optional_learned=() if router else DEFAULT_LEARNED,
+            encode_progress=encoded,
+            sweep_progress=step(f"seed protocol on {dataset.name}"),
         )
-        with _progress_callback(f"seed protocol on {dataset.name}") as progress:
-            given = None if features is None else {(data, encoder): features.matrix}
-            sweep = run_sweep(config, data={data: dataset}, progress=progress, features=given)
-        for s in sweep.summary:
-            if s.status == "ok":
-                chosen = make_router(s.router, **s.params)
-                if "random_state" in chosen.get_params():
-                    chosen.set_params(random_state=config.seeds[0])
-                selected.append(chosen)
-    board = None
-    if baselines or selected:
-        with console.status(f"fitting {len(baselines) + len(selected)} routers on {dataset.name}"):
-            board = evaluate(dataset, [*baselines, *selected], lams=lams, features=features, missing=policy)
-        _warn([*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])])
-    else:
-        from routerlab.audit import data_warnings
-
-        _warn(data_warnings(dataset))
-    if board is not None and sweep is not None:
-        from routerlab.experiments.evaluate import attach_sweep
-
-        board = attach_sweep(board, sweep)  # the learned routers' rows: printed below and saved, one computation
+    _warn(result.warnings)
+    board, sweep, baselines, learned = result.board, result.sweep, list(result.baselines), list(result.learned)
     for lam_value in sorted(set(lams)):
         _print_board(board, sweep, dataset, baselines, lam_value)
     if board is not None:

@@ -1,0 +1,142 @@
+"""The whole evaluation of ``routerlab evaluate`` as one library call.
+
+Baselines are fitted once, learned routers go through the seed protocol, and one leaderboard holds
+every router.
+
+:func:`evaluate_protocol` encodes the queries once (when a learned router reads features), runs
+the seed protocol of :mod:`routerlab.experiments.sweep` for the learned routers (stage 1 at seed 42
+selected on validation, stage 2 with four more seeds), fits the selected configuration of each
+once more at seed 42 beside the baselines with :func:`routerlab.experiments.evaluate.evaluate`
+(same features, so the encoder is recorded with the decisions), and attaches the seed-protocol
+figures (:func:`~routerlab.experiments.evaluate.attach_sweep`). The CLI only loads the data,
+calls this, prints and saves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from routerlab.data.features.value import Features, featurize
+from routerlab.data.schema import RoutingData
+from routerlab.errors import SchemaError
+from routerlab.experiments.evaluate import Leaderboard, attach_sweep, evaluate
+from routerlab.experiments.sweep import SweepConfig, SweepResult, run_sweep
+from routerlab.metrics.core import DEFAULT_MISSING, check_missing_policy
+from routerlab.routers import BASELINES, ROUTERS, Router, make_router
+
+log = logging.getLogger(__name__)
+
+#: ``progress(done, total, message)``, as :func:`run_sweep` calls it
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What :func:`evaluate_protocol` did.
+
+    The leaderboard (None when nothing could be fitted), the sweep of the learned routers (None
+    without any), which routers were baselines and which were learned, and the warnings (the CLI
+    prints them).
+    """
+
+    board: Leaderboard | None
+    sweep: SweepResult | None
+    baselines: tuple[str, ...]
+    learned: tuple[str, ...]
+    warnings: tuple[str, ...]
+    features: Features | None = None
+
+
+def has_val(data: RoutingData) -> bool:
+    """Whether some ``val`` query has an outcome (what the seed protocol selects on)."""
+    return bool(((data.splits == "val") & data.observed.any(axis=1)).any())
+
+
+def evaluate_protocol(
+    data: RoutingData,
+    routers: Sequence[str],
+    *,
+    lams: Sequence[float] = (0.0,),
+    encoder: str = "hashing",
+    sweep_dir: str | Path,
+    dataset_ref: dict[str, object] | None = None,
+    n_jobs: int = 1,
+    missing: str = DEFAULT_MISSING,
+    optional_learned: Sequence[str] = (),
+    encode_progress: Callable[[int, int], None] | None = None,
+    sweep_progress: Progress | None = None,
+) -> Evaluation:
+    """Evaluate ``routers`` (registered names) on ``data``: baselines fitted once, the others by the seed protocol.
+
+    ``dataset_ref`` is the sweep's record of where the data came from (``{"name": ..., "path": ...}``;
+    default ``{"name": data.name}``); ``sweep_dir`` receives the sweep's ``runs.jsonl`` and summary,
+    so an interrupted evaluation resumes. Learned routers named in ``optional_learned`` are dropped
+    with a warning instead of an error when ``data`` has no validation split (a default, not a
+    choice of the user's). The seed protocol scores with ``missing="reroute"``; another policy is an
+    error when a learned router is asked for.
+    """
+    for name in routers:
+        ROUTERS.get(name)  # an unknown name fails before any work, with a suggestion
+    policy = check_missing_policy(missing)
+    baselines = tuple(n for n in routers if n in BASELINES)
+    learned = [n for n in routers if n not in BASELINES]
+    warnings: list[str] = []
+    if learned and policy != "reroute":
+        raise ValueError(
+            f"missing={policy!r} (--missing {policy}) applies to routers fitted once; the seed protocol of "
+            f"{', '.join(learned)} scores with missing='reroute' (--missing reroute). Drop it, or evaluate the "
+            "learned routers in a separate run."
+        )
+    if learned and not has_val(data):
+        dropped = [n for n in learned if n in optional_learned]
+        if dropped and len(dropped) == len(learned):
+            warnings.append(
+                f"{', '.join(dropped)} skipped: {data.name!r} has no 'val' queries with an outcome to select "
+                "hyper-parameters on; pass --val-fraction 0.1 to carve one from train, or --router to choose routers."
+            )
+            log.warning(warnings[-1])
+            learned = []
+        else:
+            raise SchemaError(
+                f"{data.name!r} has no 'val' queries with an outcome (splits {data.split_sizes()}); learned routers "
+                "select their hyper-parameters on validation. Pass --val-fraction 0.1 to carve one from train "
+                "(hash of the query id; test untouched)."
+            )
+    features = None
+    sweep = None
+    selected: list[Router] = []
+    if learned:
+        if any(ROUTERS.get(n).requires_features for n in learned):  # once, for the sweep and the final fit
+            features = featurize(data, encoder, cache=True, progress=encode_progress)
+        ref = dataset_ref if dataset_ref is not None else {"name": data.name}
+        config = SweepConfig.build(
+            datasets=[ref],
+            routers=learned,
+            encoders=[encoder],
+            lams=sorted({float(v) for v in lams}),
+            out_dir=Path(sweep_dir),
+            n_jobs=n_jobs,
+        )
+        key = str(ref["name"])
+        given = None if features is None else {(key, encoder): features.matrix}
+        sweep = run_sweep(config, data={key: data}, progress=sweep_progress, features=given)
+        for s in sweep.summary:
+            if s.status == "ok":
+                chosen = make_router(s.router, **s.params)
+                if "random_state" in chosen.get_params():
+                    chosen.set_params(random_state=config.seeds[0])  # the stage-1 seed, as the protocol fits it
+                selected.append(chosen)
+    board = None
+    if baselines or selected:
+        board = evaluate(data, [*baselines, *selected], lams=lams, features=features, missing=policy)
+        warnings += [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]
+        if sweep is not None:
+            board = attach_sweep(board, sweep)  # the learned routers' rows, computed once
+    else:
+        from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
+
+        warnings += data_warnings(data)
+    return Evaluation(board, sweep, baselines, tuple(learned), tuple(warnings), features)

@@ -1,0 +1,49 @@
+"""evaluate_protocol(): the library call behind `routerlab evaluate` (issue 12 §2: the CLI is a thin command)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routerlab.data import RoutingData
+from routerlab.errors import SchemaError
+from routerlab.experiments.protocol import evaluate_protocol
+from tests.conftest import make_routing_problem
+
+
+def _with_texts(n: int = 150) -> RoutingData:
+    data = make_routing_problem(n, 3, seed=4)
+    texts = np.array([f"question on topic {i % 5}: item {i}" for i in range(n)], dtype=object)
+    return dataclasses.replace(data, texts=texts)
+
+
+def test_baselines_and_a_learned_router_in_one_leaderboard_that_resumes(tmp_path: Path) -> None:
+    data = _with_texts()
+    first = evaluate_protocol(data, ["oracle", "best_single", "knn"], encoder="hashing", sweep_dir=tmp_path)
+    assert first.board is not None and first.sweep is not None
+    assert first.baselines == ("oracle", "best_single") and first.learned == ("knn",)
+    assert [(s.router, s.status) for s in first.board.seed_protocol] == [("knn", "ok")]
+    knn = first.board.prediction("knn")
+    assert knn.encoder is not None and knn.encoder == first.features.encoder  # type: ignore[union-attr]
+    assert first.board.prediction("oracle").encoder is None
+    again = evaluate_protocol(data, ["oracle", "best_single", "knn"], encoder="hashing", sweep_dir=tmp_path)
+    assert again.sweep is not None and again.sweep.n_executed == 0  # every run read back from runs.jsonl
+    assert again.board is not None
+    assert np.array_equal(again.board.prediction("knn").choice(0.0), knn.choice(0.0))
+
+
+def test_a_default_learned_router_without_validation_is_skipped_in_plain_sight(tmp_path: Path) -> None:
+    data = _with_texts()
+    no_val = dataclasses.replace(data, splits=np.where(data.splits == "val", "train", data.splits))
+    result = evaluate_protocol(
+        no_val, ["best_single", "knn"], encoder="hashing", sweep_dir=tmp_path, optional_learned=("knn",)
+    )
+    assert result.learned == () and result.sweep is None
+    assert any("knn skipped" in w and "--val-fraction 0.1" in w for w in result.warnings)
+    with pytest.raises(SchemaError, match="no 'val' queries"):  # asked for by name: an error, not a skip
+        evaluate_protocol(no_val, ["best_single", "knn"], encoder="hashing", sweep_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"--missing reroute"):
+        evaluate_protocol(data, ["knn"], encoder="hashing", sweep_dir=tmp_path, missing="zero")
