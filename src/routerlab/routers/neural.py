@@ -53,9 +53,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from routerlab._optional import require
 from routerlab._random import rng, stable_uniform
 from routerlab.data.schema import RoutingData
-from routerlab.errors import PrerequisiteError, SchemaError
+from routerlab.errors import SchemaError
 from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,11 @@ _MASKED_LOGIT = -1e4
 
 def require_torch(owner: str) -> Any:
     """Import and return :mod:`torch`, or raise :class:`PrerequisiteError` naming the extra to install."""
-    try:
-        import torch
-    except ImportError as exc:
-        raise PrerequisiteError(
-            f"{owner} needs PyTorch, an optional dependency of routerlab that is not installed "
-            f"({exc}); install it with: pip install 'routerlab[embed]'"
-        ) from None
-    return torch
+    return require(
+        "torch",
+        f"{owner} needs PyTorch, an optional dependency of routerlab that is not installed "
+        "({exc}); install it with: pip install 'routerlab[embed]'",
+    )
 
 
 @contextlib.contextmanager

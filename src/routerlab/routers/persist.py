@@ -58,9 +58,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from routerlab._files import atomic_write_bytes
 from routerlab._jsonl import parse_json
+from routerlab._optional import require
 from routerlab._version import __version__
-from routerlab.errors import DataNotFoundError, NotFittedError, PrerequisiteError, SchemaError
+from routerlab.errors import DataNotFoundError, NotFittedError, SchemaError
 
 if TYPE_CHECKING:
     from routerlab.data.schema import RoutingData
@@ -239,14 +241,11 @@ def _is_torch_module(value: Any) -> bool:
 
 
 def _require_skops(owner: str) -> Any:
-    try:
-        import skops.io as sio
-    except ImportError as exc:
-        raise PrerequisiteError(
-            f"{owner} holds scikit-learn estimators, which routerlab saves and loads with skops, an optional "
-            f"dependency that is not installed ({exc}); install it with: pip install 'routerlab[persist]'"
-        ) from None
-    return sio
+    return require(
+        "skops.io",
+        f"{owner} holds scikit-learn estimators, which routerlab saves and loads with skops, an optional "
+        "dependency that is not installed ({exc}); install it with: pip install 'routerlab[persist]'",
+    )
 
 
 def _fitted_attributes(router: Router) -> dict[str, Any]:
@@ -320,8 +319,8 @@ def save_router(router: Router, path: str | os.PathLike[str], encoder: str | Non
         "state": {"file": STATE, "sha256": hashlib.sha256(state_bytes).hexdigest()},
         "attributes": attributes,
     }
-    _write_atomic(folder / STATE, state_bytes)
-    _write_atomic(folder / MANIFEST, _manifest_text(manifest).encode("utf-8"))
+    atomic_write_bytes(folder / STATE, state_bytes)
+    atomic_write_bytes(folder / MANIFEST, _manifest_text(manifest).encode("utf-8"))
     log.info("Saved %s to %s (%d arrays, %d bytes)", owner, folder, len(enc.arrays), len(state_bytes))
     return folder
 
@@ -340,15 +339,6 @@ def _manifest_text(manifest: dict[str, Any]) -> str:
         else:
             lines.append(f" {dumps(key)}: {dumps(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
 
 
 # ---------------------------------------------------------------------------------------------- load
