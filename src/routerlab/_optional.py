@@ -7,7 +7,7 @@ that fixes it. In a message, ``{exc}`` stands for the text of the original :clas
 * :func:`optional_dependency` wraps ``import`` statements (typed names, several imports at once).
 * :func:`require` imports one module by name and returns it.
 * :func:`require_installed` checks that a package is installed without running its code (for heavy
-  packages imported later, on first use).
+  packages imported later, on first use); :func:`installed` answers the same question with a bool.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from routerlab.errors import PrerequisiteError
 
-__all__ = ["optional_dependency", "require", "require_installed"]
+__all__ = ["installed", "optional_dependency", "require", "require_installed"]
 
 
 @contextmanager
@@ -38,7 +38,15 @@ def require(module: str, message: str) -> Any:
         return importlib.import_module(module)
 
 
+def installed(module: str) -> bool:
+    """Whether the top-level package ``module`` can be imported here (found without running its code)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocked import, or a module in sys.modules without a spec
+        return False
+
+
 def require_installed(module: str, message: str) -> None:
-    """Raise PrerequisiteError(``message``) unless the top-level package ``module`` is installed (nothing is run)."""
-    if importlib.util.find_spec(module) is None:
+    """Raise PrerequisiteError(``message``) unless the top-level package ``module`` is :func:`installed`."""
+    if not installed(module):
         raise PrerequisiteError(message.replace("{exc}", f"No module named {module!r}"))

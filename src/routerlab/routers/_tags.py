@@ -13,9 +13,9 @@ the ``pip install 'routerlab[...]'`` that adds them.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
+from routerlab._optional import installed
 from routerlab.errors import PrerequisiteError
 
 __all__ = ["EXTRAS", "Tags", "install_command", "missing_requirements", "requirements_error"]
@@ -42,16 +42,9 @@ class Tags:
     requires: tuple[str, ...] = ()
 
 
-def _installed(package: str) -> bool:
-    try:
-        return importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):  # a blocked import, or a module in sys.modules without a spec
-        return False
-
-
 def missing_requirements(tags: Tags) -> tuple[str, ...]:
     """The packages of ``tags.requires`` that cannot be imported here (nothing is imported to find out)."""
-    return tuple(p for p in tags.requires if not _installed(p))
+    return tuple(p for p in tags.requires if not installed(p))
 
 
 def install_command(packages: tuple[str, ...] | list[str]) -> str:
