@@ -66,6 +66,11 @@ class Registry(Generic[T]):
         self._load_plugins()
         return sorted(self._entries)
 
+    def names_in_order(self) -> list[str]:
+        """All registered names in the order they were registered (built-ins first, then plug-ins)."""
+        self._load_plugins()
+        return list(self._entries)
+
     def __contains__(self, name: object) -> bool:
         self._load_plugins()
         return name in self._entries

@@ -111,7 +111,7 @@ class Interval:
             yield float("nan")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class StrOptions:
     """One of the strings in ``options``."""
 
@@ -126,6 +126,9 @@ class StrOptions:
 
     def __str__(self) -> str:
         return _one_of([repr(o) for o in sorted(self.options)])
+
+    def __repr__(self) -> str:  # sorted: the same text in every process (test ids, messages)
+        return f"StrOptions({{{', '.join(repr(o) for o in sorted(self.options))}}})"
 
     def _invalid(self) -> Iterator[Any]:
         yield "not-an-option"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg
 
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval
 from routerlab.routers._tabular import as_features
 from routerlab.routers.base import Router
 
@@ -41,16 +43,16 @@ class LinUCBRouter(Router):
     name = "linucb"
     requires_features = True
     param_grid: ClassVar[dict[str, list[Any]]] = {"alpha": [0.0, 0.1, 0.5, 1.0], "ridge": [0.1, 1.0, 10.0]}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "alpha": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "ridge": [Interval(numbers.Real, 0, np.inf, closed="neither")],
+    }
 
     def __init__(self, *, alpha: float = 1.0, ridge: float = 1.0) -> None:
         self.alpha = alpha
         self.ridge = ridge
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        if not np.isfinite(self.alpha) or self.alpha < 0:
-            raise ValueError(f"LinUCBRouter: alpha must be a finite number >= 0. Got {self.alpha!r}.")
-        if not np.isfinite(self.ridge) or self.ridge <= 0:
-            raise ValueError(f"LinUCBRouter: ridge must be a finite number > 0. Got {self.ridge!r}.")
         ctx = _context(as_features(X, self, fitting=True))
         d = ctx.shape[1]
         observed = train.observed

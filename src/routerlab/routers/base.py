@@ -3,8 +3,13 @@
 * ``__init__`` stores keyword-only hyper-parameters unchanged (no logic), ``random_state`` where
   the router is random, so :meth:`Router.get_params` / :meth:`Router.set_params` / :func:`clone`
   work for every router without special cases.
-* :meth:`Router.fit` ``(train, X=None) -> self``: validates, records the model pool and the
-  training cost statistics, then calls the subclass's ``_fit``. Learned state ends in ``_``.
+* :meth:`Router.fit` ``(train, X=None) -> self``: validates the hyper-parameters against the
+  class's declared ``_parameter_constraints`` (:mod:`routerlab.routers._params`) and the data,
+  records the model pool and the training cost statistics, then calls the subclass's ``_fit``.
+  Learned state ends in ``_``.
+* :meth:`Router.tags` (``__routerlab_tags__``): what the class is (:class:`~routerlab.routers._tags.Tags`:
+  baseline, needs outcomes, stochastic, uses labels, needs features, optional packages required),
+  built from the class attributes below; code branches on tags, never on router names.
 * :meth:`Router.predict_scores` ``(data, X=None) -> (n_queries, n_models)``: estimated quality,
   from the subclass's ``_predict_scores``. A router sees ``data.without_outcomes()`` at decision
   time unless it declares ``needs_outcomes = True`` (only the oracle does).
@@ -28,6 +33,8 @@ import numpy as np
 from routerlab.data.schema import RoutingData
 from routerlab.decisions import CostScale, Decisions, Policy
 from routerlab.errors import NotFittedError, SchemaError
+from routerlab.routers._params import Constraint, validate_params
+from routerlab.routers._tags import Tags, requirements_error
 from routerlab.routers.persist import fingerprint
 
 log = logging.getLogger(__name__)
@@ -38,6 +45,8 @@ class Router:
 
     #: the name the router is registered under in :data:`routerlab.routers.ROUTERS`
     name: ClassVar[str] = "router"
+    #: True for the reference routers every benchmark reports (bounds and trivial policies)
+    baseline: ClassVar[bool] = False
     #: True only for routers that read the true outcomes at prediction time (the oracle)
     needs_outcomes: ClassVar[bool] = False
     #: True when the result depends on ``random_state``
@@ -46,8 +55,37 @@ class Router:
     uses_labels: ClassVar[bool] = True
     #: True for routers that need the query feature matrix ``X``
     requires_features: ClassVar[bool] = False
+    #: optional packages the router imports (top-level module names), e.g. ``("torch",)``
+    requires: ClassVar[tuple[str, ...]] = ()
     #: stage-1 search space of the seed protocol: parameter -> candidate values
     param_grid: ClassVar[dict[str, list[Any]]] = {}
+    #: the values each hyper-parameter may take (any one constraint suffices), checked by ``fit``
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {}
+
+    # ------------------------------------------------------------------ tags
+    @classmethod
+    def __routerlab_tags__(cls) -> Tags:
+        """The class's :class:`Tags`, from its class attributes; override to derive them otherwise."""
+        return Tags(
+            baseline=cls.baseline,
+            needs_outcomes=cls.needs_outcomes,
+            stochastic=cls.stochastic,
+            uses_labels=cls.uses_labels,
+            requires_features=cls.requires_features,
+            requires=tuple(cls.requires),
+        )
+
+    @classmethod
+    def tags(cls) -> Tags:
+        """What this router class is (:class:`Tags`): code branches on these, never on router names."""
+        return cls.__routerlab_tags__()
+
+    @classmethod
+    def check_requirements(cls) -> None:
+        """Raise :class:`PrerequisiteError` naming the ``pip install`` when a package of ``requires`` is missing."""
+        err = requirements_error(f"{cls.__name__} ({cls.name!r})", cls.tags())
+        if err is not None:
+            raise err
 
     # ------------------------------------------------------------------ parameters
     @classmethod
@@ -79,6 +117,8 @@ class Router:
     # ------------------------------------------------------------------ fitting
     def fit(self, train: RoutingData, X: np.ndarray | None = None) -> Self:
         """Learn from the training queries' outcomes (and features ``X``, if the router uses them)."""
+        self._validate_params()
+        self.check_requirements()
         self._check_input(train, X, "fit")
         if train.n_queries == 0:
             raise SchemaError(
@@ -99,6 +139,10 @@ class Router:
         self._fit(train, X)
         self.fitted_ = True
         return self
+
+    def _validate_params(self) -> None:
+        """Raise :class:`InvalidParameterError` for a hyper-parameter breaking ``_parameter_constraints``."""
+        validate_params(type(self).__name__, self.get_params(), self._parameter_constraints)
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
         raise NotImplementedError

@@ -13,11 +13,15 @@
 
 from __future__ import annotations
 
+import numbers
+from typing import ClassVar
+
 import numpy as np
 
 from routerlab._random import stable_uniform
 from routerlab.data.schema import RoutingData
 from routerlab.decisions.policy import Argmax, CostScale, select
+from routerlab.routers._params import Constraint, Interval
 from routerlab.routers.base import Router
 
 
@@ -54,6 +58,7 @@ class Oracle(Router):
     """
 
     name = "oracle"
+    baseline = True
     needs_outcomes = True
 
     def __init__(self) -> None:
@@ -75,8 +80,12 @@ class Random(Router):
     """A uniformly random model per query; the draw depends only on (query id, ``random_state``)."""
 
     name = "random"
+    baseline = True
     stochastic = True
     uses_labels = False
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left")]
+    }
 
     def __init__(self, *, random_state: int = 0) -> None:
         self.random_state = random_state
@@ -101,6 +110,10 @@ class BestSingle(Router):
     """
 
     name = "best_single"
+    baseline = True
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "budget": [Interval(numbers.Real, 0, None, closed="left"), None]
+    }
 
     def __init__(self, *, budget: float | None = None) -> None:
         self.budget = budget
@@ -130,6 +143,7 @@ class Cheapest(Router):
     """Always the model with the lowest mean training cost."""
 
     name = "cheapest"
+    baseline = True
     uses_labels = False
 
     def __init__(self) -> None:
@@ -152,6 +166,7 @@ class MajorityLabel(Router):
     """
 
     name = "majority_label"
+    baseline = True
 
     def __init__(self) -> None:
         pass

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,12 +39,14 @@ import scipy.optimize
 
 from routerlab._random import rng
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval, SequenceOf, StrOptions
 from routerlab.routers._tabular import as_features, oracle_candidates
 from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
 
-_CLASS_WEIGHTS = (None, "balanced")
+_CLASS_WEIGHT: list[Constraint] = [StrOptions({"balanced"}), None]
+_RANDOM_STATE: list[Constraint] = [Interval(numbers.Integral, 0, None, closed="left"), None]
 
 
 def partial_label_nll(logits: np.ndarray, candidates: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
@@ -76,11 +79,6 @@ class _OracleLabelClassifier(Router):
         raise NotImplementedError
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        if self.class_weight not in _CLASS_WEIGHTS:
-            raise ValueError(
-                f"{type(self).__name__}: class_weight must be None or 'balanced'. Got {self.class_weight!r}."
-            )
-        self._check_params()
         feats = as_features(X, self, fitting=True)
         rows, labels, candidates = oracle_candidates(train, self.model_cost_)
         self.label_share_ = np.bincount(labels, minlength=train.n_models) / len(labels)
@@ -103,9 +101,6 @@ class _OracleLabelClassifier(Router):
         else:
             weights = np.ones(len(labels))
         self._fit_classifier(self._standardize(Xr), candidates[:, self.classes_], weights.astype(np.float64))
-
-    def _check_params(self) -> None:
-        return None
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return np.asarray((X - self.feature_mean_) / self.feature_scale_)
@@ -154,15 +149,16 @@ class FeatureLogisticRouter(_OracleLabelClassifier):
 
     name = "feat_lr"
     param_grid: ClassVar[dict[str, list[Any]]] = {"C": [0.01, 0.1, 1.0, 10.0], "class_weight": [None, "balanced"]}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "C": [Interval(numbers.Real, 0, None, closed="neither")],  # np.inf: no penalty
+        "class_weight": _CLASS_WEIGHT,
+        "random_state": _RANDOM_STATE,
+    }
 
     def __init__(self, *, C: float = 1.0, class_weight: str | None = None, random_state: int = 0) -> None:
         self.C = C
         self.class_weight = class_weight
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        if not self.C > 0:
-            raise ValueError(f"FeatureLogisticRouter: C must be > 0 (np.inf for no penalty). Got {self.C!r}.")
 
     def _fit_classifier(self, Z: np.ndarray, candidates: np.ndarray, weights: np.ndarray) -> None:
         n_cls, d = candidates.shape[1], Z.shape[1]
@@ -220,6 +216,14 @@ class FeatureMLPRouter(_OracleLabelClassifier):
         "hidden": [(128, 128), (256, 256)],
         "class_weight": [None, "balanced"],
     }
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "hidden": [SequenceOf(Interval(numbers.Integral, 1, None, closed="left"))],
+        "alpha": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "class_weight": _CLASS_WEIGHT,
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "random_state": _RANDOM_STATE,
+    }
 
     def __init__(
         self,
@@ -237,17 +241,6 @@ class FeatureMLPRouter(_OracleLabelClassifier):
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        sizes = tuple(self.hidden)
-        if not sizes or any(not isinstance(h, (int, np.integer)) or h < 1 for h in sizes):
-            raise ValueError(
-                f"FeatureMLPRouter: hidden must be a non-empty tuple of positive ints. Got {self.hidden!r}."
-            )
-        if not self.alpha >= 0:
-            raise ValueError(f"FeatureMLPRouter: alpha must be >= 0. Got {self.alpha!r}.")
-        if not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
-            raise ValueError(f"FeatureMLPRouter: max_iter must be a positive int. Got {self.max_iter!r}.")
 
     def _fit_classifier(self, Z: np.ndarray, candidates: np.ndarray, weights: np.ndarray) -> None:
         gen = rng(self.random_state)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 
 from routerlab._arrays import l2_normalise
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval
 from routerlab.routers._tabular import as_features, masked_model_means, openmp_threads
 from routerlab.routers.base import Router
 
@@ -45,6 +47,11 @@ class KMeansRouter(Router):
     stochastic = True
     requires_features = True
     param_grid: ClassVar[dict[str, list[Any]]] = {"n_clusters": [5, 10, 20, 50, 100], "prior_strength": [1.0, 10.0]}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "prior_strength": [Interval(numbers.Real, 0, np.inf, closed="left")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(self, *, n_clusters: int = 20, prior_strength: float = 5.0, random_state: int = 0) -> None:
         self.n_clusters = n_clusters
@@ -54,14 +61,6 @@ class KMeansRouter(Router):
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
         from sklearn.cluster import KMeans
 
-        if (
-            not isinstance(self.n_clusters, (int, np.integer))
-            or isinstance(self.n_clusters, bool)
-            or self.n_clusters < 1
-        ):
-            raise ValueError(f"KMeansRouter: n_clusters must be a positive int. Got {self.n_clusters!r}.")
-        if not np.isfinite(self.prior_strength) or self.prior_strength < 0:
-            raise ValueError(f"KMeansRouter: prior_strength must be a finite number >= 0. Got {self.prior_strength!r}.")
         feats = l2_normalise(as_features(X, self, fitting=True))
         n_distinct = len(np.unique(feats, axis=0))
         k = min(int(self.n_clusters), n_distinct)

@@ -35,7 +35,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from routerlab.routers.neural import TorchRouter, _check_positive_int, masked_bce_with_logits
+from routerlab.routers._params import Constraint, StrOptions
+from routerlab.routers.neural import POSITIVE_INT, TorchRouter, masked_bce_with_logits
 
 MODES = ("2pl", "1pl")
 
@@ -58,6 +59,11 @@ class IRTRouter(TorchRouter):
     param_grid: ClassVar[dict[str, list[Any]]] = {
         "dim": [8, 16, 32],
         "lr": [1e-3, 3e-3, 1e-2],
+    }
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **TorchRouter._parameter_constraints,
+        "mode": [StrOptions(set(MODES))],
+        "dim": [POSITIVE_INT],
     }
 
     def __init__(
@@ -82,12 +88,6 @@ class IRTRouter(TorchRouter):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.mode not in MODES:
-            raise ValueError(f"IRTRouter.mode must be one of {MODES}. Got {self.mode!r}.")
-        _check_positive_int(self, "dim")
 
     def _build(self, torch: Any, n_features: int, prior_logit: np.ndarray) -> Any:
         nn = torch.nn

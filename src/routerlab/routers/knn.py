@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 
 from routerlab._arrays import l2_normalise
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval, StrOptions
 from routerlab.routers._tabular import as_features, masked_model_means
 from routerlab.routers.base import Router
 
@@ -52,16 +54,16 @@ class KNNRouter(Router):
     name = "knn"
     requires_features = True
     param_grid: ClassVar[dict[str, list[Any]]] = {"k": [5, 10, 20, 50, 100], "weights": ["uniform", "distance"]}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "weights": [StrOptions({"uniform", "distance"})],
+    }
 
     def __init__(self, *, k: int = 10, weights: str = "uniform") -> None:
         self.k = k
         self.weights = weights
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 1:
-            raise ValueError(f"KNNRouter: k must be a positive int. Got {self.k!r}.")
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(f"KNNRouter: weights must be 'uniform' or 'distance'. Got {self.weights!r}.")
         feats = as_features(X, self, fitting=True)
         observed = train.observed
         self.train_embeddings_ = l2_normalise(feats)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -57,6 +58,7 @@ from routerlab._optional import require
 from routerlab._random import rng, stable_uniform
 from routerlab.data.schema import RoutingData
 from routerlab.errors import SchemaError
+from routerlab.routers._params import Constraint, Interval
 from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
@@ -151,22 +153,12 @@ def _routing_accuracy(raw: np.ndarray, Y: np.ndarray, observed: np.ndarray) -> f
     return float(Y[rows][np.arange(int(rows.sum())), choice].mean())
 
 
-def _check_positive_int(owner: Router, name: str, minimum: int = 1) -> int:
-    value = getattr(owner, name)
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{type(owner).__name__}.{name} must be an int >= {minimum}. Got {value!r}.")
-    return int(value)
-
-
-def _check_nonnegative(owner: Router, name: str, *, strict: bool = False, upper: float | None = None) -> float:
-    value = getattr(owner, name)
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value)
-    ok = ok and (value > 0 if strict else value >= 0) and (upper is None or value < upper)
-    if not ok:
-        bound = "> 0" if strict else ">= 0"
-        extra = f" and < {upper}" if upper is not None else ""
-        raise ValueError(f"{type(owner).__name__}.{name} must be a finite number {bound}{extra}. Got {value!r}.")
-    return float(value)
+#: constraints shared by the torch routers' hyper-parameters (:mod:`routerlab.routers._params`)
+POSITIVE_INT = Interval(numbers.Integral, 1, None, closed="left")
+NONNEGATIVE_INT = Interval(numbers.Integral, 0, None, closed="left")
+POSITIVE_FINITE = Interval(numbers.Real, 0, np.inf, closed="neither")
+NONNEGATIVE_FINITE = Interval(numbers.Real, 0, np.inf, closed="left")
+FRACTION = Interval(numbers.Real, 0, 1, closed="left")
 
 
 class TorchRouter(Router):
@@ -187,6 +179,16 @@ class TorchRouter(Router):
 
     requires_features: ClassVar[bool] = True
     stochastic: ClassVar[bool] = True
+    requires: ClassVar[tuple[str, ...]] = ("torch",)
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "lr": [POSITIVE_FINITE],
+        "weight_decay": [NONNEGATIVE_FINITE],
+        "epochs": [NONNEGATIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "validation_fraction": [FRACTION],
+        "patience": [POSITIVE_INT],
+        "random_state": [NONNEGATIVE_INT, None],
+    }
 
     lr: float
     weight_decay: float
@@ -197,14 +199,6 @@ class TorchRouter(Router):
     random_state: int | None
 
     # ------------------------------------------------------------------ subclass hooks
-    def _check_params(self) -> None:
-        _check_nonnegative(self, "lr", strict=True)
-        _check_nonnegative(self, "weight_decay")
-        _check_positive_int(self, "epochs", minimum=0)
-        _check_positive_int(self, "batch_size")
-        _check_nonnegative(self, "validation_fraction", upper=1.0)
-        _check_positive_int(self, "patience")
-
     def _prepare(
         self, Xs: np.ndarray, Y: np.ndarray, observed: np.ndarray, fit_rows: np.ndarray, seed: int
     ) -> dict[str, np.ndarray]:
@@ -244,7 +238,6 @@ class TorchRouter(Router):
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
         torch = require_torch(type(self).__name__)
-        self._check_params()
         Xs = self._standardize(X, fitting=True)
         observed = train.observed
         Y = np.where(observed, train.Y, 0.0)  # the NaN of a missing outcome never leaves this line
@@ -381,6 +374,12 @@ class PerModelMLPRouter(TorchRouter):
         "n_layers": [1, 2],
         "lr": [1e-3, 3e-4],
     }
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **TorchRouter._parameter_constraints,
+        "hidden": [POSITIVE_INT],
+        "n_layers": [NONNEGATIVE_INT],
+        "dropout": [FRACTION],
+    }
 
     def __init__(
         self,
@@ -406,12 +405,6 @@ class PerModelMLPRouter(TorchRouter):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _check_positive_int(self, "hidden")
-        _check_positive_int(self, "n_layers", minimum=0)
-        _check_nonnegative(self, "dropout", upper=1.0)
 
     def _build(self, torch: Any, n_features: int, prior_logit: np.ndarray) -> Any:
         trunk, width = _mlp(torch, n_features, int(self.hidden), int(self.n_layers), float(self.dropout))
@@ -448,6 +441,10 @@ class MatrixFactorizationRouter(TorchRouter):
         "dim": [16, 32, 64, 128],
         "weight_decay": [1e-5, 1e-4, 1e-3],
     }
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **TorchRouter._parameter_constraints,
+        "dim": [POSITIVE_INT],
+    }
 
     def __init__(
         self,
@@ -469,10 +466,6 @@ class MatrixFactorizationRouter(TorchRouter):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _check_positive_int(self, "dim")
 
     def _build(self, torch: Any, n_features: int, prior_logit: np.ndarray) -> Any:
         nn = torch.nn
@@ -548,6 +541,13 @@ class ContrastiveRouter(TorchRouter):
         "temperature": [0.1, 0.2, 0.5],
         "n_clusters": [5, 10],
     }
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        **TorchRouter._parameter_constraints,
+        **{key: [POSITIVE_INT] for key in ("dim", "hidden", "top_k", "last_k", "n_clusters")},
+        "temperature": [POSITIVE_FINITE],
+        "cluster_weight": [NONNEGATIVE_FINITE],
+        "dropout": [FRACTION],
+    }
 
     def __init__(
         self,
@@ -583,14 +583,6 @@ class ContrastiveRouter(TorchRouter):
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("dim", "hidden", "top_k", "last_k", "n_clusters"):
-            _check_positive_int(self, name)
-        _check_nonnegative(self, "temperature", strict=True)
-        _check_nonnegative(self, "cluster_weight")
-        _check_nonnegative(self, "dropout", upper=1.0)
 
     def _prepare(
         self, Xs: np.ndarray, Y: np.ndarray, observed: np.ndarray, fit_rows: np.ndarray, seed: int

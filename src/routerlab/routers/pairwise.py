@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,6 +12,7 @@ import scipy.special
 
 from routerlab._random import rng
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval
 from routerlab.routers._tabular import as_features
 from routerlab.routers.base import Router
 
@@ -97,9 +99,15 @@ class BradleyTerryRouter(Router):
     stochastic = True  # only through pair subsampling of pools with > 16 models
     requires_features = True
     param_grid: ClassVar[dict[str, list[Any]]] = {"l2": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]}
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "l2": [Interval(numbers.Real, 0, np.inf, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_pairs_per_query": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    }
 
     def __init__(
-        self, *, l2: float = 1e-3, max_iter: int = 500, max_pairs_per_query: int = 128, random_state: int = 0
+        self, *, l2: float = 1e-3, max_iter: int = 500, max_pairs_per_query: int | None = 128, random_state: int = 0
     ) -> None:
         self.l2 = l2
         self.max_iter = max_iter
@@ -107,8 +115,6 @@ class BradleyTerryRouter(Router):
         self.random_state = random_state
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        if not np.isfinite(self.l2) or self.l2 <= 0:
-            raise ValueError(f"BradleyTerryRouter: l2 must be a finite number > 0. Got {self.l2!r}.")
         feats = as_features(X, self, fitting=True)
         self.feature_mean_ = feats.mean(axis=0)
         std = feats.std(axis=0)

@@ -13,7 +13,7 @@ both encoders, where a bare router would only have checked the width.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from routerlab.data.features.value import Features, encoder_identity, featurize
 from routerlab.data.schema import RoutingData
 from routerlab.decisions import Decisions
 from routerlab.errors import SchemaError
+from routerlab.routers._params import Constraint
 from routerlab.routers.base import Router, clone
 
 
@@ -28,6 +29,11 @@ class FeatureRouter(Router):
     """Encode the queries with ``encoder``, then route with ``router`` (a router name or an unfitted Router)."""
 
     name = "feature_router"
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "encoder": [str],
+        "router": [str, Router],
+        "cache": ["boolean"],
+    }
 
     def __init__(self, *, encoder: str = "hashing", router: str | Router = "knn", cache: bool = True) -> None:
         self.encoder = encoder
@@ -60,6 +66,7 @@ class FeatureRouter(Router):
 
     def fit(self, train: RoutingData, X: Any = None) -> Self:
         """Encode ``train`` (or check the given :class:`Features`) and fit the inner router on it."""
+        self._validate_params()
         identity = encoder_identity(self.encoder)
         matrix = self._matrix(train, X, identity, f"FeatureRouter({self.label}).fit")
         super().fit(train, matrix)

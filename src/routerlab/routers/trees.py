@@ -8,13 +8,18 @@ that constant score without calling scikit-learn, which cannot fit a single-clas
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 
 from routerlab.data.schema import RoutingData
+from routerlab.routers._params import Constraint, Interval, StrOptions
 from routerlab.routers._tabular import as_features, masked_model_means, model_seeds, openmp_threads, soft_binary_targets
 from routerlab.routers.base import Router
+
+_POSITIVE_INT = Interval(numbers.Integral, 1, None, closed="left")
+_RANDOM_STATE: list[Constraint] = [Interval(numbers.Integral, 0, None, closed="left"), None]
 
 
 class _PerModelEstimator(Router):
@@ -79,6 +84,20 @@ class RandomForestRouter(_PerModelEstimator):
 
     name = "rf"
     param_grid: ClassVar[dict[str, list[Any]]] = {"min_samples_leaf": [1, 5, 20, 50], "max_features": ["sqrt", "log2"]}
+    # scikit-learn's RandomForestRegressor constraints, checked before the first forest is fitted
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_estimators": [_POSITIVE_INT],
+        "max_depth": [_POSITIVE_INT, None],
+        "min_samples_leaf": [_POSITIVE_INT, Interval(numbers.Real, 0, 1, closed="neither")],
+        "max_features": [
+            StrOptions({"sqrt", "log2"}),
+            _POSITIVE_INT,
+            Interval(numbers.Real, 0, 1, closed="right"),
+            None,
+        ],
+        "n_jobs": [int, None],
+        "random_state": _RANDOM_STATE,
+    }
 
     def __init__(
         self,
@@ -145,6 +164,16 @@ class GradientBoostingRouter(_PerModelEstimator):
         "learning_rate": [0.03, 0.1],
         "max_iter": [100, 200],
         "max_leaf_nodes": [7, 31],
+    }
+    # scikit-learn's HistGradientBoostingClassifier constraints, checked before the first model is fitted
+    _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [_POSITIVE_INT],
+        "max_leaf_nodes": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "min_samples_leaf": [_POSITIVE_INT],
+        "l2_regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_jobs": [int, None],
+        "random_state": _RANDOM_STATE,
     }
 
     def __init__(
