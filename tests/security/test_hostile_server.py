@@ -474,22 +474,41 @@ def test_the_run_ends_within_its_deadline(hostile_run: HostileRun) -> None:
 BIG = ["gzip_bomb", "gzip_bomb_chunked", "deflate_bomb", "huge_body", "huge_body_chunked", "huge_body_to_close"]
 
 
+_MEASURE = """
+import json, sys
+from pathlib import Path
+from tests.security.test_hostile_server import BIG, _maxrss_mb, _peak_reset, _status_mb, collect, config
+tmp, url, transport = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+# warm up first (imports, DuckDB's first connection), so the peak measures the responses only
+collect(config(tmp / "warm", url, [f"case=good-warm memory {transport}"], transport))
+prompts = [p for name in BIG for p in (f"case={name} memory {transport}", f"case=good-{name} memory {transport}")]
+cfg = config(tmp / "run", url, prompts, transport)
+base_mb, base_maxrss = _peak_reset(), _maxrss_mb()
+summary = collect(cfg)
+growth = _status_mb("VmHWM") - base_mb if base_mb >= 0 else _maxrss_mb() - base_maxrss
+print(json.dumps({"growth": growth, "done": summary.done, "errors": summary.errors, "elapsed": summary.elapsed_s}))
+"""
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_bombs_and_huge_bodies_keep_memory_bounded(tmp_path: Path, server: HostileServer, transport: str) -> None:
-    # warm up first (imports, DuckDB's first connection), so the peak measures the responses only
-    collect(config(tmp_path / "warm", server.url, [f"case=good-warm memory {transport}"], transport))
-    prompts = [p for name in BIG for p in (f"case={name} memory {transport}", f"case=good-{name} memory {transport}")]
-    cfg = config(tmp_path / "run", server.url, prompts, transport)
-    base_mb = _peak_reset()
-    base_maxrss = _maxrss_mb()
-    summary = collect(cfg)
-    if base_mb >= 0:
-        growth = _status_mb("VmHWM") - base_mb
-    else:  # no resettable peak: the high-water mark since start can only under-report growth
-        growth = _maxrss_mb() - base_maxrss
+    """Measured in a fresh interpreter: the test process's own history (earlier tests) must not move the peak."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(tmp_path), server.url, transport],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
     # three bombs inflate to 256 MiB each and three bodies are 50 MB: together 918 MB if held whole
-    assert growth < RSS_GROWTH_LIMIT_MB, f"peak RSS grew by {growth:.0f} MB"
-    assert (summary.done, summary.errors) == (len(BIG), len(BIG)) and summary.elapsed_s < DEADLINE_S
+    assert got["growth"] < RSS_GROWTH_LIMIT_MB, f"peak RSS grew by {got['growth']:.0f} MB"
+    assert (got["done"], got["errors"]) == (len(BIG), len(BIG)) and got["elapsed"] < DEADLINE_S
 
 
 def test_a_rerun_resumes_over_the_same_data(hostile_run: HostileRun) -> None:
