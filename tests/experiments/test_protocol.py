@@ -11,6 +11,7 @@ import pytest
 from routerlab.data import RoutingData
 from routerlab.errors import SchemaError
 from routerlab.experiments.protocol import evaluate_protocol
+from routerlab.routers import ROUTERS, Router
 from tests.conftest import make_routing_problem
 
 
@@ -47,3 +48,31 @@ def test_a_default_learned_router_without_validation_is_skipped_in_plain_sight(t
         evaluate_protocol(no_val, ["best_single", "knn"], encoder="hashing", sweep_dir=tmp_path)
     with pytest.raises(ValueError, match=r"--missing reroute"):
         evaluate_protocol(data, ["knn"], encoder="hashing", sweep_dir=tmp_path, missing="zero")
+
+
+class FirstModel(Router):
+    """A plug-in baseline (tag ``baseline``): always the pool's first model."""
+
+    name = "first_model"
+    baseline = True
+    uses_labels = False
+
+    def __init__(self) -> None:
+        pass
+
+    def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
+        return None
+
+    def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
+        return np.tile(np.eye(data.n_models)[0], (data.n_queries, 1))
+
+
+def test_a_plugin_baseline_is_fitted_once_by_its_tag(tmp_path: Path) -> None:
+    ROUTERS.register("first_model", FirstModel)
+    try:
+        result = evaluate_protocol(_with_texts(), ["oracle", "first_model"], encoder="hashing", sweep_dir=tmp_path)
+    finally:
+        ROUTERS.unregister("first_model")
+    assert result.baselines == ("oracle", "first_model") and result.learned == () and result.sweep is None
+    assert result.board is not None
+    assert (result.board.prediction("first_model").choice(0.0) == 0).all()

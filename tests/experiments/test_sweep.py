@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -12,7 +13,7 @@ import pytest
 
 from routerlab._random import rng
 from routerlab.data.schema import RoutingData
-from routerlab.errors import SchemaError
+from routerlab.errors import InvalidParameterError, PrerequisiteError, SchemaError
 from routerlab.experiments.sweep import (
     NO_ENCODER,
     SweepConfig,
@@ -244,6 +245,17 @@ def test_bad_grid_and_missing_val(tmp_path: Path) -> None:
     no_val = DATA.with_splits(np.where(DATA.splits == "val", "train", DATA.splits))
     with pytest.raises(SchemaError, match="carve_validation"):
         run_sweep(_config(tmp_path, routers=["tiny"]), data={"synth": no_val}, features=INJECT["features"])
+
+
+def test_bad_grid_value_and_missing_requirement_fail_before_any_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InvalidParameterError, match=r"grids\.knn: KNNRouter: k must be an int >= 1\. Got 0\."):
+        run_sweep(_config(tmp_path, routers=["knn"], grids={"knn": {"k": [5, 0]}}), **INJECT)
+    monkeypatch.setitem(sys.modules, "torch", None)  # torch not installed
+    with pytest.raises(PrerequisiteError, match=r"needs torch.*pip install 'routerlab\[embed\]'"):
+        run_sweep(_config(tmp_path, routers=["tiny", "mlp"]), **INJECT)
+    assert not (tmp_path / "runs.jsonl").exists()
 
 
 def test_grid_override_and_sampling() -> None:

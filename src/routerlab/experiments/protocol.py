@@ -25,7 +25,7 @@ from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate import Leaderboard, attach_sweep, evaluate
 from routerlab.experiments.sweep import SweepConfig, SweepResult, run_sweep
 from routerlab.metrics.core import DEFAULT_MISSING, check_missing_policy
-from routerlab.routers import BASELINES, ROUTERS, Router, make_router
+from routerlab.routers import ROUTERS, Router, make_router, router_tags
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,9 @@ def evaluate_protocol(
     for name in routers:
         ROUTERS.get(name)  # an unknown name fails before any work, with a suggestion
     policy = check_missing_policy(missing)
-    baselines = tuple(n for n in routers if n in BASELINES)
-    learned = [n for n in routers if n not in BASELINES]
+    # a router's tags say whether it is a baseline (fitted once), so a plug-in baseline is one too
+    baselines = tuple(n for n in routers if router_tags(n).baseline)
+    learned = [n for n in routers if n not in baselines]
     warnings: list[str] = []
     if learned and policy != "reroute":
         raise ValueError(

@@ -13,6 +13,7 @@ from routerlab.errors import SchemaError
 from routerlab.experiments.sweep.config import NO_ENCODER, SweepConfig
 from routerlab.experiments.sweep.keys import config_id, enumerate_configs
 from routerlab.experiments.sweep.run import RunSpec, _has_random_state
+from routerlab.routers._params import validate_params
 from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def _resolve_routers(config: SweepConfig) -> dict[str, type[Router]]:
 
     classes = {name: ROUTERS.get(name) for name in config.routers}
     for name, cls in classes.items():
+        cls.check_requirements()  # a missing optional package (torch for mlp): one error naming the pip install
         grid = config.grids.get(name, cls.param_grid)
         valid = cls._param_names()
         for param in grid:
@@ -45,6 +47,8 @@ def _resolve_routers(config: SweepConfig) -> dict[str, type[Router]]:
                 raise SchemaError(
                     f"grids.{name}: {cls.__name__} has no parameter {param!r}; valid parameters: {valid}."
                 )
+            for value in grid[param]:  # a value outside the declared constraints fails here, not in every run
+                validate_params(f"grids.{name}: {cls.__name__}", {param: value}, cls._parameter_constraints)
         if cls.stochastic and not _has_random_state(cls) and len(config.seeds) > 1:
             log.warning("%s is marked stochastic but has no random_state parameter; it gets no seed stage", name)
     return classes
