@@ -10,12 +10,13 @@ and the paper section):
 
 ``oracle_ceiling``
     unsolvability ceiling, CNA ceiling, optimal-label distribution and routing gain per source
-    (`unsolvability-ceiling-artifacts.txt` §4.2, §6.1).
+    (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2, §6.1).
 ``label_sanity``
     oracle-label majority share (the 79 % majority trap, §8), prices, constant costs, token counts,
     coverage.
 ``specialist_score``
-    per-category specialist score and its distribution (`rethinking-router-evaluation.txt` §4.2, §4.5).
+    per-category specialist score and its distribution (`rethinking-router-evaluation.txt` ("Who Routes the Router")
+    §4.2, §4.5).
 ``model_dominance``
     average rank across categories; flags a dominant model (§4.3, Table 2).
 ``model_redundancy``

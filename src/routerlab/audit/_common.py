@@ -10,8 +10,12 @@ import numpy as np
 from routerlab.data.schema import RoutingData
 from routerlab.metrics.calibration import oracle_labels
 
-RETHINKING = "rethinking-router-evaluation.txt"
-UNSOLVABILITY = "unsolvability-ceiling-artifacts.txt"
+#: "Who Routes the Router: Rethinking the Evaluation of LLM Routing Systems", an anonymous double-blind
+#: submission with no arXiv id (code: https://anonymous.4open.science/r/rethinking-routing-evaluation-DE30).
+RETHINKING = 'rethinking-router-evaluation.txt ("Who Routes the Router")'
+#: "Unsolvability Ceiling in Multi-LLM Routing: An Empirical Study of Evaluation Artifacts" (its text gives no
+#: arXiv id).
+UNSOLVABILITY = 'unsolvability-ceiling-artifacts.txt ("Unsolvability Ceiling in Multi-LLM Routing")'
 
 #: Quality at or above which a cell counts as "full quality" / solved (Y is in [0, 1]).
 SOLVED_THRESHOLD = 1.0
@@ -49,9 +53,10 @@ def solved_cells(data: RoutingData, threshold: float = SOLVED_THRESHOLD) -> np.n
 def full_quality_labels(data: RoutingData, threshold: float = SOLVED_THRESHOLD) -> np.ndarray:
     """Per query the cheapest model reaching full quality (``Y >= threshold``); -1 for "none", -2 if unanswered.
 
-    This is `unsolvability-ceiling-artifacts.txt` §4.2's optimal-tier label ("queries where no tier
-    achieves score2 are labeled none"): :func:`routerlab.metrics.calibration.oracle_labels`, with the
-    float tolerance of :func:`solved_cells` and a missing cost counted as the dearest.
+    This is `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2's
+    optimal-tier label ("queries where no tier achieves score2 are labeled none"):
+    :func:`routerlab.metrics.calibration.oracle_labels`, with the float tolerance of :func:`solved_cells` and a
+    missing cost counted as the dearest.
     """
     labels = oracle_labels(Y=data.Y, cost=finite_cost(data), threshold=threshold - _EPS)
     labels[~answered(data)] = -2

@@ -1,7 +1,7 @@
 """Duplicate queries: exact text duplicates, near duplicates by embedding cosine, conflicting labels, leakage.
 
-`rethinking-router-evaluation.txt` §4.2 (Problem 2) and §4.5 call two queries duplicates when the
-cosine of their embeddings is at least δ = 0.999, group them, and find that nearly every group
+`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.2 (Problem 2) and §4.5 call two queries duplicates when
+the cosine of their embeddings is at least δ = 0.999, group them, and find that nearly every group
 carries conflicting labels ("99.9 % of these groups contained label disagreements across models",
 "every duplicate group (100 %) exhibits label disagreements" on CARROT). Removing them changes
 learned routers (Table 1). This module finds such groups without ever forming the n × n similarity
@@ -342,8 +342,8 @@ def duplicates(
 
     * **Exact duplicates**: texts equal after collapsing whitespace and case-folding.
     * **Near duplicates**: ``cos(e_i, e_j) = <e_i, e_j> / (||e_i|| ||e_j||) >= δ`` with δ = ``threshold``
-      (0.999, `rethinking-router-evaluation.txt` §4.2 Problem 2, §4.5), over the embeddings ``X`` given,
-      else ``encode(data, encoder)`` when an ``encoder`` is named and the data has text; pairs are joined
+      (0.999, `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.2 Problem 2, §4.5), over the embeddings
+      ``X`` given, else ``encode(data, encoder)`` when an ``encoder`` is named and the data has text; pairs are joined
       into groups by union-find (exact duplicates included). Skipped, with an info finding, otherwise.
     * **Truncation**: with an ``encoder`` (a name or an :class:`~routerlab.data.features.Encoder`; with ``X``
       too, the encoder that made ``X``), its tokenizer says which texts it cut (``n_texts_truncated``, also

@@ -1,6 +1,6 @@
 """Probes that fit routers to test the benchmark itself: pseudo-specialists and out-of-distribution hold-outs.
 
-Both follow `rethinking-router-evaluation.txt`:
+Both follow `rethinking-router-evaluation.txt` ("Who Routes the Router"):
 
 * **Pseudo-specialists** (§4.3, "Effective Expert Model Extension", Tables 3–4): inject ``k`` synthetic
   models, each targeting a hard category with accuracy close to ``BestAcc(t) + 25 pp`` there and the
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The routers of `rethinking-router-evaluation.txt` Tables 4, 5 and 7.
+#: The routers of `rethinking-router-evaluation.txt` ("Who Routes the Router") Tables 4, 5 and 7.
 PROBE_ROUTERS: tuple[str, ...] = ("knn", "kmeans", "mf", "mlp")
 #: Category names treated as math when no hold-out is named (App. I.2's first OOD setting).
 MATH_PATTERN = r"math|gsm|asdiv|arith|algebra|aime|svamp|mgsm|mathqa"
@@ -196,7 +196,9 @@ def add_pseudo_specialists(
     boost: float = 0.25,
     random_state: int = 42,
 ) -> tuple[RoutingData, list[PseudoSpecialist]]:
-    """``data`` with one synthetic model per target category appended (`rethinking-router-evaluation.txt` §4.3).
+    """``data`` with one synthetic model per target category appended.
+
+    As in `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.3.
 
     The model for target ``t`` is correct on exactly ``round(min(BestAcc(t) + boost, 1) · n_t)`` of
     ``t``'s queries and, on every other category ``c``, on ``round(MeanAcc(c) · n_c)`` of them — "the
@@ -299,7 +301,7 @@ def pseudo_specialist_probe(
     boost: float = 0.25,
     random_state: int = 42,
 ) -> AdaptabilityResult:
-    """The adaptability probe of `rethinking-router-evaluation.txt` §4.3 (Table 4).
+    """The adaptability probe of `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.3 (Table 4).
 
     Agreement is "the average percentage of queries for which a router selects the same model as the
     heuristic router": here the share of test queries routed to the top-1 generalist (the best single
@@ -456,7 +458,7 @@ def ood_probe(
     routers: Sequence[RouterSpec] = PROBE_ROUTERS,
     random_state: int = 42,
 ) -> OODResult:
-    """OOD hold-out of `rethinking-router-evaluation.txt` §4.4 and App. I.2 (Tables 5 and 7).
+    """OOD hold-out of `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4 and App. I.2 (Tables 5 and 7).
 
     Each router is fitted twice on the ``train`` split — with every category, and without the
     ``holdout`` categories (names or regular expressions, see :func:`match_categories`) — and scored on

@@ -3,8 +3,8 @@
 :func:`complete` sends ``POST {base_url}/chat/completions`` with ``model``, ``messages``,
 ``max_tokens``, ``temperature``, ``seed`` (and the endpoint's ``extra_body``) and reads
 ``choices[0].message.content``, ``choices[0].finish_reason`` and ``usage``. ``truncated`` is
-``finish_reason == "length"``: the answer hit its token budget (``unsolvability-ceiling-
-artifacts.txt`` §3.2, §5.2).
+``finish_reason == "length"``: the answer hit its token budget
+(``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §3.2, §5.2).
 
 A server's answer is data, never trusted: every failure below ends as the request's
 :class:`Outcome` with ``error`` set to the reason (stored as the record's error, asked again on the
@@ -163,7 +163,7 @@ def parse_completion(
     """(text, finish_reason, prompt_tokens, completion_tokens) of a chat-completion body, checked.
 
     A missing ``usage`` is an error: without token counts the cost cannot be computed
-    (``routing-plateau.txt`` App. D), and a record is never costed at $0 by default. Each token
+    (``routing-plateau.txt`` (arXiv:2606.07587) App. D), and a record is never costed at $0 by default. Each token
     count must be an ``int`` in 0..:data:`MAX_TOKENS_PER_CALL`; ``choices[0].message.content``
     a string (``null`` is no answer, an error) of at most ``max_answer_chars`` characters (a
     longer one is an error, never cut); ``finish_reason`` absent or a short printable string.

@@ -6,12 +6,12 @@ defaults. Relative paths are taken relative to the working directory, as in ``ro
 
 What the fields follow:
 
-* **Generation** (``unsolvability-ceiling-artifacts.txt`` §3.2): greedy decoding (``temperature
-  = 0``) and *per-source* ``max_tokens`` budgets (``budgets: {mmlu: 256, humaneval: 1024}``),
+* **Generation** (``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §3.2): greedy
+  decoding (``temperature = 0``) and *per-source* ``max_tokens`` budgets (``budgets: {mmlu: 256, humaneval: 1024}``),
   falling back to ``max_tokens`` for other sources. §5.2 / §9.1: budgets bind (MMLU 65% truncated),
   so every record keeps its finish reason and a ``truncated`` flag, and truncation rates should be
   reported.
-* **Prices** (``routing-plateau.txt`` App. D, inference protocol): cost is computed from the
+* **Prices** (``routing-plateau.txt`` (arXiv:2606.07587) App. D, inference protocol): cost is computed from the
   recorded prompt and completion token counts at the provider's posted rates, here USD per 1M
   input / output tokens. A model with no price is an error at start, never $0; write ``0`` for a
   model that really is free (e.g. a local server).
@@ -127,13 +127,18 @@ class EndpointConfig(BaseModel):
         return self.model or self.name
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
-        """Cost of one call from its token counts at the posted prices (``routing-plateau.txt`` App. D)."""
+        """Cost of one call from its token counts at the posted prices.
+
+        As in ``routing-plateau.txt`` (arXiv:2606.07587) App. D.
+        """
         assert self.input_price_per_1m is not None and self.output_price_per_1m is not None  # checked above
         return (prompt_tokens * self.input_price_per_1m + completion_tokens * self.output_price_per_1m) / 1e6
 
 
 class GenerationConfig(BaseModel):
-    """Decoding parameters shared by every endpoint (``unsolvability-ceiling-artifacts.txt`` §3.2).
+    """Decoding parameters shared by every endpoint.
+
+    As in ``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §3.2.
 
     ``budgets`` maps a query *source* to its ``max_tokens``; other sources get ``max_tokens``.
     """

@@ -1,8 +1,8 @@
 """Latency percentiles per model from a collection store, in the layout of Table 11.
 
-``unsolvability-ceiling-artifacts.txt`` §6.2, Table 11 reports p50 / p90 / p99 inference latency
-(ms) per tier over sequential samples. :func:`latency_report` computes the same per model from the
-``latency_s`` of the successful records of a store (failed requests have no latency), with ``n``
+``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §6.2, Table 11 reports p50 / p90
+/ p99 inference latency (ms) per tier over sequential samples. :func:`latency_report` computes the same per model from
+the ``latency_s`` of the successful records of a store (failed requests have no latency), with ``n``
 and the mean beside them. Percentiles use numpy's default linear interpolation between order
 statistics (``np.percentile(..., method="linear")``). Latencies measured with
 ``max_concurrency > 1`` include queueing in the server; collect with ``max_concurrency: 1`` to

@@ -4,8 +4,8 @@ No GPU or paid API is needed to try a collection config: point its endpoints at 
 It answers ``POST /v1/chat/completions`` and ``GET /v1/models`` like vLLM or any OpenAI-compatible
 host (``id``, ``object = "chat.completion"``, ``created``, ``model``, ``choices[0].message``,
 ``finish_reason``, ``usage``), and it can misbehave on a schedule, which is what a collection must
-survive (``unsolvability-ceiling-artifacts.txt`` §2.2 / §3.2: greedy decoding under per-source token
-budgets, with truncation as a measured artifact, §5.2):
+survive (``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §2.2 / §3.2: greedy
+decoding under per-source token budgets, with truncation as a measured artifact, §5.2):
 
 * **Answers.** The default backend is deterministic: a hash of (model, prompt) picks a letter A–D
   and a length, so different "models" disagree and a same request always gets the same answer.

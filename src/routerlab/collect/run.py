@@ -7,10 +7,10 @@ keep-alive connection, take requests in query order. Results are written in batc
 ``batch_size`` records or ``flush_interval_s`` seconds, one transaction each (see
 :mod:`routerlab.collect.store` for why a killed run loses and repeats nothing).
 
-Generation follows ``unsolvability-ceiling-artifacts.txt`` §3.2 (greedy decoding by default,
-per-source ``max_tokens`` budgets; every record keeps its finish reason and ``truncated``, whose
+Generation follows ``unsolvability-ceiling-artifacts.txt`` ("Unsolvability Ceiling in Multi-LLM Routing") §3.2 (greedy
+decoding by default, per-source ``max_tokens`` budgets; every record keeps its finish reason and ``truncated``, whose
 rates §9.1 asks to report, see :attr:`CollectSummary.per_model`); cost is prompt and completion
-tokens at the posted prices (``routing-plateau.txt`` App. D).
+tokens at the posted prices (``routing-plateau.txt`` (arXiv:2606.07587) App. D).
 
 Stopping:
 

@@ -1,20 +1,20 @@
 """The single selection policy every router shares: scores (and costs) in, one model per query out.
 
 Routers only estimate quality (``predict_scores``); *which* model is picked is decided here, once,
-so that two routers differ only in their estimates (`routing-plateau.txt` §3: a router is "a
-predictor that produces scores p̂_{i,m} ... and a selector").
+so that two routers differ only in their estimates (`routing-plateau.txt` (arXiv:2606.07587) §3: a
+router is "a predictor that produces scores p̂_{i,m} ... and a selector").
 
 Policies
 --------
 * :class:`Argmax` — ``argmax_m p̂[i, m]`` (λ = 0).
 * :class:`CostUtility` — ``argmax_m U(λ; q_i, m) = (1 − λ)·p̂[i, m] − λ·c̃[i, m]``
-  (`routing-plateau.txt` §3, "Cost-aware utility", arXiv:2606.07587). The formula lives in
+  (`routing-plateau.txt` §3, "Cost-aware utility"). The formula lives in
   :func:`utility_terms`, which the metrics reuse for the realised U(λ).
 * :class:`Budget` — the best estimated quality among models whose cost is at most ``max_cost``
   per query; the cheapest model when none fits.
 
 Ties are broken towards the cheaper model, then the lower column: the oracle therefore picks
-"the cheapest model achieving full quality" (`rethinking-router-evaluation.txt` §4.2).
+"the cheapest model achieving full quality" (`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.2).
 
 Cost normalisation
 ------------------
@@ -74,7 +74,7 @@ def utility_terms(quality: np.ndarray, cost_norm: np.ndarray, lam: float) -> np.
 
     The policy applies it to estimates (``q = p̂``, ``c̃`` of the cost estimate) to choose; the
     metrics apply it to the chosen models' true quality and true normalised cost and average over
-    queries (`routing-plateau.txt` §3, Eq. for U(λ)).
+    queries (`routing-plateau.txt` (arXiv:2606.07587) §3, Eq. for U(λ)).
     """
     if lam == 0:
         return np.asarray(quality, dtype=np.float64)
@@ -92,7 +92,7 @@ class Argmax:
 
 @dataclass(frozen=True, slots=True)
 class CostUtility:
-    """Pick ``argmax_m (1 − λ)·p̂ − λ·c̃`` (`routing-plateau.txt` §3)."""
+    """Pick ``argmax_m (1 − λ)·p̂ − λ·c̃`` (`routing-plateau.txt` (arXiv:2606.07587) §3)."""
 
     lam: float
 

@@ -1,8 +1,8 @@
 """Collapse controls: does a router use its features, or only the label marginal.
 
-`unsolvability-ceiling-artifacts.txt` §8 shows routers trained on oracle labels that "collapse" to
-the majority class — routing nearly every query to one model, with near-zero recall on the others —
-and §8.3 diagnoses it with controls. :func:`collapse_controls` runs the same controls on any router:
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8 shows routers trained on oracle
+labels that "collapse" to the majority class — routing nearly every query to one model, with near-zero recall on the
+others — and §8.3 diagnoses it with controls. :func:`collapse_controls` runs the same controls on any router:
 
 ``real``
     the router as given, on the features ``X`` as given (the reference).

@@ -1,7 +1,7 @@
 """Fit routers on a benchmark's training split and score them on its test split: the leaderboard.
 
 Protocol: every router is fitted once on the training split, then routes each test query by the
-shared policy at each requested λ (`routing-plateau.txt` App. E: the cost-utility sweep is applied
+shared policy at each requested λ (`routing-plateau.txt` (arXiv:2606.07587) App. E: the cost-utility sweep is applied
 post hoc to the same predictions). Routers see ``test.without_outcomes()``; only the oracle reads
 the labels.
 
@@ -514,7 +514,7 @@ def quality_deltas(
     The pairs are the decisions the board holds (``predictions``; a learned router's are those of
     its selected configuration fitted once at seed 42), scored under the board's missing policy; a
     query that ``skip`` leaves out for either router leaves the pair. The test is the one of
-    `rethinking-router-evaluation.txt` ("Who routes the router", anonymous submission), App. F
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. F
     "Statistical Testing": paired bootstrap resampling of test queries, a difference significant
     when its 95 % CI excludes zero, here applied to mean quality at one λ. Empty when the board
     holds no test queries or no decisions of ``reference``.

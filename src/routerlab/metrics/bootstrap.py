@@ -2,7 +2,7 @@
 
 Comparisons of routers on the same test queries are *paired*: each resample draws one set of query
 indices and evaluates every router on it, so the shared per-query difficulty cancels out
-(`rethinking-router-evaluation.txt` §4.4, App. F: paired bootstrap CIs of AUC differences).
+(`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4, App. F: paired bootstrap CIs of AUC differences).
 Resampling is vectorised: the (n_resamples, n_queries) index matrix is drawn once and applied to
 all routers with one ``take``, in blocks so memory stays bounded.
 """

@@ -1,8 +1,8 @@
 """Calibration of predicted probabilities, and per-tier diagnostics of a router's choices.
 
-`unsolvability-ceiling-artifacts.txt` §8.1 (Tab. 14) judges tier-label routers by accuracy, ECE,
-Brier score and per-tier recall ``R[tier]``; §4.2 defines the oracle-optimal label of a query as
-"the cheapest tier achieving score2" (``none`` when no tier does); §8.6 counts under-routing and
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.1 (Tab. 14) judges tier-label
+routers by accuracy, ECE, Brier score and per-tier recall ``R[tier]``; §4.2 defines the oracle-optimal label of a query
+as "the cheapest tier achieving score2" (``none`` when no tier does); §8.6 counts under-routing and
 over-routing errors. The paper names ECE and Brier without formulas, so the standard ones are
 used (see :func:`ece_loss`, :func:`brier_loss`).
 
@@ -125,8 +125,8 @@ def reliability_table(*, prob: Any, outcome: Any, n_bins: int = 10, strategy: St
 def ece_loss(*, prob: Any, outcome: Any, n_bins: int = 10, strategy: Strategy = "uniform") -> float:
     """Expected calibration error ``ECE = Σ_b (n_b / N) |ō_b − p̄_b|`` (Naeini et al., 2015; Guo et al., 2017).
 
-    Reported per router in `unsolvability-ceiling-artifacts.txt` §8.1, Tab. 14, which gives no
-    binning; the defaults are the usual 10 equal-width bins. See :func:`reliability_table`.
+    Reported per router in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.1,
+    Tab. 14, which gives no binning; the defaults are the usual 10 equal-width bins. See :func:`reliability_table`.
     """
     return reliability_table(prob=prob, outcome=outcome, n_bins=n_bins, strategy=strategy).ece
 
@@ -134,8 +134,8 @@ def ece_loss(*, prob: Any, outcome: Any, n_bins: int = 10, strategy: Strategy = 
 def brier_loss(*, prob: Any, outcome: Any) -> float:
     """Brier score: ``1/N Σ_i (p_i − o_i)²`` (binary) or ``1/N Σ_i Σ_k (p_ik − 1[o_i = k])²`` (multiclass).
 
-    Reported in `unsolvability-ceiling-artifacts.txt` §8.1, Tab. 14 without a formula; the
-    multiclass form (Brier, 1950; range [0, 2]) is the one on that table's scale: forecasting the
+    Reported in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.1, Tab. 14
+    without a formula; the multiclass form (Brier, 1950; range [0, 2]) is the one on that table's scale: forecasting the
     §3.4 label shares (0.793, 0.100, 0.065, 0.042) for every query scores ``1 − Σ_k p_k² ≈ 0.355``,
     next to the collapsed routers' 0.33–0.36.
     """
@@ -189,9 +189,9 @@ def _tier_rank(cost: Any | None, shape: tuple[int, int]) -> np.ndarray:
 def oracle_labels(*, Y: Any, cost: Any | None = None, threshold: float = 1.0) -> np.ndarray:
     """The oracle-optimal tier per query: the cheapest model with ``Y ≥ threshold``; −1 when none.
 
-    `unsolvability-ceiling-artifacts.txt` §4.2: "For each query we identify the cheapest tier
-    achieving score2. Queries where no tier achieves score2 are labeled none." ``threshold`` is
-    the top score on the [0, 1] scale (judge score 2 of 2 → 1.0). ``cost`` orders the tiers:
+    `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2: "For each query we
+    identify the cheapest tier achieving score2. Queries where no tier achieves score2 are labeled none." ``threshold``
+    is the top score on the [0, 1] scale (judge score 2 of 2 → 1.0). ``cost`` orders the tiers:
     (n_models,) per tier, (n_queries, n_models) per call, or None for column order (cheapest
     first); equal costs go to the lower column. Missing outcomes (NaN) do not solve a query.
     """
@@ -204,7 +204,9 @@ def oracle_labels(*, Y: Any, cost: Any | None = None, threshold: float = 1.0) ->
 
 
 def per_model_recall(*, choice: Any, oracle_label: Any, n_models: int) -> np.ndarray:
-    """Recall per tier ``R[m] = #{choice = m ∧ label = m} / #{label = m}`` (`unsolvability-ceiling-artifacts.txt` §8.1).
+    """Recall per tier ``R[m] = #{choice = m ∧ label = m} / #{label = m}``.
+
+    As in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.1.
 
     Queries labelled −1 (no tier solves them) are left out. A tier that is never the label has no
     recall: its entry is NaN (reported, not averaged over).
@@ -222,9 +224,10 @@ def per_model_recall(*, choice: Any, oracle_label: Any, n_models: int) -> np.nda
 def confusion_matrix(*, choice: Any, oracle_label: Any, n_models: int) -> np.ndarray:
     """Counts ``C[label, choice]``, shape (n_models + 1, n_models); the last row is label −1 ("none").
 
-    Rows are the oracle-optimal tiers (:func:`oracle_labels`, `unsolvability-ceiling-artifacts.txt`
-    §4.2), columns the chosen tiers, so ``C[-1]`` counts where unsolvable queries were sent and a
-    diagonal-heavy first column shows collapse to the cheapest tier (§8.1).
+    Rows are the oracle-optimal tiers (:func:`oracle_labels`,
+    `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2), columns the chosen
+    tiers, so ``C[-1]`` counts where unsolvable queries were sent and a diagonal-heavy first column shows collapse to
+    the cheapest tier (§8.1).
     """
     c = _labels("choice", choice, n_models, allow_none=False)
     y = _labels("oracle_label", oracle_label, n_models, allow_none=True)
@@ -236,7 +239,9 @@ def confusion_matrix(*, choice: Any, oracle_label: Any, n_models: int) -> np.nda
 
 @dataclass(frozen=True, slots=True)
 class RoutingErrors:
-    """Counts of a router's choices against the oracle-optimal tier (`unsolvability-ceiling-artifacts.txt` §8.6).
+    """Counts of a router's choices against the oracle-optimal tier.
+
+    As in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.6.
 
     * ``under``: a solvable query sent to a cheaper tier than its cheapest correct one (which
       therefore fails) — "routing hard queries to E2B".
@@ -260,7 +265,9 @@ class RoutingErrors:
 
 
 def routing_errors(*, Y: Any, choice: Any, cost: Any | None = None, threshold: float = 1.0) -> RoutingErrors:
-    """Under- and over-routing error counts (`unsolvability-ceiling-artifacts.txt` §8.6).
+    """Under- and over-routing error counts.
+
+    As in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.6.
 
     The oracle-optimal tier is :func:`oracle_labels` (cheapest tier with ``Y ≥ threshold``, tiers
     ordered by ``cost`` as there). With ``rank`` a tier's position in that order and ``opt`` the

@@ -5,7 +5,7 @@ All take keyword-only numpy inputs: ``Y`` (n_queries, n_models) quality in [0, 1
 
 Missing outcomes
 ----------------
-`routing-plateau.txt` §3 defines ``A_r`` and ``A_oracle`` for a complete ``Y`` (its Limitations
+`routing-plateau.txt` (arXiv:2606.07587) §3 defines ``A_r`` and ``A_oracle`` for a complete ``Y`` (its Limitations
 section: "our analysis assumes per-query correctness labels for every (query, model) pair"). Real
 benchmarks have holes, so what a decision that lands on a cell with no outcome counts as is ONE
 named policy, :data:`MissingPolicy`, applied by one function, :func:`chosen_outcomes`, and taken by
@@ -33,9 +33,10 @@ References
   `routing-plateau.txt` §3.
 * Cost-utility ``U(λ) = (1 − λ)·ŝ − λ·c̃``: `routing-plateau.txt` §3 and App. E (applied post hoc).
 * Ceiling-normalised accuracy ``CNA = A_r / ceiling``, the ceiling being the fraction of queries
-  solved by at least one model: `unsolvability-ceiling-artifacts.txt` §4.2, Eq. (1).
+  solved by at least one model: `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing")
+  §4.2, Eq. (1).
 * Performance gap recovered ``PGR = (q_r − q_weak) / (q_strong − q_weak)``: RouteLLM (Ong et al.),
-  as discussed in `unsolvability-ceiling-artifacts.txt` §4.2 and `routerxbench.txt` §2.
+  as discussed in `unsolvability-ceiling-artifacts.txt` §4.2 and `routerxbench.txt` (arXiv:2602.11877) §2.
 
 """
 
@@ -165,7 +166,7 @@ def chosen_outcomes(
 
 
 def routing_accuracy_score(*, Y: np.ndarray, choice: np.ndarray, missing: str = DEFAULT_MISSING) -> float:
-    """Mean quality of the chosen models, ``A_r = 1/N Σ_i Y[i, r(q_i)]`` (`routing-plateau.txt` §3).
+    """Mean quality of the chosen models, ``A_r = 1/N Σ_i Y[i, r(q_i)]`` (`routing-plateau.txt` (arXiv:2606.07587) §3).
 
     A choice with no outcome counts as ``missing`` says (module doc, :func:`chosen_outcomes`).
     """
@@ -200,7 +201,9 @@ def oracle_gap_loss(*, Y: np.ndarray, choice: np.ndarray, missing: str = DEFAULT
 
 
 def cna_score(*, Y: np.ndarray, choice: np.ndarray, missing: str = DEFAULT_MISSING) -> float:
-    """Ceiling-normalised accuracy ``CNA = A_r / ceiling`` (`unsolvability-ceiling-artifacts.txt` §4.2, Eq. 1).
+    """Ceiling-normalised accuracy ``CNA = A_r / ceiling``.
+
+    As in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2, Eq. 1.
 
     A perfect router scores 1. Undefined (an error) when no query is solvable. Under
     ``missing="skip"`` the ceiling is taken on the queries that count.
@@ -266,7 +269,9 @@ def utility_score(
     scale: CostScale,
     missing: str = DEFAULT_MISSING,
 ) -> float:
-    """Realised cost-utility ``U(λ) = 1/N Σ_i [(1 − λ)·Y[i, r_i] − λ·c̃[i, r_i]]`` (`routing-plateau.txt` §3).
+    """Realised cost-utility ``U(λ) = 1/N Σ_i [(1 − λ)·Y[i, r_i] − λ·c̃[i, r_i]]``.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §3.
 
     ``c̃`` is the cost mapped to [0, 1] by ``scale`` (fit on the training split); at λ = 0 this is
     exactly the routing accuracy. Choices with no outcome count as ``missing`` says (module doc).
@@ -295,7 +300,9 @@ class BestSingleModel:
 
 
 def best_single_model(*, Y: np.ndarray) -> BestSingleModel:
-    """The column with the highest mean *observed* quality (`routing-plateau.txt` §3's best single model).
+    """The column with the highest mean *observed* quality.
+
+    This is `routing-plateau.txt` (arXiv:2606.07587) §3's best single model.
 
     A model with no outcome on the split is never eligible; one with partial coverage is compared
     on what it has (its coverage travels with the result). Ties go to the lower column index.

@@ -2,12 +2,12 @@
 
 Two families of curves, both returned as a :class:`Curve` (x ascending, y the quality there):
 
-* **Deferral curves** over the whole pool (`rethinking-router-evaluation.txt` §2.1 Eq. 2, §4.4 and
-  App. F): x is the mean cost per query a router spends, y its mean quality. A router traces one
+* **Deferral curves** over the whole pool (`rethinking-router-evaluation.txt` ("Who Routes the Router") §2.1 Eq. 2, §4.4
+  and App. F): x is the mean cost per query a router spends, y its mean quality. A router traces one
   operating point per λ (cost-utility selection) or per budget; :func:`non_decreasing_hull` turns
   the points into the curve the paper compares, and :func:`area_under_curve` summarises it.
 * **Call-rate curves** for a fixed small/large pair (`rethinking-router-evaluation.txt` §4.4 and
-  App. I.1, "binary routing trade-off"; `routerxbench.txt` §3.1 Eqs. 1–5): x is the share of
+  App. I.1, "binary routing trade-off"; `routerxbench.txt` (arXiv:2602.11877) §3.1 Eqs. 1–5): x is the share of
   queries sent to the large model, y the resulting mean quality, ``Φ(x)``. RouterXBench's LPM, HCR
   and MPM (§3.3, Eqs. 6–11) and RouteLLM's APGR and CPT are integrals and level crossings of Φ.
 
@@ -16,7 +16,7 @@ Curves are piecewise linear between their points. A deferral curve is extended f
 to the left of its cheapest point (no policy spends less); a call-rate curve spans exactly [0, 1].
 
 :func:`auroc_score` (RouterXBench "router ability", §3.3) and :func:`utility_sweep` (the realised
-U(λ) table of `routing-plateau.txt` §3 and §4.2, Tab. 2) complete the module.
+U(λ) table of `routing-plateau.txt` (arXiv:2606.07587) §3 and §4.2, Tab. 2) complete the module.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from routerlab.metrics.core import (
     utility_score,
 )
 
-#: default sweep of the cost-utility trade-off (`routing-plateau.txt` §4.2, Tab. 2 and App. F.1)
+#: default sweep of the cost-utility trade-off (`routing-plateau.txt` (arXiv:2606.07587) §4.2, Tab. 2 and App. F.1)
 PLATEAU_LAMBDAS: tuple[float, ...] = (0.0, 0.2, 0.5, 0.7, 0.9)
 
 # --------------------------------------------------------------------------- input checks (shared)
@@ -156,8 +156,8 @@ class Curve:
 def non_decreasing_hull(points: Curve | np.ndarray) -> Curve:
     """The upper-left, non-decreasing convex hull of (cost, quality) points.
 
-    `rethinking-router-evaluation.txt` §2.1 Eq. (2) optimises a *possibly stochastic* policy under an
-    expected-cost budget ``E[c] ≤ B``. Mixing two operating points reaches every point on the segment
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") §2.1 Eq. (2) optimises a *possibly stochastic* policy
+    under an expected-cost budget ``E[c] ≤ B``. Mixing two operating points reaches every point on the segment
     between them (so the achievable frontier is the upper concave envelope), and an unspent budget
     costs nothing (so quality never decreases with B). The hull therefore keeps the upper concave
     chain from the cheapest point (best quality at that cost) up to the *first* point of maximal
@@ -203,7 +203,9 @@ def deferral_curve(
     model_quality: Any | None = None,
     hull: bool = True,
 ) -> Curve:
-    """A deferral curve from operating points (`rethinking-router-evaluation.txt` §4.4, App. F).
+    """A deferral curve from operating points.
+
+    As in `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4, App. F.
 
     ``cost``/``quality`` are a router's operating points (mean cost per query, mean quality), e.g.
     from :func:`router_deferral_points`; ``model_cost``/``model_quality`` optionally add the single
@@ -267,11 +269,11 @@ def router_deferral_points(
     Each point is ``decisions.choose(...)`` (:mod:`routerlab.decisions`: the router chooses with its
     own cost estimate and training cost scale, available = observed cells unless the decisions
     carry a mask), scored with the true ``Y`` and ``cost``: cost-utility
-    ``argmax_m (1 − λ)·p̂ − λ·c̃`` for each λ (`routing-plateau.txt` §3), or the best estimated
-    quality within a per-query budget on the estimated cost (`rethinking-router-evaluation.txt`
-    App. E, Heuristic/Oracle routers). Give ``lams`` or ``budgets``, not both; neither sweeps 21
-    evenly spaced λ in [0, 1]. The points come back unhulled, with ``param`` the λ or budget of each.
-    ``missing`` is the missing-outcome policy (:mod:`routerlab.metrics.core`).
+    ``argmax_m (1 − λ)·p̂ − λ·c̃`` for each λ (`routing-plateau.txt` (arXiv:2606.07587) §3), or the best estimated
+    quality within a per-query budget on the estimated cost
+    (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. E, Heuristic/Oracle routers). Give ``lams`` or
+    ``budgets``, not both; neither sweeps 21 evenly spaced λ in [0, 1]. The points come back unhulled, with ``param``
+    the λ or budget of each. ``missing`` is the missing-outcome policy (:mod:`routerlab.metrics.core`).
     """
     Y = _outcomes(Y)
     cost_arr = _matching_cost(cost, Y.shape)
@@ -291,8 +293,8 @@ def router_deferral_points(
 def oracle_deferral_curve(*, Y: Any, cost: Any) -> Curve:
     """The best achievable deferral curve: the exact frontier of Eq. (2) with the true qualities.
 
-    `rethinking-router-evaluation.txt` §2.1 Eq. (2) maximises ``E[Σ_m s_m(p) q_m(p)]`` subject to
-    ``E[Σ_m s_m(p) c_m(p)] ≤ B`` over stochastic per-query policies ``s``. Its value as a function
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") §2.1 Eq. (2) maximises ``E[Σ_m s_m(p) q_m(p)]`` subject
+    to ``E[Σ_m s_m(p) c_m(p)] ≤ B`` over stochastic per-query policies ``s``. Its value as a function
     of B is the sup-convolution of the per-query frontiers, each the non-decreasing concave hull of
     that query's (cost, quality) points (:func:`non_decreasing_hull`). The frontier starts at the
     mean cost of each query's cheapest model (best quality among the cheapest) and then applies every
@@ -345,8 +347,8 @@ def _integral(xs: np.ndarray, ys: np.ndarray, lo: float, hi: float) -> float:
 def area_under_curve(curve: Curve, *, x_range: tuple[float, float] | None = None, left: float | None = None) -> float:
     """Normalised area under a curve: ``AUC = 1/(x_hi − x_lo) ∫_{x_lo}^{x_hi} f(x) dx``.
 
-    `rethinking-router-evaluation.txt` App. F reports "the area under the deferral curve (AUC)"
-    (e.g. 0.567 for K-NN, §5.2, against a peak accuracy of 69.83 %) and integrates routing-rate
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. F reports "the area under the deferral curve
+    (AUC)" (e.g. 0.567 for K-NN, §5.2, against a peak accuracy of 69.83 %) and integrates routing-rate
     trade-off curves "over deferral rates"; it does not state the normalisation. Dividing by the
     width of the cost range makes AUC the mean quality over budgets in ``x_range`` (in the units of
     y; a constant curve at q has AUC q), which is the scale of the reported numbers and keeps
@@ -389,14 +391,14 @@ def call_rate_curve(
 ) -> Curve:
     """The cost–performance curve Φ of a binary router, re-parameterised by large-model call rate.
 
-    `routerxbench.txt` §3.1: the router scores each query ``s(q)`` and calls the large model when
+    `routerxbench.txt` (arXiv:2602.11877) §3.1: the router scores each query ``s(q)`` and calls the large model when
     ``s(q) ≥ θ`` (Eq. 1); the system quality is ``δ(q;θ) = (1 − r)·δ_small + r·δ_large`` (Eq. 2),
     the call rate ``d(θ) = 1/|Q| Σ r(q;θ)`` (Eq. 3) and the performance ``Perf(θ) = 1/|Q| Σ δ(q;θ)``
     (Eq. 4). Sweeping θ over every distinct score (plus θ = +∞, no call) gives the points
     ``(d(θ), Perf(θ))`` (Eq. 5); Φ(x) is their linear interpolation on x ∈ [0, 1]. Queries with
     tied scores switch together, so ties add no intermediate points. This is also the "binary
-    routing trade-off curve" of `rethinking-router-evaluation.txt` §4.4 / App. I.1 (queries ranked
-    by confidence for the small model, the rest deferred to the large one).
+    routing trade-off curve" of `rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4 / App. I.1 (queries
+    ranked by confidence for the small model, the rest deferred to the large one).
 
     Give ``strong_score`` (higher = call the large model) or ``p_small_suffices`` (higher = keep the
     small one; ``strong_score = −p_small_suffices``). ``param`` holds each point's θ.
@@ -455,7 +457,7 @@ def _first_reach(xs: np.ndarray, ys: np.ndarray, target: float) -> float:
 
 
 def lpm_score(*, curve: Curve, d1: float = 0.3) -> float:
-    """Low-band Performance Mean, ``LPM = (1/d1) ∫_0^{d1} Φ(x) dx`` (`routerxbench.txt` §3.3, Eq. 6).
+    """Low-band Performance Mean, ``LPM = (1/d1) ∫_0^{d1} Φ(x) dx`` (`routerxbench.txt` (arXiv:2602.11877) §3.3, Eq. 6).
 
     ``d1 ∈ (0, 1]`` is the largest affordable call rate. The paper's Tab. 2 reports LPM "at 25-30 %
     call rate" without fixing one value; the default 0.3 is the upper end of that band.
@@ -467,7 +469,7 @@ def lpm_score(*, curve: Curve, d1: float = 0.3) -> float:
 
 
 def hcr_score(*, curve: Curve, rho: tuple[float, float] = (0.85, 0.95)) -> float:
-    """High-band Call Rate, ``HCR = 1 − (1/|D|) ∫_D x dx`` (`routerxbench.txt` §3.3, Eqs. 7–9).
+    """High-band Call Rate, ``HCR = 1 − (1/|D|) ∫_D x dx`` (`routerxbench.txt` (arXiv:2602.11877) §3.3, Eqs. 7–9).
 
     The relative-performance band ``[ρ1, ρ2]`` maps to ``τ_i = Perf_S + ρ_i (Perf_L − Perf_S)``
     (Eq. 7), with ``Perf_S = Φ(0)`` (small model only) and ``Perf_L = Φ(1)`` (large model only);
@@ -501,7 +503,9 @@ def hcr_score(*, curve: Curve, rho: tuple[float, float] = (0.85, 0.95)) -> float
 
 
 def mpm_score(*, curve: Curve, d1: float = 0.3, rho1: float = 0.85) -> float:
-    """Mid-band Performance Mean, ``MPM = 1/(d2 − d1) ∫_{d1}^{d2} Φ(x) dx`` (`routerxbench.txt` §3.3, Eqs. 10–11).
+    """Mid-band Performance Mean, ``MPM = 1/(d2 − d1) ∫_{d1}^{d2} Φ(x) dx``.
+
+    As in `routerxbench.txt` (arXiv:2602.11877) §3.3, Eqs. 10–11.
 
     ``d2 = min{x ∈ [0, 1] : Φ(x) ≥ τ1}`` (Eq. 10) is the first call rate reaching the high-accuracy
     threshold ``τ1 = Perf_S + ρ1 (Perf_L − Perf_S)`` (Eq. 7), found exactly on the interpolated Φ.
@@ -525,7 +529,7 @@ def mpm_score(*, curve: Curve, d1: float = 0.3, rho1: float = 0.85) -> float:
 def apgr_score(*, curve: Curve) -> float:
     """Average Performance Gap Recovered, ``APGR = ∫_0^1 PGR(Φ(x)) dx`` (RouteLLM).
 
-    RouteLLM (Ong et al., ICLR 2025, its evaluation metrics; cited in `routerxbench.txt` §3.2 as a
+    RouteLLM (Ong et al., ICLR 2025, its evaluation metrics; cited in `routerxbench.txt` (arXiv:2602.11877) §3.2 as a
     curve-based metric) defines ``PGR = (r − r_weak) / (r_strong − r_weak)`` and APGR as its average
     over the call rate to the strong model; their reference code (``routellm/evals/evaluate.py``,
     ``apgr_metric``) integrates the router's (call rate, accuracy) points with the trapezoid rule:
@@ -565,7 +569,7 @@ cpt = cpt_cost
 def auroc_score(*, score: Any, label: Any) -> float:
     """Area under the ROC curve, rank-based: ``(R₊ − n₊(n₊ + 1)/2) / (n₊ n₋)`` with average ranks for ties.
 
-    RouterXBench's "router ability" (`routerxbench.txt` §3.3 (1), Tab. 1): the router's score
+    RouterXBench's "router ability" (`routerxbench.txt` (arXiv:2602.11877) §3.3 (1), Tab. 1): the router's score
     against the ground-truth label built from the small model's performance (App. B.1, Eqs. 16–17:
     1 = the small model suffices). Pass ``score`` oriented towards ``label = 1`` — e.g.
     ``p_small_suffices`` with ``label = y_small``, or a strong-model score with ``1 − y_small``.
@@ -612,7 +616,9 @@ def utility_sweep(
     lams: Sequence[float] | np.ndarray = PLATEAU_LAMBDAS,
     missing: str = DEFAULT_MISSING,
 ) -> UtilitySweep:
-    """Realised ``U(λ) = 1/N Σ_i [(1 − λ) Y[i, r_i] − λ c̃[i, r_i]]`` for each λ (`routing-plateau.txt` §3, §4.2).
+    """Realised ``U(λ) = 1/N Σ_i [(1 − λ) Y[i, r_i] − λ c̃[i, r_i]]`` for each λ.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §3, §4.2.
 
     The router's λ = 0 scores are reused for every λ and the route is picked post hoc by
     ``argmax_m (1 − λ)·p̂ − λ·c̃`` (§4.2, "using each method's λ = 0 probabilities to select routes

@@ -1,6 +1,6 @@
 """Diagnostics of where routers fail and whether their differences are real.
 
-* :func:`hard_easy_gap` — `routing-plateau.txt` §5.1 (Tab. 3): solvable queries split into hard
+* :func:`hard_easy_gap` — `routing-plateau.txt` (arXiv:2606.07587) §5.1 (Tab. 3): solvable queries split into hard
   and easy; the oracle–router gap on each and the share of the whole gap the hard ones explain.
 * :func:`disagreement`, :func:`exchanged_wins` — §5.2 (Tab. 4): how often two routers pick
   different models, and whether their disagreements move accuracy (signed ΔY) or only exchange
@@ -8,8 +8,8 @@
 * :func:`knn_bce_loss` — §5.3 (Tab. 5a): binary cross-entropy of kNN-predicted correctness against
   the correctness labels.
 * :func:`significance_table` — paired-bootstrap CIs of every pairwise difference
-  (`rethinking-router-evaluation.txt` App. F, "differences are deemed significant when the 95 % CI
-  of the pairwise … difference excludes zero"), and :meth:`SignificanceTable.tiers`, which groups
+  (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. F, "differences are deemed significant when the 95
+  % CI of the pairwise … difference excludes zero"), and :meth:`SignificanceTable.tiers`, which groups
   routers whose differences are within noise instead of ranking them (`routing-plateau.txt` §4.2:
   the top methods are "nearly indistinguishable").
 """
@@ -67,7 +67,7 @@ def _choices(Y: np.ndarray, choice: Any) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class HardEasyGap:
-    """Oracle–router gap on hard and easy solvable queries (`routing-plateau.txt` §5.1, Tab. 3).
+    """Oracle–router gap on hard and easy solvable queries (`routing-plateau.txt` (arXiv:2606.07587) §5.1, Tab. 3).
 
     ``router_hard``/``router_easy`` hold each router's accuracy on the subset; ``gap_*`` is the
     oracle accuracy minus the all-router mean there; ``ratio = gap_hard / gap_easy``;
@@ -92,7 +92,9 @@ class HardEasyGap:
 
 
 def hard_queries(*, Y: Any, top_model: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Masks of hard and easy solvable queries, and the global top-1 model used (`routing-plateau.txt` §5.1).
+    """Masks of hard and easy solvable queries, and the global top-1 model used.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §5.1.
 
     With ``n_correct(i)`` the number of models correct on query i and K the pool size, a solvable
     query (``n_correct ≥ 1``) is *hard* if ``n_correct(i) = 1``, or if
@@ -120,7 +122,9 @@ def hard_queries(*, Y: Any, top_model: int | None = None) -> tuple[np.ndarray, n
 
 
 def hard_easy_gap(*, Y: Any, choice: Any, top_model: int | None = None) -> HardEasyGap:
-    """Where the oracle–router gap lies: hard vs easy solvable queries (`routing-plateau.txt` §5.1, Tab. 3).
+    """Where the oracle–router gap lies: hard vs easy solvable queries.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §5.1, Tab. 3.
 
     ``choice`` is one router's (n_queries,) or several routers' (n_routers, n_queries) chosen
     columns; hard/easy are :func:`hard_queries`. For a subset S, ``gap_S = A_oracle(S) − mean_r
@@ -178,14 +182,19 @@ def _pair(choice_a: Any, choice_b: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def disagreement(choice_a: Any, choice_b: Any) -> float:
-    """Share of queries on which two routers pick different models (`routing-plateau.txt` §5.2, Tab. 4 "Disagree")."""
+    """Share of queries on which two routers pick different models.
+
+    Tab. 4's "Disagree" in `routing-plateau.txt` (arXiv:2606.07587) §5.2.
+    """
     a, b = _pair(choice_a, choice_b)
     return float((a != b).mean())
 
 
 @dataclass(frozen=True, slots=True)
 class ExchangedWins:
-    """Outcome changes between routers a and b over the same queries (`routing-plateau.txt` §5.2, Tab. 4).
+    """Outcome changes between routers a and b over the same queries.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §5.2, Tab. 4.
 
     With ``ΔY_i = Y[i, a_i] − Y[i, b_i]`` (0 wherever they agree): ``wins_a`` counts ``ΔY_i > 0``
     (solved by a, missed by b), ``wins_b`` counts ``ΔY_i < 0``; ``abs_total = Σ |ΔY_i|`` and
@@ -217,7 +226,7 @@ class ExchangedWins:
 
 
 def exchanged_wins(*, Y: Any, choice_a: Any, choice_b: Any) -> ExchangedWins:
-    """Decompose two routers' disagreements into exchanged wins (`routing-plateau.txt` §5.2).
+    """Decompose two routers' disagreements into exchanged wins (`routing-plateau.txt` (arXiv:2606.07587) §5.2).
 
     "For each pair (r_a, r_b), we further decompose disagreements into exchanged wins: queries solved
     by r_a but missed by r_b, and vice versa." A large |ΔY| with a small signed ΔY means error
@@ -262,7 +271,9 @@ def knn_bce_loss(
     Y_query: Any | None = None,
     eps: float = 1e-6,
 ) -> float:
-    """Binary cross-entropy of kNN-predicted correctness against the labels (`routing-plateau.txt` §5.3, Tab. 5a).
+    """Binary cross-entropy of kNN-predicted correctness against the labels.
+
+    As in `routing-plateau.txt` (arXiv:2606.07587) §5.3, Tab. 5a.
 
     ``p̂[i, m]`` is the mean observed label of model m over query i's k nearest reference queries
     (cosine similarity on ``X``, as the kNN router; ties at the k-th similarity go to the lower
@@ -425,8 +436,8 @@ def significance_table(
 ) -> SignificanceTable:
     """Paired-bootstrap CIs of all pairwise differences of mean per-query scores.
 
-    `rethinking-router-evaluation.txt` App. F: "paired bootstrap resampling … of test queries …;
-    differences are deemed significant when the 95 % CI of the pairwise … difference excludes zero"
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. F: "paired bootstrap resampling … of test queries
+    …; differences are deemed significant when the 95 % CI of the pairwise … difference excludes zero"
     (the paper uses 10,000 resamples; 1,000 is the default here, raise ``n_resamples`` for final
     tables). ``per_query`` maps each router to its (n_queries,) scores on the same queries in the
     same order (e.g. each query's chosen quality, or realised utility). One set of resampled query

@@ -9,7 +9,7 @@ The HTML and Markdown renderers only format what is here. Conventions:
   (:func:`routerlab.metrics.bootstrap.bootstrap_means`: one set of resampled queries for every
   router, seeded). The leaderboard's U(λ) and quality intervals resample per-query values; the
   deferral AUC interval re-traces every router's hull on each resample
-  (`rethinking-router-evaluation.txt` App. F: "recompute method AUCs per sample").
+  (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. F: "recompute method AUCs per sample").
 * **Tiers.** Within each λ, :meth:`routerlab.metrics.SignificanceTable.tiers` on per-query
   utility: routers within noise of their tier's leader share the tier and are listed
   alphabetically — tied, not ranked.

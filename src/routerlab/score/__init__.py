@@ -1,10 +1,11 @@
 """Scorers: turn model responses into outcomes, each recorded with its name, version and parameters.
 
-Kinds (`unsolvability-ceiling-artifacts.txt` §2.3, §3.3; `routing-plateau.txt` App. D): multiple-choice
-letter extraction with a parse flag (:class:`LetterScorer`), normalised exact match (:class:`ExactScorer`),
-numeric/symbolic equivalence for math (:class:`MathScorer`), unit tests run in a sandboxed subprocess
-(:class:`CodeScorer`), an LLM judge on the 0/1/2 rubric (:class:`LLMJudge`) and a judge kept side by side
-with exact match (:class:`DualJudge`). :func:`records_to_routing` turns collected records into a
+Kinds (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §2.3, §3.3;
+`routing-plateau.txt` (arXiv:2606.07587) App. D): multiple-choice letter extraction with a parse flag
+(:class:`LetterScorer`), normalised exact match (:class:`ExactScorer`), numeric/symbolic equivalence for math
+(:class:`MathScorer`), unit tests run in a sandboxed subprocess (:class:`CodeScorer`), an LLM judge on the 0/1/2 rubric
+(:class:`LLMJudge`) and a judge kept side by side with exact match (:class:`DualJudge`). :func:`records_to_routing`
+turns collected records into a
 :class:`~routerlab.data.RoutingData`.
 """
 

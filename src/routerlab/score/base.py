@@ -2,10 +2,10 @@
 
 A scorer turns one model response into a :class:`Score`. Every score carries the
 :class:`ScorerSpec` (name, version, parameters) of the scorer that produced it, so a result can be
-reproduced and two runs can be told apart (`routing-plateau.txt` App. D: "each (query, model) pair is
+reproduced and two runs can be told apart (`routing-plateau.txt` (arXiv:2606.07587) App. D: "each (query, model) pair is
 reduced to a binary label by a per-task scorer, not a single global metric"). The kinds follow
-`unsolvability-ceiling-artifacts.txt` §2.3 (a 0/1/2 LLM judge) and §3.3 (an exact-match second judge
-whose *parse rate* is reported, with unparsed responses excluded from exact-match figures).
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §2.3 (a 0/1/2 LLM judge) and §3.3
+(an exact-match second judge whose *parse rate* is reported, with unparsed responses excluded from exact-match figures).
 
 Conventions
 -----------

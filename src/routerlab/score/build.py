@@ -1,9 +1,9 @@
 """From collected records to a :class:`~routerlab.data.RoutingData`: score every answer, lay out the matrices.
 
-The output is what `unsolvability-ceiling-artifacts.txt` §3.3 needs for its artifact decomposition and what
-every router trains on: ``Y`` (the score in [0, 1]), ``raw_score`` (a judge's 0/1/2), ``parsed`` (could an
-answer be extracted — Artifact 3), ``truncated`` (did the answer hit the token budget — Artifact 2, §5.2),
-``latency_s`` (§6.2), ``tokens_in``/``tokens_out`` (§6.3) and the real per-call ``cost`` in USD.
+The output is what `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.3 needs for
+its artifact decomposition and what every router trains on: ``Y`` (the score in [0, 1]), ``raw_score`` (a judge's
+0/1/2), ``parsed`` (could an answer be extracted — Artifact 3), ``truncated`` (did the answer hit the token budget —
+Artifact 2, §5.2), ``latency_s`` (§6.2), ``tokens_in``/``tokens_out`` (§6.3) and the real per-call ``cost`` in USD.
 
 Layout of ``Y`` and ``raw_score`` per source follows the scorer, and matches the audit's ``artifacts``
 check (:func:`routerlab.audit.checks.artifacts`):

@@ -1,8 +1,9 @@
 """Unit-test scoring of generated code (HumanEval, MBPP) in the two-process sandbox.
 
-`routing-plateau.txt` App. D: "code benchmarks use unit-test execution"; `unsolvability-ceiling-artifacts.txt`
-§3.1 scores HumanEval and MBPP (§6.3: small tiers write 50-65% more tokens, so truncated code is common
-and must score 0 with its reason, not crash the run).
+`routing-plateau.txt` (arXiv:2606.07587) App. D: "code benchmarks use unit-test execution";
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.1 scores HumanEval and MBPP
+(§6.3: small tiers write 50-65% more tokens, so truncated code is common and must score 0 with its reason, not crash the
+run).
 
 The candidate's program runs in one process and the tests in another, which decides pass/fail
 (:mod:`routerlab.score.sandbox`: what the sandbox promises and what it does not). A HumanEval prompt —

@@ -1,9 +1,10 @@
 r"""Normalised exact match of a short free-text answer against the gold answer.
 
-`routing-plateau.txt` App. D: "extractive QA uses exact match or token-level F1"; `unsolvability-ceiling-
-artifacts.txt` §3.3 uses exact match as the second judge and reports its parse rate. The final answer is
-taken from, in order, the last ``\boxed{...}``, the last "answer is/Answer: ..." statement, or the whole
-response. Both sides are then normalised the SQuAD way, as papers report exact match (each step can be
+`routing-plateau.txt` (arXiv:2606.07587) App. D: "extractive QA uses exact match or token-level F1";
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.3 uses exact match
+as the second judge and reports its parse rate. The final answer is taken from, in order, the last
+``\boxed{...}``, the last "answer is/Answer: ..." statement, or the whole response. Both sides are then
+normalised the SQuAD way, as papers report exact match (each step can be
 turned off, and the choice is recorded in the scorer's spec):
 
 1. ``\text{...}``-style LaTeX wrappers are unwrapped (``\boxed{\text{The Tempest}}``); NFKC;

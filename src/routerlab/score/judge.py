@@ -1,8 +1,8 @@
 """An LLM judge on the 0/1/2 rubric, and a dual judge that keeps it beside exact match.
 
-`unsolvability-ceiling-artifacts.txt` §2.3: "The judge applies a 0/1/2 rubric: 0 = incorrect or
-unhelpful, 1 = partially correct or incomplete, 2 = correct and complete." The paper does not print its
-judge prompt, so :data:`RUBRIC_TEMPLATE` is routerlab's own wording around that rubric, quoted verbatim,
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §2.3: "The judge applies a 0/1/2
+rubric: 0 = incorrect or unhelpful, 1 = partially correct or incomplete, 2 = correct and complete." The paper does not
+print its judge prompt, so :data:`RUBRIC_TEMPLATE` is routerlab's own wording around that rubric, quoted verbatim,
 versioned (``rubric012/v1``) and hashed into the scorer spec: change a word and the spec hash changes.
 
 What is stored with every judge score (``Score.detail``): the full prompt (``messages``), the judge's
@@ -102,7 +102,7 @@ Complete = Callable[[Messages], str]
 # 2: injection flag on normalised text and hidden channels; judge line parsed after normalisation.
 _VERSION = "2"
 TEMPLATE_ID = "rubric012/v1"
-#: The rubric, verbatim from `unsolvability-ceiling-artifacts.txt` §2.3.
+#: The rubric, verbatim from `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §2.3.
 RUBRIC = "0 = incorrect or unhelpful, 1 = partially correct or incomplete, 2 = correct and complete"
 
 RUBRIC_SYSTEM = (

@@ -1,11 +1,12 @@
 r"""Multiple-choice answer-letter extraction and exact match against the gold letter.
 
-This is the exact-match "secondary judge" of `unsolvability-ceiling-artifacts.txt` §3.3: "we extract the
-predicted answer letter (A/B/C/D) and compare against the gold label. Parse rates are 87.6-94.6% for
-MMLU ...; unparsed responses are excluded from exact-match calculations." Parse failures are Artifact 3
-(format mismatch, §5.3) and, for responses cut at the token budget, Artifact 2 (§5.2) — so the extractor
-reports *why* nothing was parsed and never guesses. `routing-plateau.txt` App. D scores multiple choice
-by "exact letter-choice matching against a boxed answer", which is rule 1 below.
+This is the exact-match "secondary judge" of
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.3: "we extract the predicted
+answer letter (A/B/C/D) and compare against the gold label. Parse rates are 87.6-94.6% for MMLU ...; unparsed responses
+are excluded from exact-match calculations." Parse failures are Artifact 3 (format mismatch, §5.3) and, for responses
+cut at the token budget, Artifact 2 (§5.2) — so the extractor reports *why* nothing was parsed and never guesses.
+`routing-plateau.txt` (arXiv:2606.07587) App. D scores multiple choice by "exact letter-choice matching against a boxed
+answer", which is rule 1 below.
 
 Rules, tried in order; the first that yields a letter wins:
 

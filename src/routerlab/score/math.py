@@ -1,12 +1,12 @@
 r"""Numeric and symbolic answer equivalence for math benchmarks (GSM8K, MATH, SVAMP, ...).
 
-`routing-plateau.txt` App. D: "math benchmarks use numeric or symbolic equivalence". The final answer is
-the last ``\boxed{...}`` (nested braces allowed), else the last ``#### X`` (GSM8K's format), else the last
+`routing-plateau.txt` (arXiv:2606.07587) App. D: "math benchmarks use numeric or symbolic equivalence". The final answer
+is the last ``\boxed{...}`` (nested braces allowed), else the last ``#### X`` (GSM8K's format), else the last
 "final answer is X" / "Answer: X" statement, else the last number in the response. A candidate counts only
 if something is left of it after normalisation (``\boxed{}``, ``\boxed{{}}`` are skipped); a ``####`` or
 statement candidate that is prose ("#### Jackson is 4 years old.") gives its last number. Nothing found
-means ``parsed=False`` (§3.3 of `unsolvability-ceiling-artifacts.txt`: parse failures are reported, not
-guessed), so ``parsed=True`` means an answer was really found.
+means ``parsed=False`` (§3.3 of `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing"):
+parse failures are reported, not guessed), so ``parsed=True`` means an answer was really found.
 
 Normalisation, in order: LaTeX wrappers ``\text{...}``/``\textbf``/``\mathrm``/``\mbox`` are unwrapped (a
 ``\text{...}`` unit after a number is dropped: ``5\text{ cm}`` → ``5``); ``$``, ``\left``/``\right``, spacing

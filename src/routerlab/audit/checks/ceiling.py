@@ -30,10 +30,11 @@ def oracle_ceiling(
     """The unsolvability ceiling, the CNA ceiling and the routing gain available per source.
 
     For each query the *optimal label* is the cheapest model reaching full quality
-    (``Y >= solved_threshold``), and ``"none"`` when no model does (`unsolvability-ceiling-artifacts.txt`
-    §4.2, Table 5). The **ceiling** is the share of queries with a label (§4.2: "the fraction of queries
-    solved by at least one tier"), reported overall, per source and per category. For graded scores no
-    model may reach 1, so the **oracle quality** ``1/N Σ_i max_m Y[i, m]`` is reported as well: it is
+    (``Y >= solved_threshold``), and ``"none"`` when no model does
+    (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §4.2, Table 5). The
+    **ceiling** is the share of queries with a label (§4.2: "the fraction of queries solved by at least one tier"),
+    reported overall, per source and per category. For graded scores no model may reach 1, so the **oracle
+    quality** ``1/N Σ_i max_m Y[i, m]`` is reported as well: it is
     :func:`routerlab.metrics.core.ceiling_score`, the denominator of CNA = ``A_r / ceiling`` (§4.2, Eq. 1);
     for 0/1 outcomes both coincide. The **routing gain** per source is the strongest model's mean minus
     the cheapest model's mean (§6.1, Table 10: E2B → 31B), the two models being fixed over the whole

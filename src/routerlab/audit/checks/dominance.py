@@ -20,8 +20,8 @@ def model_dominance(
 
     In every category the models with outcomes are ranked by mean observed quality (rank 1 = best;
     tied models share the average of their ranks); a model's **average rank** is the mean over the
-    categories where it has outcomes (`rethinking-router-evaluation.txt` §4.3, Problem 1, Table 2;
-    §4.5, Figure 5). Only models with outcomes in at least ``min_category_share`` of the categories may
+    categories where it has outcomes (`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.3, Problem 1,
+    Table 2; §4.5, Figure 5). Only models with outcomes in at least ``min_category_share`` of the categories may
     be named dominant (a model seen in one category would otherwise win with rank 1). The check warns
     when the best average rank is ``<= dominance_rank`` (RouterBench's generalist: 1.36) and that model
     is first (ties included) in more than half of the categories — routing then reduces to finding that

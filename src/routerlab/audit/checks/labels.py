@@ -35,10 +35,11 @@ def label_sanity(
 
     * **Majority trap**: the oracle label (cheapest model with the highest observed outcome, the label
       :class:`~routerlab.routers.baselines.MajorityLabel` learns) — if one model takes at least
-      ``majority_trap`` of the labels (79.3 % in `unsolvability-ceiling-artifacts.txt` §3.4, §8.1), an
-      unweighted router collapses to it and still scores the majority baseline (§8.1–8.5). Reported
-      over all answered queries, over the train split, and among solved queries only (unsolved queries
-      tie at the bottom and all go to the cheapest model, §8.4).
+      ``majority_trap`` of the labels (79.3 % in
+      `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.4, §8.1), an unweighted
+      router collapses to it and still scores the majority baseline (§8.1–8.5). Reported over all answered queries, over
+      the train split, and among solved queries only (unsolved queries tie at the bottom and all go to the cheapest
+      model, §8.4).
     * **Prices**: ``ModelInfo.input_price``/``output_price`` missing (None: unknown) or 0 (the schema
       forbids 0 for unknown; a free model wins every cost-aware decision).
     * **Constant costs**: a model whose cost is the same on every observed query — by design for a

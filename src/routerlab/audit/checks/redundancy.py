@@ -17,8 +17,9 @@ from routerlab.errors import SchemaError
 def jaccard_similarity(data: RoutingData, solved_threshold: float = SOLVED_THRESHOLD) -> np.ndarray:
     """``sim(m_i, m_j) = |C_i ∩ C_j| / |C_i ∪ C_j|`` over queries both models answered (0 when the union is empty).
 
-    ``C_m`` is the set of queries where ``Y >= solved_threshold`` (`rethinking-router-evaluation.txt` App. H).
-    Only queries observed for both models count, so missing coverage does not read as disagreement.
+    ``C_m`` is the set of queries where ``Y >= solved_threshold``
+    (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. H). Only queries observed for both models count,
+    so missing coverage does not read as disagreement.
     """
     obs = data.observed.astype(np.float64)
     c = solved_cells(data, solved_threshold).astype(np.float64)
@@ -36,7 +37,8 @@ def prune_models(
 
     At each step every remaining model gets ``score = λ·Accuracy(m) − (1 − λ)·AvgSim(m)``, AvgSim being its
     mean Jaccard similarity to the *other remaining* models, and the lowest score is removed
-    (`rethinking-router-evaluation.txt` App. H). Ties go out more expensive first, then later column.
+    (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. H). Ties go out more expensive first, then later
+    column.
     """
     if not 0.0 <= lam <= 1.0:
         raise SchemaError(f"lam must be in [0, 1] (1 = accuracy only, 0 = uniqueness only). Got {lam}.")
@@ -88,8 +90,8 @@ def model_redundancy(
 
     ``sim(m_i, m_j) = |{q: m_i(q) = 1 ∧ m_j(q) = 1}| / |{q: m_i(q) = 1 ∨ m_j(q) = 1}|`` with "correct"
     meaning ``Y >= solved_threshold`` on an observed cell; pruning removes, one at a time, the model
-    with the lowest ``λ·Accuracy − (1 − λ)·AvgSim`` (`rethinking-router-evaluation.txt` App. H, §4.3
-    Problem 2) until ``target_size`` remain — by default 73 % of the pool, the paper's 112 → 82.
+    with the lowest ``λ·Accuracy − (1 − λ)·AvgSim`` (`rethinking-router-evaluation.txt` ("Who Routes the Router") App.
+    H, §4.3 Problem 2) until ``target_size`` remain — by default 73 % of the pool, the paper's 112 → 82.
     Reports the most similar pairs, the removal order, and the oracle quality and ceiling of the full
     and the pruned pool on this data. Warns when a pair reaches ``clone_similarity``.
     """

@@ -45,8 +45,8 @@ def artifacts(
     """Artifact decomposition of the unsolved queries and the exact-match-corrected ceiling.
 
     Needs at least one of ``raw_score`` (a judge score beside an exact-match-style Y), ``truncated`` or
-    ``parsed``; otherwise one info finding says so. Following `unsolvability-ceiling-artifacts.txt`
-    §3.3 and §5:
+    ``parsed``; otherwise one info finding says so. Following
+    `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.3 and §5:
 
     * **Judge solved** ``J[q, m]``: ``raw_score >= judge_pass`` — by default the top of the judge's scale,
       taken per source as the highest raw score observed there ("score2" of a 0/1/2 rubric, §4.1); cells

@@ -23,7 +23,8 @@ def specialist_score(
     """Per-category specialist score and its distribution.
 
     ``specialist_score_t = E_{b∈B}[ max_{m ∈ M_non-gen^(b)} ACC_{m,t} − ACC_{gen(b),t} ]``
-    (`rethinking-router-evaluation.txt` §4.2, Problem 1; Figure 2, App. G Figure 9, §4.5 Figure 4).
+    (`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.2, Problem 1; Figure 2, App. G Figure 9, §4.5
+    Figure 4).
 
     * ``ACC_{m,t}``: model ``m``'s mean observed quality on category ``t``.
     * Cost budgets ``B``: by default the distinct per-model mean costs, i.e. the points of the deferral

@@ -19,7 +19,7 @@ that cannot be read, fails its zip CRC, or whose name, shapes, dtype, width or v
 out is removed with a warning and its rows are encoded again. Concurrent writers are safe: shard
 names are content hashes, and merging deletes only shards it has just rewritten.
 
-This is the cache App. E of the routing-plateau paper describes: embeddings computed once per
+This is the cache `routing-plateau.txt` (arXiv:2606.07587) App. E describes: embeddings computed once per
 (benchmark, encoder) and shared across routers, so cross-method gaps cannot be re-encoding artefacts.
 """
 

@@ -1,4 +1,4 @@
-"""The seed protocol of `routing-plateau.txt` App. E.4 as a resumable, parallel sweep.
+"""The seed protocol of `routing-plateau.txt` (arXiv:2606.07587) App. E.4 as a resumable, parallel sweep.
 
 For every (dataset, router, encoder):
 

@@ -9,15 +9,15 @@ draws on ``ax`` (or on a new pyplot figure) and returns the axes. Matplotlib is 
 
 * :class:`DeferralCurveDisplay` — quality against mean cost over the whole pool: each router's
   operating points along a λ sweep, their non-decreasing hull and its AUC, the single models and
-  the oracle frontier (`rethinking-router-evaluation.txt` §4.4, App. F).
+  the oracle frontier (`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4, App. F).
 * :class:`CallRateDisplay` — Φ against the call rate to the large model of a fixed (small, large)
-  pair, with LPM/MPM/HCR (`routerxbench.txt` §3; `rethinking-router-evaluation.txt` App. I.1).
-* :class:`UtilityDisplay` — realised U(λ) over λ (`routing-plateau.txt` §3, §4.2).
+  pair, with LPM/MPM/HCR (`routerxbench.txt` (arXiv:2602.11877) §3; `rethinking-router-evaluation.txt` App. I.1).
+* :class:`UtilityDisplay` — realised U(λ) over λ (`routing-plateau.txt` (arXiv:2606.07587) §3, §4.2).
 * :class:`ReliabilityDisplay` — reliability diagram of the scores as probabilities, with ECE.
 * :class:`SignificanceDisplay` — the matrix of paired-bootstrap differences; differences whose CI
   excludes 0 are marked (`rethinking-router-evaluation.txt` App. F).
 * :class:`RoutingShareDisplay` — share of queries routed to each model, flagging collapse
-  (`unsolvability-ceiling-artifacts.txt` §8).
+  (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8).
 * :class:`HardEasyDisplay` — accuracy on hard and easy solvable queries (`routing-plateau.txt` §5.1).
 
 Routers choose with the shared policy on their *own* cost estimates (the mean training cost;

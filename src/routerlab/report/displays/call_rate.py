@@ -1,6 +1,7 @@
 """Call-rate curves: Φ against the call rate to the large model of a fixed (small, large) pair.
 
-With LPM/MPM/HCR (`routerxbench.txt` §3; `rethinking-router-evaluation.txt` App. I.1).
+With LPM/MPM/HCR (`routerxbench.txt` (arXiv:2602.11877) §3; `rethinking-router-evaluation.txt` ("Who Routes the Router")
+App. I.1).
 """
 
 from __future__ import annotations

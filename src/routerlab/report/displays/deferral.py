@@ -1,7 +1,7 @@
 """Deferral curves: quality against mean cost over the whole pool, per router, with the oracle frontier.
 
 Each router's operating points along a λ sweep, their non-decreasing hull and its AUC, the single models and
-the oracle frontier (`rethinking-router-evaluation.txt` §4.4, App. F).
+the oracle frontier (`rethinking-router-evaluation.txt` ("Who Routes the Router") §4.4, App. F).
 """
 
 from __future__ import annotations

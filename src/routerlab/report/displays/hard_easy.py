@@ -1,4 +1,4 @@
-"""Accuracy on hard and easy solvable queries (`routing-plateau.txt` §5.1)."""
+"""Accuracy on hard and easy solvable queries (`routing-plateau.txt` (arXiv:2606.07587) §5.1)."""
 
 from __future__ import annotations
 

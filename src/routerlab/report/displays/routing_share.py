@@ -1,4 +1,7 @@
-"""Share of queries routed to each model, flagging collapse (`unsolvability-ceiling-artifacts.txt` §8)."""
+"""Share of queries routed to each model, flagging collapse.
+
+As in `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.
+"""
 
 from __future__ import annotations
 

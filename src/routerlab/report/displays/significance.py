@@ -1,6 +1,6 @@
 """Paired-bootstrap differences between routers; those whose CI excludes 0 are marked.
 
-As in `rethinking-router-evaluation.txt` App. F.
+As in `rethinking-router-evaluation.txt` ("Who Routes the Router") App. F.
 """
 
 from __future__ import annotations

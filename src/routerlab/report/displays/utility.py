@@ -1,4 +1,4 @@
-"""Realised U(λ) over λ (`routing-plateau.txt` §3, §4.2)."""
+"""Realised U(λ) over λ (`routing-plateau.txt` (arXiv:2606.07587) §3, §4.2)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Run model-written code against unit tests so that the verdict is decided where the code cannot reach.
 
-`routing-plateau.txt` App. D scores code benchmarks "by unit-test execution";
-`unsolvability-ceiling-artifacts.txt` §3.1 scores HumanEval and MBPP. A scorer that runs untrusted code
-in the process that decides pass/fail can be talked into "passed": an object whose ``__eq__`` always
-answers True, a patched ``builtins`` or ``json.dumps``, a forged status line, an audit hook switched off.
-So :func:`run_sandboxed` runs **two** processes:
+`routing-plateau.txt` (arXiv:2606.07587) App. D scores code benchmarks "by unit-test execution";
+`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.1 scores HumanEval and MBPP. A
+scorer that runs untrusted code in the process that decides pass/fail can be talked into "passed": an object whose
+``__eq__`` always answers True, a patched ``builtins`` or ``json.dumps``, a forged status line, an audit hook switched
+off. So :func:`run_sandboxed` runs **two** processes:
 
 * the **candidate process** runs the model's program and nothing else. It answers calls from the tests
   over a pipe, sending results as data (:mod:`._child.wire`): exact builtin types, rebuilt by the
