@@ -25,7 +25,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -66,13 +66,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def canonical_json(value: Any, *, ascii_only: bool = False) -> str:
+def canonical_json(value: Any, *, ascii_only: bool = False, fallback: Callable[[Any], Any] | None = None) -> str:
     """Deterministic JSON for keys and hashes: sorted keys, no spaces, no NaN (``ValueError``).
 
     Non-ASCII text is kept as UTF-8 unless ``ascii_only`` (then escaped, as :func:`json.dumps` does by
     default), which keeps the digests already recorded by callers that hashed that form unchanged.
+    ``fallback`` encodes values JSON has no type for (the sweep's run keys use ``repr``); without
+    it they are a ``TypeError``.
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False, default=fallback
+    )
 
 
 def loads(text: str) -> Any:

@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from routerlab import __version__
+from routerlab._version import __version__
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar, progress_steps
 from routerlab.errors import RouterlabError
 

@@ -23,7 +23,6 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -338,13 +337,3 @@ class RoutingData:
             f"RoutingData(name={self.name!r}, n_queries={self.n_queries}, n_models={self.n_models}, "
             f"splits={self.split_sizes()}, cost_unit={self.cost_unit!r})"
         )
-
-    def save(self, path: str | Path) -> Path:
-        """Deprecated: use :func:`routerlab.data.io.write_parquet`, which owns persistence.
-
-        Kept only while ``experiments/evaluate.py`` still calls it; this function-level import is
-        the one ``schema -> io`` edge, named in ``[tool.importlinter]`` and to be removed with it.
-        """
-        from routerlab.data.io import write_parquet
-
-        return write_parquet(self, path)

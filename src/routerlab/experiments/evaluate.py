@@ -76,7 +76,9 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._files import atomic_write
 from routerlab.data.features.value import Features
+from routerlab.data.io import write_parquet
 from routerlab.data.schema import RoutingData
 from routerlab.decisions import CostScale, Decisions, lam_key, policy_for
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -436,7 +438,7 @@ class Leaderboard:
             )
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"test": self.test.save(out / TEST_PARQUET)}
+        paths = {"test": write_parquet(self.test, out / TEST_PARQUET)}
         paths["predictions"] = _write_predictions(self, out / PREDICTIONS_PARQUET)
         if leaderboard is None or leaderboard:
             paths.update((self if leaderboard is None else self.select(leaderboard)).save(out))
@@ -695,9 +697,8 @@ def _write_predictions(board: Leaderboard, path: Path) -> Path:
     }
     table = pa.table({k: pa.concat_arrays(v) for k, v in columns.items()})
     table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(path)
+    with atomic_write(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
     return path
 
 

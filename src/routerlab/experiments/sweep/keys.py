@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from routerlab._jsonl import canonical_json as _canonical_json
 from routerlab._random import rng
 from routerlab.decisions.policy import lam_key as lam_key  # the one encoding of λ as a string
 
@@ -16,8 +17,12 @@ SAMPLE_SEED = 42
 
 
 def canonical_json(value: Any) -> str:
-    """Deterministic JSON (sorted keys, no spaces); values JSON cannot hold are written as their repr."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr, allow_nan=False)
+    """The sweep's form of :func:`routerlab._jsonl.canonical_json` (ASCII, ``repr`` for other values).
+
+    Run keys and config ids hash this text, so it must not change: the records of a sweep written
+    before would no longer be found on resume.
+    """
+    return _canonical_json(value, ascii_only=True, fallback=repr)
 
 
 def _digest(value: Any, n: int) -> str:

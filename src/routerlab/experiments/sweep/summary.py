@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._files import atomic_write, atomic_write_bytes
 from routerlab.experiments.sweep.config import SweepConfig
 from routerlab.experiments.sweep.keys import SAMPLE_SEED, _jsonable, canonical_json, lam_key
 from routerlab.experiments.sweep.records import SCHEMA_VERSION
@@ -211,9 +211,7 @@ def write_summary(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:
 
     out = Path(out_dir)
     paths = {"json": out / SUMMARY_JSON, "parquet": out / SUMMARY_PARQUET}
-    tmp = paths["json"].with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, paths["json"])
+    atomic_write_bytes(paths["json"], (json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n").encode())
     flat = []
     for r in result.summary:
         d = r.to_dict()
@@ -230,7 +228,6 @@ def write_summary(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:
             row[f"test_cost_mean_lam{k}"] = r.test_cost_mean.get(k)
         flat.append(row)
     table = pa.Table.from_pylist(flat) if flat else pa.table({})
-    tmp_pq = paths["parquet"].with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp_pq)
-    os.replace(tmp_pq, paths["parquet"])
+    with atomic_write(paths["parquet"]) as fh:
+        pq.write_table(table, fh)
     return paths
