@@ -88,8 +88,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     budget = float(np.median(train.mean_cost()))
     folders, expected, skipped, fitted = {}, {}, {}, {}
     for name in ROUTERS.names():
-        router = make_router(name, **FAST.get(name, {}))
         try:
+            router = make_router(name, **FAST.get(name, {}))  # raises PrerequisiteError without torch
             router.fit(train, X_train if router.requires_features else None)
             folder = save_router(router, root / name, encoder=ENCODER)
         except PrerequisiteError as exc:  # torch (or skops) not installed: skip with the install line

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -35,7 +36,7 @@ from routerlab.decisions import CostScale, Decisions, Policy
 from routerlab.errors import NotFittedError, SchemaError
 from routerlab.routers._params import Constraint, validate_params
 from routerlab.routers._tags import Tags, requirements_error
-from routerlab.routers.persist import fingerprint
+from routerlab.routers.persist import fingerprint, save_router
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,14 @@ class Router:
         """
         self.check_is_fitted()
         return np.tile(self.model_cost_, (data.n_queries, 1))
+
+    def save(self, path: str | Path, *, encoder: str | None = None) -> Path:
+        """Save the fitted router to the folder ``path`` (JSON + npz, never pickle); :func:`routerlab.load_router`.
+
+        ``encoder`` is the identity of the encoder whose features it was fitted on (a
+        :class:`~routerlab.routers.FeatureRouter` records its own); see :mod:`routerlab.routers.persist`.
+        """
+        return save_router(self, path, encoder=encoder)
 
     def decide(
         self, data: RoutingData, X: np.ndarray | None = None, *, available: np.ndarray | None = None

@@ -67,6 +67,7 @@ from routerlab.errors import DataNotFoundError, NotFittedError, SchemaError
 if TYPE_CHECKING:
     from routerlab.data.schema import RoutingData
     from routerlab.routers.base import Router
+    from routerlab.routers.pipeline import FeatureRouter
 
 log = logging.getLogger(__name__)
 
@@ -265,9 +266,12 @@ def save_router(router: Router, path: str | os.PathLike[str], encoder: str | Non
     """
     from routerlab.routers import ROUTERS
     from routerlab.routers.base import Router as RouterBase
+    from routerlab.routers.pipeline import FeatureRouter
 
     if not isinstance(router, RouterBase):
         raise TypeError(f"save_router expects a fitted Router. Got {type(router).__name__}.")
+    if isinstance(router, FeatureRouter):
+        return _save_pipeline(router, path, encoder)
     if encoder is not None and not isinstance(encoder, str):
         raise TypeError(f"encoder must be an encoder spec string or None. Got {type(encoder).__name__}.")
     cls = type(router)
@@ -323,6 +327,43 @@ def save_router(router: Router, path: str | os.PathLike[str], encoder: str | Non
     atomic_write_bytes(folder / MANIFEST, _manifest_text(manifest).encode("utf-8"))
     log.info("Saved %s to %s (%d arrays, %d bytes)", owner, folder, len(enc.arrays), len(state_bytes))
     return folder
+
+
+def _save_pipeline(router: FeatureRouter, path: str | os.PathLike[str], encoder: str | None) -> Path:
+    """A :class:`FeatureRouter`: its fitted inner router, saved with the encoder identity, plus a ``pipeline`` entry."""
+    if not getattr(router, "fitted_", False):
+        raise NotFittedError("This FeatureRouter is not fitted yet; fit it before saving it.")
+    if encoder is not None and encoder != router.encoder_:
+        raise SchemaError(
+            f"FeatureRouter fitted on encoder {router.encoder_!r} cannot be saved as encoder {encoder!r}; "
+            "drop encoder= (it is recorded from the router)."
+        )
+    folder = save_router(router.router_, path, encoder=router.encoder_)
+    manifest = read_manifest(folder)
+    manifest["pipeline"] = {"router": router.name, "encoder": router.encoder, "cache": bool(router.cache)}
+    atomic_write_bytes(folder / MANIFEST, _manifest_text(manifest).encode("utf-8"))
+    return folder
+
+
+def _load_pipeline(inner: Router, manifest: dict[str, Any], file: Path) -> Router:
+    """Wrap a loaded inner router back into the :class:`FeatureRouter` that was saved."""
+    from routerlab.routers.base import clone
+    from routerlab.routers.pipeline import FeatureRouter
+
+    spec = manifest["pipeline"]
+    if not (
+        isinstance(spec, dict) and spec.get("router") == FeatureRouter.name and isinstance(spec.get("encoder"), str)
+    ):
+        raise SchemaError(f"{file}: 'pipeline' {spec!r} is not a FeatureRouter entry; {_FIX_RESAVE}.")
+    if not isinstance(manifest.get("encoder"), str):
+        raise SchemaError(f"{file}: a FeatureRouter must record its encoder identity in 'encoder'; {_FIX_RESAVE}.")
+    router = FeatureRouter(encoder=spec["encoder"], router=clone(inner), cache=bool(spec.get("cache", True)))
+    router.router_ = inner
+    router.encoder_ = manifest["encoder"]
+    for name in ("model_names_", "cost_unit_", "cost_scale_", "model_cost_", "train_fingerprint_", "fitted_"):
+        if hasattr(inner, name):
+            setattr(router, name, getattr(inner, name))
+    return router
 
 
 def _manifest_text(manifest: dict[str, Any]) -> str:
@@ -457,6 +498,8 @@ def load_router(
             f"{folder / STATE} holds arrays the manifest does not describe: {sorted(unused)}; {_FIX_RESAVE}."
         )
     _check_consistent(router, manifest, file, dec)
+    if "pipeline" in manifest:
+        return _load_pipeline(router, manifest, file)
     return router
 
 
