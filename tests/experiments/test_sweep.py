@@ -397,3 +397,17 @@ def test_val_fraction_in_a_dataset_entry_carves_validation_from_a_file(tmp_path:
     assert res.summary[0].n_test == 15
     with pytest.raises(ValueError, match="val_fraction"):
         _config(tmp_path, datasets=[{**entry, "val_fraction": 1.5}])
+
+
+def test_records_of_another_encoder_version_are_redone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Run keys name the encoder; records carry its identity (model and version), checked on resume."""
+    cfg = _config(tmp_path, routers=["tiny_det"])
+    assert run_sweep(cfg, **INJECT).n_executed == 2
+    runs = tmp_path / "runs.jsonl"
+    records = _lines(runs)
+    assert {r["encoder_identity"] for r in records} == {"fake"}
+    assert run_sweep(cfg, **INJECT).n_executed == 0  # same encoder: reused
+    runs.write_text("".join(json.dumps({**r, "encoder_identity": "fake:v0"}) + "\n" for r in records))
+    with caplog.at_level("WARNING"):
+        assert run_sweep(cfg, **INJECT).n_executed == 2  # another version of the encoder: redone
+    assert "other data or features" in caplog.text

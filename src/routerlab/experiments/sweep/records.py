@@ -88,10 +88,24 @@ class _RecordWriter:
         self._fh.close()
 
 
-def _complete(record: Mapping[str, Any], lams: Sequence[float], fingerprints: Mapping[str, str]) -> bool:
+def _complete(
+    record: Mapping[str, Any],
+    lams: Sequence[float],
+    fingerprints: Mapping[str, str],
+    identities: Mapping[str, str | None] | None = None,
+) -> bool:
+    """Whether ``record`` can be reused: ok, on the same data, from the same encoder (model and version), every λ.
+
+    Records written before a field existed (no ``data_fingerprint`` / ``encoder_identity``) are reused.
+    """
     if record.get("status") != "ok":
         return False
     if record.get("data_fingerprint") not in (None, fingerprints.get(record.get("dataset", ""))):
+        return False
+    if identities is not None and record.get("encoder_identity") not in (
+        None,
+        identities.get(record.get("encoder", "")),
+    ):
         return False
     have = record.get("test_utility") or {}
     return all(lam_key(lam) in have for lam in lams)

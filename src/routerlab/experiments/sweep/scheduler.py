@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from routerlab.data.features.encoders import ENCODERS
+from routerlab.data.features.value import encoder_identity
 from routerlab.data.schema import RoutingData
 from routerlab.errors import RouterlabError
 from routerlab.experiments.sweep.config import NO_ENCODER, SweepConfig
@@ -28,6 +30,16 @@ from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
 
+
+def _identity(encoder: str) -> str | None:
+    """The encoder's identity (model and version); its name when it is not registered (features passed in)."""
+    if encoder == NO_ENCODER:
+        return None
+    if encoder in ENCODERS or encoder.startswith("st:"):
+        return encoder_identity(encoder)
+    return encoder
+
+
 #: ``progress(done, total, message)``, called once at start and after every finished run
 SweepProgress = Callable[[int, int, str], None]
 
@@ -42,8 +54,10 @@ class _Runner:
         done: dict[str, dict[str, Any]],
         progress: SweepProgress | None,
         fingerprints: Mapping[str, str],
+        identities: Mapping[str, str | None],
     ):
         self.fingerprints = fingerprints
+        self.identities = identities
         self.config = config
         self.writer = writer
         self.done = done
@@ -72,6 +86,7 @@ class _Runner:
             results = parallel(delayed(execute_run)(spec, cls, split, lams) for spec, cls, split in jobs)
         for record in results:
             record["data_fingerprint"] = self.fingerprints[record["dataset"]]
+            record["encoder_identity"] = self.identities.get(record["encoder"])  # model and version
             self.writer.write(record)
             self.executed += 1
             self.n_done += 1
@@ -112,17 +127,19 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / RUNS_FILE
     fingerprints = {name: data_fingerprint(d) for name, d in datasets.items()}
+    # the encoder's identity (model and version), not only its name: features of a new version are not reused
+    identities = {e: _identity(e) for e in {g.encoder for g in groups}}
     done: dict[str, dict[str, Any]] = {}
     stale: dict[str, str] = {}  # run key -> dataset, for successful records that cannot be reused
     for rec in read_records(runs_path, repair=True):
-        if _complete(rec, config.lams, fingerprints):
+        if _complete(rec, config.lams, fingerprints, identities):
             done[rec["run_key"]] = rec
         elif rec.get("status") == "ok" and rec.get("dataset") in fingerprints:
             stale[rec["run_key"]] = rec["dataset"]
     for name in sorted({d for k, d in stale.items() if k not in done}):
         n_stale = sum(1 for k, d in stale.items() if d == name and k not in done)
         log.warning(
-            "%s: %d records of %r were computed on other data (or lack a requested λ); they are redone",
+            "%s: %d records of %r were computed on other data or features (or lack a requested λ); they are redone",
             runs_path,
             n_stale,
             name,
@@ -137,7 +154,7 @@ def run_sweep(
         return split_cache[(dataset, encoder)]
 
     writer = _RecordWriter(runs_path)
-    runner = _Runner(config, writer, done, progress, fingerprints)
+    runner = _Runner(config, writer, done, progress, fingerprints, identities)
     skipped = 0
     try:
         stage1 = [(s, g) for g in groups for s in _stage1_specs(g, config.seeds[0])]
