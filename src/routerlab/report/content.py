@@ -149,7 +149,8 @@ class ReportContent:
                 "utility",
                 "U(λ)",
                 "Realised U(λ) = (1 − λ)·quality − λ·c̃ with cost min–max normalised on the training split; each "
-                "router re-selects with its own scores at every λ (post hoc, as in routing-plateau §4.2).",
+                "router re-selects with its own scores at every λ (post hoc, as in routing-plateau "
+                "(arXiv:2606.07587) §4.2).",
                 self.utility,
                 (8.5, 4.4),
                 "utility",
@@ -199,7 +200,7 @@ class ReportContent:
                     "hard-easy",
                     "Hard vs easy queries",
                     "Accuracy on hard solvable queries (one model correct, or few and not the global top-1 model) "
-                    f"and on easy ones, at λ = {self.main_lam:g} (routing-plateau §5.1).",
+                    f"and on easy ones, at λ = {self.main_lam:g} (routing-plateau (arXiv:2606.07587) §5.1).",
                     self.hard_easy,
                     (7.0, 4.2),
                     "diagnostics",

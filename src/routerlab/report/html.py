@@ -382,7 +382,7 @@ def _diagnostics(content: ReportContent, figs: Sequence[FigureSpec], svgs: Mappi
         out.append(f"<h3>Exchanged wins at λ = {content.main_lam:g}</h3>")
         out.append(
             '<p class="lead">Where two routers disagree, do they trade wins (large |ΔY|, small net ΔY) or is one '
-            "better? (routing-plateau §5.2)</p>"
+            "better? (routing-plateau (arXiv:2606.07587) §5.2)</p>"
         )
         rows = [
             [

@@ -17,7 +17,7 @@ from routerlab.routers.base import Router
 class LinUCBRouter(Router):
     """Disjoint LinUCB (Li et al., 2010): per-model ridge regression plus an exploration bonus.
 
-    The bandit/cost-aware router of `routing-plateau.txt` §4.1 (LinUCB [32], Tab. 1; a feature-only
+    The bandit/cost-aware router of `routing-plateau.txt` (arXiv:2606.07587) §4.1 (LinUCB [32], Tab. 1; a feature-only
     router without a trainable encoder, §6.1).
 
     Design

@@ -1,14 +1,15 @@
 """Reference routers that every benchmark should report: the bounds and the trivial policies.
 
 * :class:`Oracle` — picks the best model per query from the true outcomes (the upper bound
-  ``A_oracle = 1/N Σ_i max_m Y_{i,m}``, `routing-plateau.txt` §3); with a cost weight it
+  ``A_oracle = 1/N Σ_i max_m Y_{i,m}``, `routing-plateau.txt` (arXiv:2606.07587) §3); with a cost weight it
   maximises the realised U(λ) exactly.
 * :class:`Random` — a uniformly random model per query, keyed by query id (order-independent).
 * :class:`BestSingle` — the model with the best mean training quality, optionally among those
   whose mean cost fits a budget (the "best single model" baseline of every routing paper).
 * :class:`Cheapest` — always the model with the lowest mean training cost.
-* :class:`MajorityLabel` — always the most frequent oracle label of the training split (the
-  "majority class" trap of `unsolvability-ceiling-artifacts.txt` §8: a collapsed router scores this).
+* :class:`MajorityLabel` — always the most frequent oracle label of the training split (the "majority class" trap
+  of `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8: a collapsed router
+  scores this).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Random(Router):
 class BestSingle(Router):
     """The single model with the best mean training quality, among those whose mean cost ≤ ``budget``.
 
-    Means are over observed outcomes only (`routing-plateau.txt` §3's best single model): a model
+    Means are over observed outcomes only (`routing-plateau.txt` (arXiv:2606.07587) §3's best single model): a model
     with no training outcome is never chosen, and one with partial coverage is compared on what it
     has; ``coverage_`` keeps each model's training coverage to show beside it.
 

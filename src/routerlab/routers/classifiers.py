@@ -17,11 +17,11 @@ scikit-learn's ``LogisticRegression`` to optimiser tolerance).
 
 Class imbalance
 ---------------
-The label marginal of real pools is skewed towards one model, and unweighted cross-entropy then
-collapses to the majority class (`unsolvability-ceiling-artifacts.txt` §8.1, §8.5).
-``class_weight="balanced"`` is that paper's collapse control (§8.3, "Balanced classifier (positive
-ctrl)") and its §9.2 recommendation (class-weighted objectives): each query is weighted
-``n / (n_classes · n_ℓ)`` by the frequency of its observed label ``ℓ`` (scikit-learn's rule).
+The label marginal of real pools is skewed towards one model, and unweighted cross-entropy then collapses to the
+majority class (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8.1, §8.5).
+``class_weight="balanced"`` is that paper's collapse control (§8.3, "Balanced classifier (positive ctrl)") and its
+§9.2 recommendation (class-weighted objectives): each query is weighted ``n / (n_classes · n_ℓ)`` by the frequency
+of its observed label ``ℓ`` (scikit-learn's rule).
 
 Both are implemented in numpy/scipy (no torch extra needed), because scikit-learn's classifiers take
 one label per row, not a candidate set.
@@ -128,10 +128,11 @@ class _OracleLabelClassifier(Router):
 class FeatureLogisticRouter(_OracleLabelClassifier):
     """Multinomial logistic regression of the oracle label on standardised query features ("feat_lr").
 
-    `unsolvability-ceiling-artifacts.txt` §3.4 ("feat_lr: Logistic regression on hand-crafted
-    features") and §8 (collapse under label imbalance; ``class_weight="balanced"`` is the §8.3
-    control); the classifier-style family of `routing-plateau.txt` §4.1. The router only sees ``X``:
-    pass hand-crafted features or embeddings.
+    `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.4
+    ("feat_lr: Logistic regression on hand-crafted features") and §8 (collapse under label imbalance;
+    ``class_weight="balanced"`` is the §8.3 control); the classifier-style family of
+    `routing-plateau.txt` (arXiv:2606.07587) §4.1. The router only sees ``X``: pass hand-crafted features or
+    embeddings.
 
     Design
     ------
@@ -190,9 +191,9 @@ class FeatureLogisticRouter(_OracleLabelClassifier):
 class FeatureMLPRouter(_OracleLabelClassifier):
     """A two-hidden-layer MLP classifier of the oracle label on standardised query features ("feat_mlp").
 
-    `unsolvability-ceiling-artifacts.txt` §3.4 ("feat_mlp: Two-layer MLP on the same features") and
-    §8 (collapse; ``class_weight="balanced"`` is the §8.3 control); the classifier-style family of
-    `routing-plateau.txt` §4.1.
+    `unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §3.4
+    ("feat_mlp: Two-layer MLP on the same features") and §8 (collapse; ``class_weight="balanced"`` is the §8.3
+    control); the classifier-style family of `routing-plateau.txt` (arXiv:2606.07587) §4.1.
 
     Design (scikit-learn's ``MLPClassifier`` recipe, written in numpy for the partial-label loss)
     ---------------------------------------------------------------------------------------------

@@ -20,11 +20,11 @@ _N_INIT = 4
 class KMeansRouter(Router):
     """KMeans cluster router: a query gets the per-model mean quality of its nearest training cluster.
 
-    The "KMeans" baseline of `routing-plateau.txt` §4.1 (after Jitkrittum et al. [25], "Universal
-    Model Routing"; in the top tier of Tab. 1) and the K-Means router of
-    `rethinking-router-evaluation.txt` App. E: "clusters training queries into K clusters based on
-    their embeddings. Given a test query q, the router finds the closest cluster C_k and selects the
-    model m* that performs best on average within that cluster".
+    The "KMeans" baseline of `routing-plateau.txt` (arXiv:2606.07587) §4.1 (after Jitkrittum et al. [25],
+    "Universal Model Routing"; in the top tier of Tab. 1) and the K-Means router of
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. E: "clusters training queries into K
+    clusters based on their embeddings. Given a test query q, the router finds the closest cluster C_k and selects
+    the model m* that performs best on average within that cluster".
 
     Design
     ------

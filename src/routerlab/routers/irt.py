@@ -1,7 +1,7 @@
 """Item-response-theory router: models are respondents with an ability, queries are items with a difficulty.
 
 IRT-Router (Song et al. 2025) and its multidimensional variant MIRT are the IRT routers of
-`routing-plateau.txt` §4.1 ("latent-factor and IRT routers"). An IRT model explains the outcome
+`routing-plateau.txt` (arXiv:2606.07587) §4.1 ("latent-factor and IRT routers"). An IRT model explains the outcome
 matrix with a few interpretable numbers: each model ``m`` has an ability ``θ_m`` and each query
 ``q`` a difficulty ``b_q``; in the two-parameter form a discrimination term lets abilities differ
 along a low-dimensional latent space of query content. Query parameters are *predicted from the
@@ -46,7 +46,7 @@ class IRTRouter(TorchRouter):
 
     ``mode="2pl"`` (default): ``σ(a_m·(W x_q) − (w·x_q + c) + θ_m)``; ``mode="1pl"``:
     ``σ(θ_m − (w·x_q + c))``, which routes every query to the same model (see the module docstring;
-    `routing-plateau.txt` §4.1–4.2, IRT-Router / MIRT). Scores are the predicted P(correct).
+    `routing-plateau.txt` (arXiv:2606.07587) §4.1–4.2, IRT-Router / MIRT). Scores are the predicted P(correct).
 
     Learned state beyond :class:`TorchRouter`'s: :attr:`ability_` (θ, one per model) and, in 2PL,
     :attr:`discrimination_` (``a``, n_models × dim).

@@ -26,10 +26,10 @@ _MIN_DISTANCE = 1e-6
 class KNNRouter(Router):
     """kNN router: a model's score on a query is its mean observed outcome over the ``k`` nearest training queries.
 
-    The "kNN" baseline of `routing-plateau.txt` §4.1 (after RouterBench [22]; one of the top-2
+    The "kNN" baseline of `routing-plateau.txt` (arXiv:2606.07587) §4.1 (after RouterBench [22]; one of the top-2
     methods on every benchmark there, §4.2 and §5.3) and the K-NN router of
-    `rethinking-router-evaluation.txt` App. E: "finds the K nearest neighbors of the query q in the
-    training set (based on embedding distance) and routes to the model with the highest average
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. E: "finds the K nearest neighbors of the
+    query q in the training set (based on embedding distance) and routes to the model with the highest average
     score on those neighbors".
 
     Design

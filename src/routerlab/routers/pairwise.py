@@ -70,7 +70,7 @@ def preference_pairs(
 class BradleyTerryRouter(Router):
     """Prompt-conditioned Bradley–Terry router (P2L-style), registered as "elo".
 
-    `routing-plateau.txt` §4.1 lists the pairwise-ranking routers Elo (Eagle [75]) and P2L
+    `routing-plateau.txt` (arXiv:2606.07587) §4.1 lists the pairwise-ranking routers Elo (Eagle [75]) and P2L
     ("Prompt-to-Leaderboard" [18]), both in the top tier of Tab. 1; App. E.4 names Bradley–Terry as
     P2L's loss. P2L conditions the BT coefficients on the prompt; this router does so linearly.
 

@@ -63,7 +63,7 @@ class _PerModelEstimator(Router):
 class RandomForestRouter(_PerModelEstimator):
     """RoRF-style router: a random forest per model predicting its correctness from the query features.
 
-    `routing-plateau.txt` §4.1 lists RoRF [41] ("Routing on Random Forests", Not Diamond) among the
+    `routing-plateau.txt` (arXiv:2606.07587) §4.1 lists RoRF [41] ("Routing on Random Forests", Not Diamond) among the
     classifier-style routers of Tab. 1; like ``optllm_xgb`` it uses external features only (§6.1).
 
     Design
@@ -136,7 +136,7 @@ class RandomForestRouter(_PerModelEstimator):
 class GradientBoostingRouter(_PerModelEstimator):
     """Gradient-boosted trees per model (``HistGradientBoostingClassifier``) predicting P(correct) from the features.
 
-    The boosted-tree member of the classifier-style family of `routing-plateau.txt` §4.1
+    The boosted-tree member of the classifier-style family of `routing-plateau.txt` (arXiv:2606.07587) §4.1
     (``optllm_xgb`` [36], a feature-only router, §6.1), with scikit-learn's histogram GBDT in place
     of XGBoost.
 

@@ -1,9 +1,9 @@
 """Neural routers over frozen query embeddings: per-model MLP, matrix factorisation, dual contrastive.
 
-The three routers are a per-model MLP, EmbedLLM-style matrix factorisation and RouterDC-style dual
-contrastive learning. All three follow the frozen-encoder protocol of `routing-plateau.txt` §4.1 and App. E.4: the query
-embeddings ``X`` are computed once and a small head is trained on top of them. Shared mechanics live
-in :class:`TorchRouter`:
+The three routers are a per-model MLP, EmbedLLM-style matrix factorisation and RouterDC-style dual contrastive
+learning. All three follow the frozen-encoder protocol of `routing-plateau.txt` (arXiv:2606.07587) §4.1 and
+App. E.4: the query embeddings ``X`` are computed once and a small head is trained on top of them. Shared
+mechanics live in :class:`TorchRouter`:
 
 * **Inputs.** ``X`` is standardised with the training mean and standard deviation (stored as
   ``x_mean_`` / ``x_scale_``); the feature width is checked again at prediction time.

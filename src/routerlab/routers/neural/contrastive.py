@@ -47,8 +47,8 @@ def _contrastive_masks(Y: np.ndarray, observed: np.ndarray, top_k: int, last_k: 
 class ContrastiveRouter(TorchRouter):
     """RouterDC-style dual contrastive router: queries and models embedded in one space.
 
-    RouterDC (Chen et al. 2024; the contrastive family of `routing-plateau.txt` §4.1 and §2, and of
-    `routerxbench.txt` §2, "contrastive query–model embedding alignment") learns an embedding
+    RouterDC (Chen et al. 2024; the contrastive family of `routing-plateau.txt` (arXiv:2606.07587) §4.1 and §2, and of
+    `routerxbench.txt` (arXiv:2602.11877) §2, "contrastive query–model embedding alignment") learns an embedding
     ``k_m`` per model and a query encoder ``E``; the similarity ``s(q, m) = cos(E(x_q), k_m) / τ``
     scores model ``m`` on query ``q``. The query encoder here is an MLP projection of the frozen
     features (Linear(hidden) → ReLU → Dropout → Linear(dim)), since the frozen-encoder protocol

@@ -14,14 +14,14 @@ from routerlab.routers.neural.training import POSITIVE_INT, TorchRouter
 class MatrixFactorizationRouter(TorchRouter):
     """EmbedLLM-style matrix factorisation: ``score[q, m] = sigmoid(<W x_q, v_m> + b_m)``.
 
-    The latent-factor router of `routing-plateau.txt` §4.1 (EmbedLLM, Zhuang et al. 2024) and the
-    "Collaborative Filtering (Matrix Factorization)" router of `rethinking-router-evaluation.txt`
-    App. E: the outcome matrix is factorised as ``Y[q, m] ≈ u_m^T v_q`` with a learned embedding per
-    model and a query embedding obtained by a linear projection of the query features, so unseen
-    queries can be scored. Here ``v_q = W x_q + c`` (``dim`` wide), a learned model embedding
-    ``v_m`` and a per-model offset ``b_m``; the method-specific objective (App. E.4) is the
-    masked BCE-with-logits of the observed cells. ``v_m`` starts at 0 and ``b_m`` at the logit of the
-    model's mean training quality, so the router starts as the best-single prior.
+    The latent-factor router of `routing-plateau.txt` (arXiv:2606.07587) §4.1 (EmbedLLM, Zhuang et al. 2024) and
+    the "Collaborative Filtering (Matrix Factorization)" router of
+    `rethinking-router-evaluation.txt` ("Who Routes the Router") App. E: the outcome matrix is factorised as
+    ``Y[q, m] ≈ u_m^T v_q`` with a learned embedding per model and a query embedding obtained by a linear
+    projection of the query features, so unseen queries can be scored. Here ``v_q = W x_q + c`` (``dim`` wide), a
+    learned model embedding ``v_m`` and a per-model offset ``b_m``; the method-specific objective (App. E.4) is
+    the masked BCE-with-logits of the observed cells. ``v_m`` starts at 0 and ``b_m`` at the logit of the model's
+    mean training quality, so the router starts as the best-single prior.
 
     ``param_grid`` (12 configurations): ``dim`` × ``weight_decay``.
     """

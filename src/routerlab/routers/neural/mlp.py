@@ -14,12 +14,12 @@ from routerlab.routers.neural.training import FRACTION, NONNEGATIVE_INT, POSITIV
 class PerModelMLPRouter(TorchRouter):
     """A shared MLP trunk with one logit per model, trained with masked BCE-with-logits.
 
-    The "MLP" router of `rethinking-router-evaluation.txt` App. E (Hu et al.: a network predicting
-    each model's performance score from the query embedding, the model with the highest prediction
-    is chosen) and the classifier-style ``mlp_cn`` of `routing-plateau.txt` §4.1; as App. E.4 of that
-    paper prescribes for classifier-style methods, the loss is BCE-with-logits per (query, model)
-    cell — here over the observed cells only. The per-model heads share one trunk (one network with
-    ``n_models`` outputs rather than ``n_models`` networks), the usual multi-label form.
+    The "MLP" router of `rethinking-router-evaluation.txt` ("Who Routes the Router") App. E (Hu et al.: a network
+    predicting each model's performance score from the query embedding, the model with the highest prediction is
+    chosen) and the classifier-style ``mlp_cn`` of `routing-plateau.txt` (arXiv:2606.07587) §4.1; as App. E.4 of
+    that paper prescribes for classifier-style methods, the loss is BCE-with-logits per (query, model) cell — here
+    over the observed cells only. The per-model heads share one trunk (one network with ``n_models`` outputs
+    rather than ``n_models`` networks), the usual multi-label form.
 
     Architecture: ``n_layers`` × (Linear → ReLU → Dropout) of width ``hidden``, then a linear head
     with one output per model whose weights start at 0 and whose biases start at the logit of each
