@@ -62,24 +62,9 @@ def progress_bar(
     ``fields`` are the initial values of the task fields they show.
     Yields ``update(**values)``, which passes ``completed=``, ``total=`` and fields on to the task.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress
 
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        *(TextColumn(text) for text in before_time),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        *(TextColumn(text) for text in after_time),
-    )
+    columns = _columns(before_time, after_time)
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(description, total=None, **fields)
 
@@ -89,6 +74,21 @@ def progress_bar(
         yield update
 
 
+def _columns(before_time: Sequence[str], after_time: Sequence[str]) -> tuple[Any, ...]:
+    """Description, bar, done/total, ``before_time`` texts, elapsed, remaining, ``after_time`` texts."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        *(TextColumn(text) for text in before_time),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        *(TextColumn(text) for text in after_time),
+    )
+
+
 @contextlib.contextmanager
 def progress_steps() -> Iterator[Callable[[str], Callable[[int, int, str], None]]]:
     """Bars that appear only for the steps that report.
@@ -96,24 +96,9 @@ def progress_steps() -> Iterator[Callable[[str], Callable[[int, int, str], None]
     ``step(description)`` gives a ``(done, total, message)`` callback whose first call adds its bar
     (a library call may skip a step, e.g. encoding when only baselines run).
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import Progress, TaskID
 
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[last]}"),
-    )
+    columns = _columns((), ("{task.fields[last]}",))
     with Progress(*columns, console=console) as bar:
         tasks: dict[str, TaskID] = {}
 
