@@ -148,7 +148,7 @@ def test_help_lists_splits_and_hash_rule() -> None:
 
 
 def test_val_fraction_is_deterministic(bench: tuple[Path, Path, pd.DataFrame]) -> None:
-    from routerlab.cli.main import _carve_val
+    from routerlab.cli._load import _carve_val
     from routerlab.data import load
 
     csv, _, _ = bench

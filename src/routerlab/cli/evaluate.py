@@ -1,0 +1,205 @@
+"""`routerlab evaluate`: baselines and learned routers on one dataset, printed and saved as a results folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from routerlab.cli._common import _friendly_errors, console, err_console, progress_steps
+from routerlab.cli._load import (
+    _PATH_HELP,
+    CostColOpt,
+    ExcludeSourcesOpt,
+    ModelColOpt,
+    PricesOpt,
+    QueryColOpt,
+    ScoreColOpt,
+    ScoreScaleOpt,
+    SourcesOpt,
+    TextColOpt,
+    ValFractionOpt,
+    _load_dataset,
+    _LoadOptions,
+    _parse_lams,
+    _split_list,
+    _warn,
+)
+
+if TYPE_CHECKING:
+    from routerlab.data.schema import RoutingData
+    from routerlab.experiments.evaluate import Leaderboard
+    from routerlab.experiments.sweep import SweepResult
+
+
+DEFAULT_DATA = "routerlab-dcrouter"
+#: what `routerlab evaluate` runs with no --router: the baselines and one learned router (issue 11)
+DEFAULT_LEARNED = ("knn",)
+DEFAULT_ENCODER = "hashing"
+
+
+@_friendly_errors
+def evaluate_cmd(
+    data: Annotated[str, typer.Option("--data", "-d", help="Dataset name or path.")] = DEFAULT_DATA,
+    path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
+    router: Annotated[
+        str,
+        typer.Option(
+            "--router",
+            "-r",
+            help="Comma-separated router names (default: the baselines oracle, random, best_single, cheapest, "
+            f"majority_label and the learned {', '.join(DEFAULT_LEARNED)}).",
+        ),
+    ] = "",
+    lam: Annotated[str, typer.Option("--lambda", "-l", help="Comma-separated cost weights λ in [0, 1].")] = "0",
+    out: Annotated[Path | None, typer.Option(help="Output folder (default routerlab-results/<dataset>).")] = None,
+    download: Annotated[bool, typer.Option(help="Fetch the dataset from its public home if absent.")] = False,
+    encoder: Annotated[
+        str,
+        typer.Option(
+            "--encoder",
+            "-e",
+            help="Query encoder of learned routers: hashing (default: hashed word and character n-grams, no model, "
+            "instant), minilm (all-MiniLM-L6-v2 sentence embeddings; about 1-3 min per 5,000 queries on 2 CPU "
+            "cores the first time, cached after), static64, st:<model>.",
+        ),
+    ] = DEFAULT_ENCODER,
+    n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
+    missing: Annotated[
+        str,
+        typer.Option(
+            "--missing",
+            help="What a decision on a (query, model) with no outcome counts: reroute (default: the model is not "
+            "offered for that query), zero (a failed call at its cost), skip (the query leaves that router's "
+            "figures) or error. Learned routers' seed protocol uses reroute.",
+        ),
+    ] = "reroute",
+    query_col: QueryColOpt = None,
+    model_col: ModelColOpt = None,
+    score_col: ScoreColOpt = None,
+    cost_col: CostColOpt = None,
+    score_scale: ScoreScaleOpt = None,
+    text_col: TextColOpt = None,
+    prices: PricesOpt = None,
+    val_fraction: ValFractionOpt = None,
+    sources: SourcesOpt = "",
+    exclude_sources: ExcludeSourcesOpt = "",
+) -> None:
+    """Fit routers on the training split, score them on the test split, print and save the leaderboard.
+
+    Baselines are fitted once. Learned routers (e.g. --router knn,kmeans) run the seed protocol on
+    this dataset: stage-1 grid at seed 42 selected on validation, the top configurations re-trained
+    with four more seeds, reported as mean ± std test figures (see `routerlab sweep`).
+
+    OUT becomes a results directory for `routerlab report OUT`: the leaderboard, the test queries
+    and every router's decisions (learned routers: the selected configuration fitted once at seed 42).
+    """
+    from routerlab.experiments.protocol import evaluate_protocol
+    from routerlab.routers import BASELINES, ROUTERS
+
+    names = _split_list(router, "router") if router else [*BASELINES, *DEFAULT_LEARNED]
+    for n in names:
+        ROUTERS.get(n)  # unknown names fail before any loading, with a suggestion
+    lams = _parse_lams(lam)
+    opts = _LoadOptions(
+        query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
+    )
+    dataset = _load_dataset(data, path, download, opts)
+    target = out if out is not None else Path("routerlab-results") / dataset.name
+    with progress_steps() as step:
+        encoding = step(f"encoding {dataset.n_queries} queries with {encoder}")
+
+        def encoded(done: int, total: int) -> None:  # total 0: every text came from the cache
+            encoding(done, total, "") if total else encoding(1, 1, "from the cache")
+
+        result = evaluate_protocol(
+            dataset,
+            names,
+            lams=lams,
+            encoder=encoder,
+            sweep_dir=target / "sweep",
+            dataset_ref={"name": data, "path": path},
+            n_jobs=n_jobs,
+            missing=missing.strip().lower(),
+            optional_learned=() if router else DEFAULT_LEARNED,
+            encode_progress=encoded,
+            sweep_progress=step(f"seed protocol on {dataset.name}"),
+        )
+    _warn(result.warnings)
+    board, sweep, baselines, learned = result.board, result.sweep, list(result.baselines), list(result.learned)
+    for lam_value in sorted(set(lams)):
+        _print_board(board, sweep, dataset, baselines, lam_value)
+    if board is not None:
+        paths = board.save_results(target, leaderboard=baselines if learned else None)
+        if "json" in paths:
+            console.print(f"wrote {paths['json']} and {paths['markdown']}", soft_wrap=True)
+        console.print(  # soft_wrap: a path is never broken across lines
+            f"wrote the predictions of every router to {paths['predictions']}; see `routerlab report`", soft_wrap=True
+        )
+    if sweep is not None:
+        console.print(
+            "learned routers: mean ± std (ddof 0) over the seeds of the validation-selected configuration; "
+            f"records and summary in {sweep.out_dir}"
+        )
+        if sweep.errors:
+            err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
+
+
+def _print_board(
+    board: Leaderboard | None, sweep: SweepResult | None, dataset: RoutingData, baselines: list[str], lam: float
+) -> None:
+    """Print one λ's table: baselines by their test figures, learned routers by their seed-protocol figures."""
+    from routerlab.experiments.evaluate import DELTA_REFERENCE, delta_note, format_mean_std, quality_deltas
+
+    entries: list[tuple[float, float, str, list[str]]] = []
+    title, unit = f"{dataset.name}: test split, λ = {lam:g}", dataset.cost_unit
+    deltas = quality_deltas(board, lam) if board is not None else {}
+    width = 6 if deltas else 5
+
+    def delta(router: str) -> list[str]:
+        d = deltas.get(router)
+        return ([d.short() if d is not None else "–"]) if deltas else []
+
+    if board is not None:
+        title = f"{board.dataset}: {board.split} split, {board.n_queries} queries, λ = {lam:g}"
+        unit = board.cost_unit
+        for r in board.at(lam):
+            if r.router not in baselines:
+                continue  # learned routers are shown with their seed-protocol figures below
+            cells = [f"{r.quality:.4f}", f"{r.mean_cost:.6g}", f"{r.utility:.4f}", f"{r.oracle_gap:.4f}"]
+            entries.append((r.utility, r.mean_cost, r.router, [*cells, f"{r.cna:.4f}", *delta(r.router)]))
+        for row in board.seed_protocol:
+            if row.lam != lam:
+                continue
+            if row.status != "ok" or row.quality is None or row.utility is None:
+                entries.append((-np.inf, np.inf, row.router, ["failed"] * width))
+                continue
+            cells = [
+                format_mean_std(row.quality, row.quality_std, row.n_seeds),
+                f"{row.mean_cost:.6g}",
+                format_mean_std(row.utility, row.utility_std, row.n_seeds),
+                f"{row.oracle_gap:.4f}",
+                f"{row.cna:.4f}" if row.cna is not None else "n/a",
+            ]
+            entries.append((row.utility, row.mean_cost or 0.0, row.label, [*cells, *delta(row.router)]))
+    elif sweep is not None:  # no board: no baseline asked and every learned router failed
+        entries += [(-np.inf, np.inf, failed.router, ["failed"] * width) for failed in sweep.summary]
+    table = Table(title=f"{title}; cost in {unit}")
+    table.add_column("router", no_wrap=True)
+    columns = ["quality", "mean cost", "U(λ)", "gap to oracle", "CNA"]
+    for i, col in enumerate(columns):  # a number is never cut to "0.80…": each column is as wide as its widest cell
+        table.add_column(col, justify="right", min_width=max((len(e[3][i]) for e in entries), default=1))
+    if deltas:  # wraps at its spaces ("+2.4 ±" / "1.3*") when the terminal is narrow
+        table.add_column(f"Δ vs {DELTA_REFERENCE}", justify="right", min_width=7)
+    for _, _, name, cells in sorted(entries, key=lambda e: (-e[0], e[1], e[2])):
+        table.add_row(name, *cells)
+    console.print(table)
+    if deltas and board is not None:
+        console.print(
+            f"Δ vs {DELTA_REFERENCE}: quality minus {DELTA_REFERENCE}'s in percentage points ± the half-width of its "
+            f"95 % CI. {delta_note(board.n_queries)}",
+            style="dim",
+        )
