@@ -48,6 +48,7 @@ def _register() -> None:
     from routerlab.cli.evaluate import evaluate_cmd
     from routerlab.cli.report import report_cmd
     from routerlab.cli.score import score_cmd
+    from routerlab.cli.serve import serve_cmd
     from routerlab.cli.sweep import sweep_cmd
 
     app.add_typer(data_app, name="data")
@@ -58,6 +59,7 @@ def _register() -> None:
     app.command("collect")(collect_cmd)
     app.command("latency")(latency_cmd)
     app.command("score")(score_cmd)
+    app.command("serve")(serve_cmd)
 
 
 _register()

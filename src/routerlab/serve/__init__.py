@@ -1,0 +1,22 @@
+"""``routerlab serve``: an OpenAI-compatible gateway that routes each request with a saved router.
+
+:func:`load_pool` reads the upstream endpoints, :func:`create_app` builds the FastAPI app
+(:mod:`routerlab.serve.app`); the CLI command runs it with uvicorn. Needs the ``serve`` extra
+(``pip install 'routerlab[serve]'``).
+"""
+
+from routerlab.serve.app import GatewayError, create_app, parse_model
+from routerlab.serve.pool import Pool, PoolConfig, load_pool
+from routerlab.serve.routing import PolicySpec, RequestRouter, query_text
+
+__all__ = [
+    "GatewayError",
+    "PolicySpec",
+    "Pool",
+    "PoolConfig",
+    "RequestRouter",
+    "create_app",
+    "load_pool",
+    "parse_model",
+    "query_text",
+]

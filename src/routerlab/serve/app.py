@@ -1,0 +1,265 @@
+"""The routing gateway: an OpenAI-compatible HTTP server that picks a pool model per request.
+
+``create_app(router_dir, pool)`` returns a FastAPI app with
+
+* ``POST /v1/chat/completions`` (non-streaming): ``model`` is ``"router"`` (the default policy, a
+  cost weight ``default_lambda``), ``"router:lambda=0.3"`` (cost-utility at λ = 0.3),
+  ``"router:budget=0.002"`` (best estimated quality within a per-query cost budget, in the router's
+  cost unit), or a pool model's own name (no routing, no fallback). The chosen model's request is
+  the client's body with ``model`` set to the upstream's model id (and the endpoint's
+  ``extra_body`` merged in); its JSON answer comes back unchanged, with the headers
+  ``x-routerlab-model`` (the pool model that answered) and ``x-routerlab-policy``
+  (``lambda=0.3``, ``budget=0.002`` or ``model``).
+* **Fallback.** An upstream answering 429 or 5xx, timing out or refusing the connection is skipped
+  for the next model of the router's ranking (:mod:`routerlab.serve.routing`), all within one
+  deadline (``deadline_s``); when none answers, one 503 in the OpenAI error format. An upstream's
+  other 4xx (the client's request is at fault) is passed back as is.
+* ``GET /v1/models`` lists ``router`` and the pool; ``GET /healthz`` says the router and pool.
+
+Every malformed request (not JSON, not an object, no ``messages``, no user message, an unknown
+model, λ outside [0, 1], a negative budget, an unknown policy key, ``stream: true``) is a 4xx with
+an OpenAI error body ``{"error": {"message", "type", "param", "code"}}``, never a 500. API keys are
+read once at start from each endpoint's ``api_key_env`` and sent only as the upstream's
+``Authorization`` header; they are never logged nor put in a response.
+"""
+
+
+# no "from __future__ import annotations": FastAPI reads the handlers' annotations (Request) at run time
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from routerlab._optional import optional_dependency
+from routerlab.routers.persist import load_router, read_manifest
+from routerlab.serve.pool import DEFAULT_TIMEOUT_S, Pool
+from routerlab.serve.routing import PolicySpec, RequestRouter, query_text
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ROUTER_MODEL", "GatewayError", "create_app", "parse_model"]
+
+#: the ``model`` a client sends to be routed
+ROUTER_MODEL = "router"
+#: the keys a ``router:KEY=VALUE`` model name may set
+POLICY_KEYS = ("lambda", "budget")
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class GatewayError(Exception):
+    """A request the gateway refuses: an HTTP status and an OpenAI-format error body."""
+
+    def __init__(
+        self, status: int, message: str, *, kind: str = "invalid_request_error", param: str | None = None, code: str
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.param = param
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        """``{"error": {"message", "type", "param", "code"}}``."""
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+
+
+def _number(key: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise GatewayError(
+            400, f"router:{key}= needs a finite number; got {raw!r}.", param="model", code="invalid_policy"
+        )
+    return value
+
+
+def parse_model(model: Any, pool: Pool, default_lambda: float) -> PolicySpec | str:
+    """The request's policy (routed) or the pool model it names (passed through); a GatewayError otherwise."""
+    if not isinstance(model, str) or not model:
+        raise GatewayError(400, "'model' must be a non-empty string.", param="model", code="invalid_model")
+    if model in pool.names:
+        return model
+    if model == ROUTER_MODEL:
+        return PolicySpec(lam=default_lambda)
+    if not model.startswith(ROUTER_MODEL + ":"):
+        raise GatewayError(
+            404,
+            f"The model {model!r} does not exist here. Use {ROUTER_MODEL!r}, 'router:lambda=0.3', "
+            f"'router:budget=0.002' or a pool model: {list(pool.names)}.",
+            param="model",
+            code="model_not_found",
+        )
+    key, sep, raw = model[len(ROUTER_MODEL) + 1 :].partition("=")
+    if not sep or key not in POLICY_KEYS:
+        raise GatewayError(
+            400,
+            f"Unknown routing policy {model[len(ROUTER_MODEL) + 1 :]!r}: write router:KEY=VALUE with KEY one of "
+            f"{list(POLICY_KEYS)} (e.g. router:lambda=0.3).",
+            param="model",
+            code="invalid_policy",
+        )
+    value = _number(key, raw)
+    if key == "lambda":
+        if not 0.0 <= value <= 1.0:
+            raise GatewayError(
+                400,
+                f"lambda must be in [0, 1] (0 = quality only, 1 = cost only); got {value:g}.",
+                param="model",
+                code="invalid_policy",
+            )
+        return PolicySpec(lam=value)
+    if value < 0:
+        raise GatewayError(
+            400, f"budget must be >= 0 (a cost per query); got {value:g}.", param="model", code="invalid_policy"
+        )
+    return PolicySpec(budget=value)
+
+
+def _parse_body(raw: bytes) -> dict[str, Any]:
+    import json
+
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise GatewayError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise GatewayError(400, "The request body must be a JSON object.", code="invalid_json")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise GatewayError(400, "'messages' must be a non-empty list.", param="messages", code="invalid_messages")
+    if body.get("stream"):
+        raise GatewayError(
+            400, "Streaming is not supported by this gateway yet; send stream: false.", param="stream", code="stream"
+        )
+    return body
+
+
+def create_app(
+    router_dir: str | os.PathLike[str], pool: Pool, *, default_lambda: float = 0.0, deadline_s: float = 120.0
+) -> Any:
+    """The gateway app over the saved router in ``router_dir`` and ``pool`` (see the module doc).
+
+    The pool must hold exactly the router's models; every ``api_key_env`` must be set.
+    """
+    with optional_dependency("routerlab serve needs fastapi and httpx: pip install 'routerlab[serve]' ({exc})"):
+        import httpx
+        from fastapi import FastAPI, Request
+        from fastapi.responses import JSONResponse, Response
+        from starlette.exceptions import HTTPException
+
+    PolicySpec(lam=_check_lambda(default_lambda))
+    if not (math.isfinite(deadline_s) and deadline_s > 0):
+        raise ValueError(f"deadline_s must be a positive number of seconds; got {deadline_s}.")
+    folder = Path(router_dir)
+    manifest = read_manifest(folder)
+    pool.check_matches(manifest["models"], router=str(folder))
+    router = RequestRouter(load_router(folder), cost_unit=manifest.get("cost_unit"))
+    router.decide("warm-up")  # loads the encoder now, and a router that cannot decide from text fails at start
+    keys = pool.api_keys()
+    log.info("routing over %s with %s (default lambda=%g)", list(pool.names), router.label, default_lambda)
+
+    clients: dict[str, httpx.AsyncClient] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        if "c" in clients:
+            await clients.pop("c").aclose()
+
+    app = FastAPI(title="routerlab gateway", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+
+    def client() -> httpx.AsyncClient:
+        if "c" not in clients:
+            clients["c"] = httpx.AsyncClient(follow_redirects=False)
+        return clients["c"]
+
+    def error(exc: GatewayError) -> Response:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else "error"
+        return error(GatewayError(exc.status_code, str(exc.detail), code=code))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "router": router.label, "models": list(pool.names)}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        ids = [ROUTER_MODEL, *pool.names]
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "routerlab"} for m in ids]}
+
+    async def forward(name: str, body: dict[str, Any], timeout: float) -> httpx.Response:
+        endpoint = pool.endpoint(name)
+        headers = {"content-type": "application/json"}
+        key = keys[name]
+        if key is not None:
+            headers["authorization"] = f"Bearer {key}"
+        payload = {**body, **endpoint.extra_body, "model": endpoint.model_id}
+        return await client().post(
+            f"{endpoint.base_url}/chat/completions", json=payload, headers=headers, timeout=timeout
+        )
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        started = time.monotonic()
+        try:
+            body = _parse_body(await request.body())
+            target = parse_model(body.get("model"), pool, default_lambda)
+            if isinstance(target, str):
+                candidates, policy = [target], "model"
+            else:
+                text = query_text(body["messages"])
+                if text is None:
+                    raise GatewayError(
+                        400, "Routing needs a user message with text content.", param="messages", code="no_user_message"
+                    )
+                candidates = await asyncio.to_thread(router.ranking, text, target)
+                policy = target.label
+        except GatewayError as exc:
+            return error(exc)
+        tried: list[str] = []
+        for name in candidates:
+            left = deadline_s - (time.monotonic() - started)
+            if left <= 0:
+                break
+            timeout = min(pool.endpoint(name).timeout_s or DEFAULT_TIMEOUT_S, left)
+            tried.append(name)
+            try:
+                upstream = await forward(name, body, timeout)
+            except httpx.HTTPError as exc:
+                log.warning("upstream %s failed (%s); trying the next model", name, type(exc).__name__)
+                continue
+            if upstream.status_code in _RETRY_STATUSES:
+                log.warning("upstream %s answered %d; trying the next model", name, upstream.status_code)
+                continue
+            log.info("%s -> %s (%s, %d) in %.3fs", policy, name, upstream.status_code, len(tried), time.monotonic() - started)
+            headers = {"x-routerlab-model": name, "x-routerlab-policy": policy}
+            media = upstream.headers.get("content-type", "application/json")
+            return Response(content=upstream.content, status_code=upstream.status_code, media_type=media, headers=headers)
+        return error(
+            GatewayError(
+                503,
+                f"No upstream answered (tried {tried} within {deadline_s:g} s): each failed, timed out or was "
+                "rate-limited. Retry later.",
+                kind="server_error",
+                code="upstreams_unavailable",
+            )
+        )
+
+    return app
+
+
+def _check_lambda(lam: float) -> float:
+    if not (math.isfinite(lam) and 0.0 <= lam <= 1.0):
+        raise ValueError(f"default_lambda must be in [0, 1] (0 = quality only, 1 = cost only); got {lam}.")
+    return lam
