@@ -185,15 +185,47 @@ def test_every_upstream_failing_is_one_503_in_openai_format(upstreams: Any, gate
         (b"[1, 2]", 400, "invalid_json"),
         (json.dumps({"model": "router"}).encode(), 400, "invalid_messages"),
         (json.dumps({"model": "router", "messages": []}).encode(), 400, "invalid_messages"),
-        (json.dumps({"model": "router:lambda=-1", "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_policy"),
-        (json.dumps({"model": "router:lambda=1.5", "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_policy"),
-        (json.dumps({"model": "router:lambda=nan", "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_policy"),
-        (json.dumps({"model": "router:budget=-1", "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_policy"),
-        (json.dumps({"model": "router:temperature=1", "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_policy"),
-        (json.dumps({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}).encode(), 404, "model_not_found"),
+        (
+            json.dumps({"model": "router:lambda=-1", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "invalid_policy",
+        ),
+        (
+            json.dumps({"model": "router:lambda=1.5", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "invalid_policy",
+        ),
+        (
+            json.dumps({"model": "router:lambda=nan", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "invalid_policy",
+        ),
+        (
+            json.dumps({"model": "router:budget=-1", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "invalid_policy",
+        ),
+        (
+            json.dumps({"model": "router:temperature=1", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "invalid_policy",
+        ),
+        (
+            json.dumps({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}).encode(),
+            404,
+            "model_not_found",
+        ),
         (json.dumps({"model": 3, "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "invalid_model"),
-        (json.dumps({"model": "router", "messages": [{"role": "system", "content": "x"}]}).encode(), 400, "no_user_message"),
-        (json.dumps({"model": "router", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode(), 400, "stream"),
+        (
+            json.dumps({"model": "router", "messages": [{"role": "system", "content": "x"}]}).encode(),
+            400,
+            "no_user_message",
+        ),
+        (
+            json.dumps({"model": "router", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode(),
+            400,
+            "stream",
+        ),
     ],
 )
 def test_malformed_requests_get_openai_format_4xx(
@@ -259,8 +291,6 @@ def test_the_openai_client_works_unchanged(upstreams: Any, gateway: Any) -> None
 
     client = gateway(_pool(upstreams))
     oa = openai.OpenAI(base_url=str(client.base_url), api_key="unused")
-    raw = oa.chat.completions.with_raw_response.create(
-        model="router", messages=[{"role": "user", "content": MATH[3]}]
-    )
+    raw = oa.chat.completions.with_raw_response.create(model="router", messages=[{"role": "user", "content": MATH[3]}])
     assert raw.headers["x-routerlab-model"] == "big"
     assert raw.parse().choices[0].message.content

@@ -23,7 +23,6 @@ read once at start from each endpoint's ``api_key_env`` and sent only as the ups
 ``Authorization`` header; they are never logged nor put in a response.
 """
 
-
 # no "from __future__ import annotations": FastAPI reads the handlers' annotations (Request) at run time
 import asyncio
 import contextlib
@@ -196,7 +195,10 @@ def create_app(
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         ids = [ROUTER_MODEL, *pool.names]
-        return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "routerlab"} for m in ids]}
+        return {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "created": 0, "owned_by": "routerlab"} for m in ids],
+        }
 
     async def forward(name: str, body: dict[str, Any], timeout: float) -> httpx.Response:
         endpoint = pool.endpoint(name)
@@ -242,10 +244,14 @@ def create_app(
             if upstream.status_code in _RETRY_STATUSES:
                 log.warning("upstream %s answered %d; trying the next model", name, upstream.status_code)
                 continue
-            log.info("%s -> %s (%s, %d) in %.3fs", policy, name, upstream.status_code, len(tried), time.monotonic() - started)
+            log.info(
+                "%s -> %s (%s, %d) in %.3fs", policy, name, upstream.status_code, len(tried), time.monotonic() - started
+            )
             headers = {"x-routerlab-model": name, "x-routerlab-policy": policy}
             media = upstream.headers.get("content-type", "application/json")
-            return Response(content=upstream.content, status_code=upstream.status_code, media_type=media, headers=headers)
+            return Response(
+                content=upstream.content, status_code=upstream.status_code, media_type=media, headers=headers
+            )
         return error(
             GatewayError(
                 503,
