@@ -48,7 +48,7 @@ def _register() -> None:
     from routerlab.cli.evaluate import evaluate_cmd
     from routerlab.cli.report import report_cmd
     from routerlab.cli.score import score_cmd
-    from routerlab.cli.serve import serve_cmd
+    from routerlab.cli.serve import serve_cmd, serve_log_cmd
     from routerlab.cli.sweep import sweep_cmd
 
     app.add_typer(data_app, name="data")
@@ -60,6 +60,7 @@ def _register() -> None:
     app.command("latency")(latency_cmd)
     app.command("score")(score_cmd)
     app.command("serve")(serve_cmd)
+    app.command("serve-log")(serve_log_cmd)
 
 
 _register()

@@ -14,7 +14,7 @@ import typer
 
 from routerlab.cli._common import _friendly_errors, err_console
 
-__all__ = ["serve_cmd"]
+__all__ = ["serve_cmd", "serve_log_cmd"]
 
 _EXTRA = "routerlab serve needs fastapi, uvicorn and httpx: pip install 'routerlab[serve]' ({exc})"
 
@@ -31,6 +31,14 @@ def serve_cmd(
     deadline: Annotated[
         float, typer.Option("--deadline", min=0.001, help="Seconds one request may take, fallbacks included.")
     ] = 120.0,
+    log: Annotated[
+        Path,
+        typer.Option("--log", help="SQLite decision log: one record per chat request (see routerlab serve-log)."),
+    ] = Path("routerlab-serve.sqlite"),
+    no_log: Annotated[bool, typer.Option("--no-log", help="Write no decision log.")] = False,
+    log_queries: Annotated[
+        bool, typer.Option("--log-queries", help="Also record each request's query text in the log.")
+    ] = False,
 ) -> None:
     """Serve an OpenAI-compatible /v1/chat/completions that routes each request to a pool model.
 
@@ -45,6 +53,56 @@ def serve_cmd(
         import uvicorn
     from routerlab.serve import create_app, load_pool
 
-    app = create_app(router_dir, load_pool(pool), default_lambda=lam, deadline_s=deadline)
-    err_console.print(f"routerlab gateway on http://{host}:{port}/v1 (router {router_dir})")
+    app = create_app(
+        router_dir,
+        load_pool(pool),
+        default_lambda=lam,
+        deadline_s=deadline,
+        log=None if no_log else log,
+        log_queries=log_queries,
+    )
+    where = "no decision log" if no_log else f"decision log {log}"
+    err_console.print(f"routerlab gateway on http://{host}:{port}/v1 (router {router_dir}; {where})")
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+@_friendly_errors
+def serve_log_cmd(
+    path: Annotated[Path, typer.Argument(help="The gateway's decision log (routerlab serve --log PATH).")],
+    last: Annotated[int, typer.Option("--last", min=1, help="Show the last N requests.")] = 20,
+) -> None:
+    """Print the last requests of a gateway decision log: policy, chosen model, fallbacks, status, cost."""
+    from rich.table import Table
+
+    from routerlab.cli._common import console
+    from routerlab.serve.log import read_log
+
+    records = read_log(path, last=last)
+    table = Table(title=f"last {len(records)} requests of {path.name}")
+    for column in ("time", "request", "policy", "chosen", "tried", "answered", "status", "ms", "tokens", "cost $"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        tried = ", ".join(f"{a['model']}:{a['status'] or a['error']}" for a in r["attempts"] or [])
+        tokens = "-" if r["prompt_tokens"] is None else f"{r['prompt_tokens']}+{r['completion_tokens']}"
+        status = str(r["status"]) + (f" {r['error_code']}" if r["error_code"] else "")
+        table.add_row(
+            r["ts"][:19],
+            r["request_id"][:8],
+            _cell(r["policy"] or r["requested_model"]),
+            _cell(r["chosen"]),
+            tried or "-",
+            _cell(r["answered_by"]),
+            status,
+            f"{r['latency_ms']:.0f}",
+            tokens,
+            _cell(r["cost_usd"]),
+        )
+    console.print(table)

@@ -6,10 +6,12 @@
 """
 
 from routerlab.serve.app import GatewayError, create_app, parse_model
+from routerlab.serve.log import DecisionLog, read_log
 from routerlab.serve.pool import Pool, PoolConfig, load_pool
 from routerlab.serve.routing import PolicySpec, RequestRouter, query_text
 
 __all__ = [
+    "DecisionLog",
     "GatewayError",
     "PolicySpec",
     "Pool",
@@ -19,4 +21,5 @@ __all__ = [
     "load_pool",
     "parse_model",
     "query_text",
+    "read_log",
 ]

@@ -14,6 +14,11 @@
   for the next model of the router's ranking (:mod:`routerlab.serve.routing`), all within one
   deadline (``deadline_s``); when none answers, one 503 in the OpenAI error format. An upstream's
   other 4xx (the client's request is at fault) is passed back as is.
+* **Decision log** (:mod:`routerlab.serve.log`): with ``log=PATH`` every chat request, malformed
+  ones included (their status and error code), appends one SQLite record, committed before the
+  response is returned; every chat response carries ``x-request-id``, the record's key. The query
+  text is recorded only with ``log_queries=True``. ``log=None`` (the default here; the CLI's default
+  is ``routerlab-serve.sqlite``) logs nothing.
 * ``GET /v1/models`` lists ``router`` and the pool; ``GET /healthz`` says the router and pool.
 
 Every malformed request (not JSON, not an object, no ``messages``, no user message, an unknown
@@ -26,20 +31,23 @@ read once at start from each endpoint's ``api_key_env`` and sent only as the ups
 # no "from __future__ import annotations": FastAPI reads the handlers' annotations (Request) at run time
 import asyncio
 import contextlib
+import datetime
 import logging
 import math
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from routerlab._optional import optional_dependency
 from routerlab.routers.persist import load_router, read_manifest
+from routerlab.serve.log import DecisionLog
 from routerlab.serve.pool import DEFAULT_TIMEOUT_S, Pool
 from routerlab.serve.routing import PolicySpec, RequestRouter, query_text
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 __all__ = ["ROUTER_MODEL", "GatewayError", "create_app", "parse_model"]
 
@@ -141,8 +149,29 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _usage(content: bytes) -> tuple[int | None, int | None]:
+    """The upstream answer's ``usage`` token counts (None where absent or not an integer)."""
+    import json
+
+    try:
+        usage = json.loads(content).get("usage")
+    except (ValueError, RecursionError, AttributeError):
+        return None, None
+    if not isinstance(usage, dict):
+        return None, None
+    counts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
+    p, c = (v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None for v in counts)
+    return p, c
+
+
 def create_app(
-    router_dir: str | os.PathLike[str], pool: Pool, *, default_lambda: float = 0.0, deadline_s: float = 120.0
+    router_dir: str | os.PathLike[str],
+    pool: Pool,
+    *,
+    default_lambda: float = 0.0,
+    deadline_s: float = 120.0,
+    log: str | os.PathLike[str] | None = None,
+    log_queries: bool = False,
 ) -> Any:
     """The gateway app over the saved router in ``router_dir`` and ``pool`` (see the module doc).
 
@@ -163,7 +192,8 @@ def create_app(
     router = RequestRouter(load_router(folder), cost_unit=manifest.get("cost_unit"))
     router.decide("warm-up")  # loads the encoder now, and a router that cannot decide from text fails at start
     keys = pool.api_keys()
-    log.info("routing over %s with %s (default lambda=%g)", list(pool.names), router.label, default_lambda)
+    store = DecisionLog(log) if log is not None else None
+    logger.info("routing over %s with %s (default lambda=%g)", list(pool.names), router.label, default_lambda)
 
     clients: dict[str, httpx.AsyncClient] = {}
 
@@ -172,6 +202,8 @@ def create_app(
         yield
         if "c" in clients:
             await clients.pop("c").aclose()
+        if store is not None:
+            store.close()
 
     app = FastAPI(title="routerlab gateway", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
 
@@ -211,24 +243,52 @@ def create_app(
             f"{endpoint.base_url}/chat/completions", json=payload, headers=headers, timeout=timeout
         )
 
+    async def commit(record: dict[str, Any], response: Response, started: float) -> Response:
+        record["status"] = response.status_code
+        record["latency_ms"] = (time.monotonic() - started) * 1000.0
+        response.headers["x-request-id"] = record["request_id"]
+        if store is not None:
+            try:
+                await asyncio.to_thread(store.write, record)
+            except Exception as exc:  # the log never takes the gateway down (module doc of routerlab.serve.log)
+                logger.error("could not write request %s to the decision log: %s", record["request_id"], exc)
+        return response
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         started = time.monotonic()
+        record: dict[str, Any] = {
+            "request_id": uuid.uuid4().hex,
+            "ts": datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds"),
+            "router": router.label,
+            "encoder": router.encoder,
+        }
         try:
             body = _parse_body(await request.body())
-            target = parse_model(body.get("model"), pool, default_lambda)
+            requested = body.get("model")
+            record["requested_model"] = requested if isinstance(requested, str) else None
+            target = parse_model(requested, pool, default_lambda)
+            text = query_text(body["messages"])
+            if log_queries:
+                record["query"] = text
             if isinstance(target, str):
                 candidates, policy = [target], "model"
             else:
-                text = query_text(body["messages"])
                 if text is None:
                     raise GatewayError(
                         400, "Routing needs a user message with text content.", param="messages", code="no_user_message"
                     )
-                candidates = await asyncio.to_thread(router.ranking, text, target)
+                candidates, scores = await asyncio.to_thread(router.rank, text, target)
                 policy = target.label
+                record.update(lam=None if target.budget is not None else target.lam, budget=target.budget)
+                record["scores"] = scores
         except GatewayError as exc:
-            return error(exc)
+            record["error_code"] = exc.code
+            return await commit(record, error(exc), started)
+        record["policy"] = policy
+        record["chosen"] = candidates[0]
+        attempts: list[dict[str, Any]] = []
+        record["attempts"] = attempts
         tried: list[str] = []
         for name in candidates:
             left = deadline_s - (time.monotonic() - started)
@@ -239,28 +299,38 @@ def create_app(
             try:
                 upstream = await forward(name, body, timeout)
             except httpx.HTTPError as exc:
-                log.warning("upstream %s failed (%s); trying the next model", name, type(exc).__name__)
+                logger.warning("upstream %s failed (%s); trying the next model", name, type(exc).__name__)
+                attempts.append({"model": name, "status": None, "error": type(exc).__name__})
                 continue
+            attempts.append({"model": name, "status": upstream.status_code, "error": None})
             if upstream.status_code in _RETRY_STATUSES:
-                log.warning("upstream %s answered %d; trying the next model", name, upstream.status_code)
+                logger.warning("upstream %s answered %d; trying the next model", name, upstream.status_code)
                 continue
-            log.info(
+            logger.info(
                 "%s -> %s (%s, %d) in %.3fs", policy, name, upstream.status_code, len(tried), time.monotonic() - started
             )
+            record["answered_by"] = name
+            prompt, completion = _usage(upstream.content)
+            record.update(prompt_tokens=prompt, completion_tokens=completion)
+            if prompt is not None and completion is not None and upstream.status_code < 400:
+                record["cost_usd"] = pool.endpoint(name).cost_usd(prompt, completion)
+            if upstream.status_code >= 400:
+                record["error_code"] = "upstream_error"
             headers = {"x-routerlab-model": name, "x-routerlab-policy": policy}
             media = upstream.headers.get("content-type", "application/json")
-            return Response(
+            response = Response(
                 content=upstream.content, status_code=upstream.status_code, media_type=media, headers=headers
             )
-        return error(
-            GatewayError(
-                503,
-                f"No upstream answered (tried {tried} within {deadline_s:g} s): each failed, timed out or was "
-                "rate-limited. Retry later.",
-                kind="server_error",
-                code="upstreams_unavailable",
-            )
+            return await commit(record, response, started)
+        record["error_code"] = "upstreams_unavailable"
+        failed = GatewayError(
+            503,
+            f"No upstream answered (tried {tried} within {deadline_s:g} s): each failed, timed out or was "
+            "rate-limited. Retry later.",
+            kind="server_error",
+            code="upstreams_unavailable",
         )
+        return await commit(record, error(failed), started)
 
     return app
 

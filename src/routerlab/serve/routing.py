@@ -97,8 +97,18 @@ class RequestRouter:
                 return self.router.decide(data, features)
             return self.router.decide(data)
 
+    @property
+    def encoder(self) -> str | None:
+        """The encoder's identity (model and version) of a :class:`FeatureRouter`; None for a text-free router."""
+        value = getattr(self.router, "encoder_", None)
+        return None if value is None else str(value)
+
     def ranking(self, text: str, spec: PolicySpec) -> list[str]:
         """The chosen model first, then the fallbacks in the router's own order (see the module doc)."""
+        return self.rank(text, spec)[0]
+
+    def rank(self, text: str, spec: PolicySpec) -> tuple[list[str], dict[str, float]]:
+        """:meth:`ranking` and the router's estimated quality of each model (its Decisions' scores)."""
         decided = self.decide(text)
         chosen = int(decided.choose(spec.policy)[0])
         scores = np.asarray(decided.scores[0], dtype=np.float64)
@@ -110,4 +120,5 @@ class RequestRouter:
             norm = decided.scale.normalize(cost[None, :])[0]
             utility = utility_terms(scores[None, :], norm[None, :], spec.lam)[0]
             order = sorted(range(len(self.models)), key=lambda j: (-utility[j], cost[j]))
-        return [self.models[chosen]] + [self.models[j] for j in order if j != chosen]
+        ranked = [self.models[chosen]] + [self.models[j] for j in order if j != chosen]
+        return ranked, {m: float(scores[j]) for j, m in enumerate(self.models)}
