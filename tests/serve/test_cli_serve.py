@@ -36,6 +36,8 @@ def _saved(tmp_path: Path) -> Path:
 def test_serve_is_a_command() -> None:
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--pool" in result.output
+    assert "--log" in result.output and "--log-queries" in result.output
+    assert runner.invoke(app, ["serve-log", "--help"]).exit_code == 0
 
 
 def test_a_pool_other_than_the_routers_is_one_clear_error(tmp_path: Path) -> None:

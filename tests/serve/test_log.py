@@ -144,6 +144,15 @@ def test_concurrent_requests_are_each_logged_once(upstreams: Any, gateway: Any, 
     assert sorted(logged) == sorted(ids)
 
 
+def test_two_gateways_share_one_file(upstreams: Any, gateway: Any, tmp_path: Path) -> None:
+    """Two apps (two connections, as two uvicorn workers have) write one file concurrently: each request once."""
+    path = tmp_path / "log.sqlite"
+    clients = [gateway(_pool(upstreams), log=path), gateway(_pool(upstreams), log=path)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: _ask(clients[i % 2], "router", CHAT[i % 8]), range(30)))
+    assert sorted(r["request_id"] for r in read_log(path)) == sorted(r.headers["x-request-id"] for r in answers)
+
+
 def test_the_cli_prints_the_last_requests(upstreams: Any, gateway: Any, tmp_path: Path) -> None:
     path = tmp_path / "log.sqlite"
     client = gateway(_pool(upstreams), log=path)
