@@ -37,6 +37,7 @@ def test_serve_is_a_command() -> None:
     result = runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--pool" in result.output
     assert "--log" in result.output and "--log-queries" in result.output
+    assert "--max-body-bytes" in result.output
     assert runner.invoke(app, ["serve-log", "--help"]).exit_code == 0
 
 

@@ -221,11 +221,6 @@ def test_every_upstream_failing_is_one_503_in_openai_format(upstreams: Any, gate
             400,
             "no_user_message",
         ),
-        (
-            json.dumps({"model": "router", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode(),
-            400,
-            "stream",
-        ),
     ],
 )
 def test_malformed_requests_get_openai_format_4xx(

@@ -39,11 +39,15 @@ def serve_cmd(
     log_queries: Annotated[
         bool, typer.Option("--log-queries", help="Also record each request's query text in the log.")
     ] = False,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", min=1, help="Largest request body accepted; larger ones get a 413.")
+    ] = 1_000_000,
 ) -> None:
     """Serve an OpenAI-compatible /v1/chat/completions that routes each request to a pool model.
 
     Send model "router" (default policy), "router:lambda=0.3", "router:budget=0.002", or a pool
     model's name to skip routing. Answers carry the x-routerlab-model and x-routerlab-policy headers.
+    "stream": true is passed through as server-sent events. GET /healthz is liveness, GET /readyz readiness.
     """
     from routerlab._optional import optional_dependency
 
@@ -60,6 +64,7 @@ def serve_cmd(
         deadline_s=deadline,
         log=None if no_log else log,
         log_queries=log_queries,
+        max_body_bytes=max_body_bytes,
     )
     where = "no decision log" if no_log else f"decision log {log}"
     err_console.print(f"routerlab gateway on http://{host}:{port}/v1 (router {router_dir}; {where})")

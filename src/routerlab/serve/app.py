@@ -2,7 +2,7 @@
 
 ``create_app(router_dir, pool)`` returns a FastAPI app with
 
-* ``POST /v1/chat/completions`` (non-streaming): ``model`` is ``"router"`` (the default policy, a
+* ``POST /v1/chat/completions``: ``model`` is ``"router"`` (the default policy, a
   cost weight ``default_lambda``), ``"router:lambda=0.3"`` (cost-utility at λ = 0.3),
   ``"router:budget=0.002"`` (best estimated quality within a per-query cost budget, in the router's
   cost unit), or a pool model's own name (no routing, no fallback). The chosen model's request is
@@ -19,11 +19,27 @@
   response is returned; every chat response carries ``x-request-id``, the record's key. The query
   text is recorded only with ``log_queries=True``. ``log=None`` (the default here; the CLI's default
   is ``routerlab-serve.sqlite``) logs nothing.
-* ``GET /v1/models`` lists ``router`` and the pool; ``GET /healthz`` says the router and pool.
+* **Streaming.** A request with ``"stream": true`` is forwarded with ``stream: true`` and the
+  upstream's ``text/event-stream`` bytes are passed through unchanged (same headers as above).
+  Fallback applies only before the first byte reaches the client: a 429/5xx, a timeout or a
+  connection error while opening the upstream stream (its status line and first chunk) moves to the
+  next model. Once bytes have been sent, an upstream failure ends the stream (the client sees a
+  truncated stream, without ``data: [DONE]``); the gateway cannot switch model mid-answer. The
+  deadline covers opening the stream; after that each read waits at most the endpoint's timeout.
+  The decision log record is written when the stream ends (status, model, latency, and tokens and
+  cost when an event carries ``usage``, e.g. with ``stream_options: {"include_usage": true}``);
+  ``error_code`` is ``stream_interrupted`` when the upstream failed mid-stream and
+  ``client_disconnected`` when the client went away.
+* **Body limit.** A request body over ``max_body_bytes`` (default 1 MB) gets a 413 in the OpenAI
+  error format (code ``body_too_large``), judged by ``Content-Length`` or, for a chunked body, while
+  reading it: the body is never read whole.
+* ``GET /v1/models`` lists ``router`` and the pool; ``GET /healthz`` is a liveness check (the
+  process answers; it says the router and pool); ``GET /readyz`` is 200 when the router is loaded
+  and at least one upstream is configured, else 503.
 
 Every malformed request (not JSON, not an object, no ``messages``, no user message, an unknown
-model, λ outside [0, 1], a negative budget, an unknown policy key, ``stream: true``) is a 4xx with
-an OpenAI error body ``{"error": {"message", "type", "param", "code"}}``, never a 500. API keys are
+model, λ outside [0, 1], a negative budget, an unknown policy key, a body over the limit) is a 4xx
+with an OpenAI error body ``{"error": {"message", "type", "param", "code"}}``, never a 500. API keys are
 read once at start from each endpoint's ``api_key_env`` and sent only as the upstream's
 ``Authorization`` header; they are never logged nor put in a response.
 """
@@ -142,11 +158,52 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise GatewayError(400, "'messages' must be a non-empty list.", param="messages", code="invalid_messages")
-    if body.get("stream"):
-        raise GatewayError(
-            400, "Streaming is not supported by this gateway yet; send stream: false.", param="stream", code="stream"
-        )
     return body
+
+
+def _usage_counts(usage: Any) -> tuple[int | None, int | None]:
+    if not isinstance(usage, dict):
+        return None, None
+    counts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
+    p, c = (v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None for v in counts)
+    return p, c
+
+
+#: the longest SSE line the usage scanner keeps (longer lines are passed through, not parsed)
+_MAX_SSE_LINE = 1_000_000
+
+
+class _SSEUsage:
+    """Scans a passing ``text/event-stream`` for the last ``data:`` event that carries ``usage``."""
+
+    def __init__(self) -> None:
+        self._partial = b""
+        self.usage: Any = None
+
+    def feed(self, chunk: bytes) -> None:
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > _MAX_SSE_LINE:
+            self._partial = b""
+        for line in lines:
+            self._line(line)
+
+    def close(self) -> None:
+        self._line(self._partial)
+        self._partial = b""
+
+    def _line(self, line: bytes) -> None:
+        import json
+
+        line = line.rstrip(b"\r")
+        if not line.startswith(b"data:") or b'"usage"' not in line:
+            return
+        try:
+            event = json.loads(line[5:])
+        except (ValueError, RecursionError):
+            return
+        if isinstance(event, dict) and isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
 
 
 def _usage(content: bytes) -> tuple[int | None, int | None]:
@@ -157,11 +214,7 @@ def _usage(content: bytes) -> tuple[int | None, int | None]:
         usage = json.loads(content).get("usage")
     except (ValueError, RecursionError, AttributeError):
         return None, None
-    if not isinstance(usage, dict):
-        return None, None
-    counts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
-    p, c = (v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None for v in counts)
-    return p, c
+    return _usage_counts(usage)
 
 
 def create_app(
@@ -172,20 +225,24 @@ def create_app(
     deadline_s: float = 120.0,
     log: str | os.PathLike[str] | None = None,
     log_queries: bool = False,
+    max_body_bytes: int = 1_000_000,
 ) -> Any:
     """The gateway app over the saved router in ``router_dir`` and ``pool`` (see the module doc).
 
     The pool must hold exactly the router's models; every ``api_key_env`` must be set.
     """
     with optional_dependency("routerlab serve needs fastapi and httpx: pip install 'routerlab[serve]' ({exc})"):
+        import anyio
         import httpx
         from fastapi import FastAPI, Request
-        from fastapi.responses import JSONResponse, Response
+        from fastapi.responses import JSONResponse, Response, StreamingResponse
         from starlette.exceptions import HTTPException
 
     PolicySpec(lam=_check_lambda(default_lambda))
     if not (math.isfinite(deadline_s) and deadline_s > 0):
         raise ValueError(f"deadline_s must be a positive number of seconds; got {deadline_s}.")
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be a positive integer; got {max_body_bytes!r}.")
     folder = Path(router_dir)
     manifest = read_manifest(folder)
     pool.check_matches(manifest["models"], router=str(folder))
@@ -224,6 +281,12 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "router": router.label, "models": list(pool.names)}
 
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        ready = router is not None and len(pool.names) > 0
+        body = {"status": "ready" if ready else "not ready", "router": router.label, "upstreams": len(pool.names)}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
         ids = [ROUTER_MODEL, *pool.names]
@@ -232,27 +295,118 @@ def create_app(
             "data": [{"id": m, "object": "model", "created": 0, "owned_by": "routerlab"} for m in ids],
         }
 
-    async def forward(name: str, body: dict[str, Any], timeout: float) -> httpx.Response:
+    def upstream_request(name: str, body: dict[str, Any], timeout: float) -> httpx.Request:
         endpoint = pool.endpoint(name)
         headers = {"content-type": "application/json"}
         key = keys[name]
         if key is not None:
             headers["authorization"] = f"Bearer {key}"
         payload = {**body, **endpoint.extra_body, "model": endpoint.model_id}
-        return await client().post(
-            f"{endpoint.base_url}/chat/completions", json=payload, headers=headers, timeout=timeout
+        return client().build_request(
+            "POST", f"{endpoint.base_url}/chat/completions", json=payload, headers=headers, timeout=timeout
         )
 
-    async def commit(record: dict[str, Any], response: Response, started: float) -> Response:
-        record["status"] = response.status_code
-        record["latency_ms"] = (time.monotonic() - started) * 1000.0
-        response.headers["x-request-id"] = record["request_id"]
+    async def forward(name: str, body: dict[str, Any], timeout: float) -> httpx.Response:
+        return await client().send(upstream_request(name, body, timeout))
+
+    async def read_body(request: Request) -> bytes:
+        """The body, or a 413 GatewayError as soon as it is known to exceed ``max_body_bytes``."""
+        too_large = GatewayError(
+            413,
+            f"The request body is larger than this gateway's limit of {max_body_bytes} bytes.",
+            code="body_too_large",
+        )
+        length = request.headers.get("content-length")
+        if length is not None and length.strip().isdigit() and int(length) > max_body_bytes:
+            raise too_large
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body_bytes:
+                raise too_large
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def write(record: dict[str, Any]) -> None:
         if store is not None:
             try:
                 await asyncio.to_thread(store.write, record)
             except Exception as exc:  # the log never takes the gateway down (module doc of routerlab.serve.log)
                 logger.error("could not write request %s to the decision log: %s", record["request_id"], exc)
+
+    async def commit(record: dict[str, Any], response: Response, started: float) -> Response:
+        record["status"] = response.status_code
+        record["latency_ms"] = (time.monotonic() - started) * 1000.0
+        response.headers["x-request-id"] = record["request_id"]
+        await write(record)
         return response
+
+    async def open_stream(
+        name: str, body: dict[str, Any], timeout: float
+    ) -> tuple[httpx.Response, AsyncIterator[bytes] | None, bytes | None]:
+        """The upstream's streamed response and, for a success, its chunks and first chunk (None: empty body).
+
+        An error answer is read whole and closed (no chunks): it is retried or passed back like a non-streamed one.
+        """
+        upstream = await client().send(upstream_request(name, body, timeout), stream=True)
+        if upstream.status_code >= 400:
+            try:
+                await upstream.aread()
+            finally:
+                await upstream.aclose()
+            return upstream, None, None
+        try:
+            chunks = upstream.aiter_bytes()
+            first = await anext(chunks, None)
+        except BaseException:
+            await upstream.aclose()
+            raise
+        return upstream, chunks, first
+
+    def stream_response(
+        name: str,
+        upstream: httpx.Response,
+        chunks: AsyncIterator[bytes],
+        first: bytes | None,
+        record: dict[str, Any],
+        started: float,
+    ) -> Response:
+        record["status"] = upstream.status_code
+        usage = _SSEUsage()
+
+        async def relay() -> AsyncIterator[bytes]:
+            outcome: str | None = "client_disconnected"
+            try:
+                if first is not None:
+                    usage.feed(first)
+                    yield first
+                    async for chunk in chunks:
+                        usage.feed(chunk)
+                        yield chunk
+                outcome = None
+            except httpx.HTTPError as exc:
+                logger.warning("upstream %s failed mid-stream (%s); ending the stream", name, type(exc).__name__)
+                outcome = "stream_interrupted"
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await upstream.aclose()
+                    usage.close()
+                    prompt, completion = _usage_counts(usage.usage)
+                    record.update(prompt_tokens=prompt, completion_tokens=completion, error_code=outcome)
+                    if prompt is not None and completion is not None:
+                        record["cost_usd"] = pool.endpoint(name).cost_usd(prompt, completion)
+                    record["latency_ms"] = (time.monotonic() - started) * 1000.0
+                    await write(record)
+
+        headers = {
+            "x-routerlab-model": name,
+            "x-routerlab-policy": record["policy"],
+            "x-request-id": record["request_id"],
+            "cache-control": "no-cache",
+        }
+        media = upstream.headers.get("content-type", "text/event-stream")
+        return StreamingResponse(relay(), status_code=upstream.status_code, media_type=media, headers=headers)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
@@ -264,7 +418,7 @@ def create_app(
             "encoder": router.encoder,
         }
         try:
-            body = _parse_body(await request.body())
+            body = _parse_body(await read_body(request))
             requested = body.get("model")
             record["requested_model"] = requested if isinstance(requested, str) else None
             target = parse_model(requested, pool, default_lambda)
@@ -290,14 +444,20 @@ def create_app(
         attempts: list[dict[str, Any]] = []
         record["attempts"] = attempts
         tried: list[str] = []
+        streaming = bool(body.get("stream"))
         for name in candidates:
             left = deadline_s - (time.monotonic() - started)
             if left <= 0:
                 break
             timeout = min(pool.endpoint(name).timeout_s or DEFAULT_TIMEOUT_S, left)
             tried.append(name)
+            first: bytes | None = None
+            chunks: AsyncIterator[bytes] | None = None
             try:
-                upstream = await forward(name, body, timeout)
+                if streaming:
+                    upstream, chunks, first = await open_stream(name, body, timeout)
+                else:
+                    upstream = await forward(name, body, timeout)
             except httpx.HTTPError as exc:
                 logger.warning("upstream %s failed (%s); trying the next model", name, type(exc).__name__)
                 attempts.append({"model": name, "status": None, "error": type(exc).__name__})
@@ -310,6 +470,8 @@ def create_app(
                 "%s -> %s (%s, %d) in %.3fs", policy, name, upstream.status_code, len(tried), time.monotonic() - started
             )
             record["answered_by"] = name
+            if chunks is not None:
+                return stream_response(name, upstream, chunks, first, record, started)
             prompt, completion = _usage(upstream.content)
             record.update(prompt_tokens=prompt, completion_tokens=completion)
             if prompt is not None and completion is not None and upstream.status_code < 400:
