@@ -40,7 +40,7 @@ def sse_events(model_id: str, *, usage: bool = True) -> bytes:
     return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
 
 
-def sse_app(model_id: str, *, fail: bool = False) -> Any:
+def sse_app(model_id: str, *, fail: bool = False, cut_after: int | None = None) -> Any:
     """A minimal OpenAI-protocol upstream: SSE when asked ``stream: true`` (in several writes), else JSON; or a 500."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -60,7 +60,9 @@ def sse_app(model_id: str, *, fail: bool = False) -> Any:
         raw = sse_events(model_id, usage=bool((body.get("stream_options") or {}).get("include_usage", True)))
 
         async def events() -> AsyncIterator[bytes]:
-            for part in raw.split(b"\n\n")[:-1]:
+            for i, part in enumerate(raw.split(b"\n\n")[:-1]):
+                if cut_after is not None and i == cut_after:
+                    raise ConnectionAbortedError("test upstream: dropped mid-stream on purpose")
                 yield part + b"\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -215,7 +217,12 @@ def test_a_huge_content_length_is_refused_before_the_body_is_sent(upstreams: Any
             b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
             b"content-length: 10000000000\r\n\r\n{"
         )
-        answer = s.recv(65536)
+        answer = b""
+        while b"body_too_large" not in answer:  # the status line and the body may come in separate reads
+            part = s.recv(65536)
+            if not part:
+                break
+            answer += part
     assert answer.startswith(b"HTTP/1.1 413") and b"body_too_large" in answer
 
 
@@ -230,3 +237,21 @@ def test_readyz_and_healthz(upstreams: Any, gateway: Any) -> None:
     r = httpx.get(f"{root}/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready" and r.json()["upstreams"] == 3
     assert httpx.get(f"{root}/healthz").json()["status"] == "ok"
+
+
+def test_an_upstream_failing_mid_stream_ends_the_stream_without_fallback(
+    upstreams: Any, gateway: Any, tmp_path: Path
+) -> None:
+    url, stop = serve_in_thread(sse_app("big-id", cut_after=2))
+    try:
+        pool = _pool(upstreams).endpoints
+        endpoints = [e.model_copy(update={"base_url": url}) if e.name == "big" else e for e in pool]
+        log = tmp_path / "log.sqlite"
+        client = gateway(Pool.of(endpoints), log=log)
+        r, raw = _stream(client, "router", MATH[5])
+        assert r.status_code == 200 and r.headers["x-routerlab-model"] == "big"
+        assert raw == b"".join(p + b"\n\n" for p in sse_events("big-id").split(b"\n\n")[:2])  # no fallback
+        (rec,) = read_log(log)
+        assert rec["answered_by"] == "big" and rec["error_code"] == "stream_interrupted"
+    finally:
+        stop()
