@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,99 +14,12 @@ pytest.importorskip("fastapi", reason="the gateway needs the serve extra: pip in
 pytest.importorskip("uvicorn", reason="the gateway needs the serve extra: pip install 'routerlab[serve]'")
 httpx = pytest.importorskip("httpx", reason="the gateway needs the serve extra: pip install 'routerlab[serve]'")
 
-from routerlab.collect.config import EndpointConfig  # noqa: E402
-from routerlab.collect.mock_server import FaultSchedule, serve_in_thread  # noqa: E402
-from routerlab.collect.mock_server import create_app as mock_app  # noqa: E402
 from routerlab.data.features.value import featurize  # noqa: E402
 from routerlab.data.schema import ModelInfo, RoutingData  # noqa: E402
 from routerlab.errors import SchemaError  # noqa: E402
-from routerlab.routers import make_router  # noqa: E402
 from routerlab.routers.pipeline import FeatureRouter  # noqa: E402
 from routerlab.serve import Pool, create_app, load_pool  # noqa: E402
-
-MODELS = ("small", "mid", "big")
-COSTS = (1.0, 2.0, 5.0)
-MATH = [f"compute the integral of x^{i} times sin x over zero to pi" for i in range(8)]
-CHAT = [f"say hello to my friend number {i} in a cheerful tone" for i in range(8)]
-
-
-def _data() -> RoutingData:
-    """Math queries only ``big`` solves; chat queries every model solves."""
-    texts = MATH + CHAT
-    y = np.array([[0.0, 0.0, 1.0]] * len(MATH) + [[1.0, 1.0, 1.0]] * len(CHAT))
-    n = len(texts)
-    return RoutingData(
-        name="tiny",
-        query_ids=np.array([f"q{i}" for i in range(n)], dtype=object),
-        sources=np.array(["s"] * n, dtype=object),
-        splits=np.array(["train"] * n, dtype=object),
-        models=tuple(ModelInfo(m) for m in MODELS),
-        Y=y,
-        cost=np.tile(np.array(COSTS), (n, 1)),
-        cost_unit="usd",
-        texts=np.array(texts, dtype=object),
-    )
-
-
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[FeatureRouter, Path]:
-    router = FeatureRouter(encoder="hashing", router=make_router("knn", k=3), cache=False).fit(_data())
-    folder = tmp_path_factory.mktemp("router") / "saved"
-    router.save(folder)
-    return router, folder
-
-
-@pytest.fixture(scope="module")
-def upstreams() -> Iterator[dict[str, str]]:
-    """One healthy mock server per pool model, and one that answers every request with a 500."""
-    stops = []
-    urls = {}
-    for name in MODELS:
-        url, stop = serve_in_thread(mock_app([f"{name}-id"]))
-        urls[name], _ = url, stops.append(stop)
-    url, stop = serve_in_thread(mock_app([f"{m}-id" for m in MODELS], faults=FaultSchedule(every_500=1)))
-    urls["broken"], _ = url, stops.append(stop)
-    yield urls
-    for stop in stops:
-        stop()
-
-
-def _pool(urls: dict[str, str], broken: tuple[str, ...] = (), dead: tuple[str, ...] = ()) -> Pool:
-    endpoints = []
-    for name, price in zip(MODELS, COSTS, strict=True):
-        base = urls["broken"] if name in broken else urls[name]
-        if name in dead:
-            base = "http://127.0.0.1:9/v1"  # the discard port: connection refused
-        endpoints.append(
-            EndpointConfig(
-                name=name, base_url=base, model=f"{name}-id", input_price_per_1m=price, output_price_per_1m=price
-            )
-        )
-    return Pool.of(endpoints)
-
-
-@pytest.fixture
-def gateway(fitted: tuple[FeatureRouter, Path], upstreams: dict[str, str]) -> Iterator[Any]:
-    """``start(pool)`` serves the gateway over the saved router on loopback and returns an httpx client on it."""
-    stops = []
-    clients = []
-
-    def start(pool: Pool, **kwargs: Any) -> Any:
-        url, stop = serve_in_thread(create_app(fitted[1], pool, **kwargs))
-        stops.append(stop)
-        c = httpx.Client(base_url=url, timeout=30.0)
-        clients.append(c)
-        return c
-
-    yield start
-    for c in clients:
-        c.close()
-    for stop in stops:
-        stop()
-
-
-def _ask(client: Any, model: str, text: str) -> Any:
-    return client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": text}]})
+from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool  # noqa: E402
 
 
 def _expected(router: FeatureRouter, text: str, *, lam: float) -> str:

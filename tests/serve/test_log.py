@@ -1,6 +1,5 @@
 """The gateway's decision log: one committed SQLite record per chat request, never a key, survives kill -9."""
 
-# ruff: noqa: F811  (the gateway fixtures are imported from test_gateway, then named as test arguments)
 from __future__ import annotations
 
 import os
@@ -26,7 +25,7 @@ from typer.testing import CliRunner  # noqa: E402
 from routerlab.cli.main import app as cli_app  # noqa: E402
 from routerlab.serve import Pool, read_log  # noqa: E402
 from routerlab.serve.log import LOG_SCHEMA_VERSION  # noqa: E402
-from tests.serve.test_gateway import CHAT, MATH, MODELS, _ask, _pool, fitted, gateway, upstreams  # noqa: E402, F401
+from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool  # noqa: E402
 
 
 def _one(path: Path) -> dict[str, Any]:

@@ -19,10 +19,8 @@ from fastapi import Request  # noqa: E402  (module level: FastAPI resolves the h
 
 from routerlab.collect.config import EndpointConfig  # noqa: E402
 from routerlab.collect.mock_server import serve_in_thread  # noqa: E402
-from routerlab.routers import make_router  # noqa: E402
-from routerlab.routers.pipeline import FeatureRouter  # noqa: E402
 from routerlab.serve import Pool, create_app, read_log  # noqa: E402
-from tests.serve.test_gateway import CHAT, COSTS, MATH, MODELS, _data  # noqa: E402
+from tests.serve.helpers import CHAT, COSTS, MATH, MODELS, gateways  # noqa: E402
 
 
 def sse_events(model_id: str, *, usage: bool = True) -> bytes:
@@ -71,11 +69,9 @@ def sse_app(model_id: str, *, fail: bool = False, cut_after: int | None = None) 
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    router = FeatureRouter(encoder="hashing", router=make_router("knn", k=3), cache=False).fit(_data())
-    folder = tmp_path_factory.mktemp("router") / "saved"
-    router.save(folder)
-    return folder
+def saved(fitted: tuple[Any, Path]) -> Path:
+    """The saved FeatureRouter of the shared ``fitted`` fixture (conftest)."""
+    return fitted[1]
 
 
 @pytest.fixture(scope="module")
@@ -113,21 +109,8 @@ def _pool(urls: dict[str, tuple[str, Any]], broken: tuple[str, ...] = ()) -> Poo
 
 @pytest.fixture
 def gateway(saved: Path) -> Iterator[Any]:
-    stops = []
-    clients = []
-
-    def start(pool: Pool, **kwargs: Any) -> Any:
-        url, stop = serve_in_thread(create_app(saved, pool, **kwargs))
-        stops.append(stop)
-        c = httpx.Client(base_url=url, timeout=30.0)
-        clients.append(c)
-        return c
-
-    yield start
-    for c in clients:
-        c.close()
-    for stop in stops:
-        stop()
+    with gateways(saved) as start:
+        yield start
 
 
 def _stream(client: Any, model: str, text: str, **extra: Any) -> tuple[Any, bytes]:
