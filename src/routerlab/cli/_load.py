@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +11,7 @@ import numpy as np
 import typer
 from rich.markup import escape
 
-from routerlab.cli._common import err_console, progress_bar
+from routerlab.cli._common import err_console
 
 if TYPE_CHECKING:
     from routerlab.data.schema import RoutingData
@@ -229,14 +228,3 @@ def _warn(lines: Sequence[object]) -> None:
         err_console.print(
             f"[yellow]warning:[/] {escape(str(line))}", highlight=False, soft_wrap=True
         )  # a command in it stays copyable
-
-
-@contextlib.contextmanager
-def _progress_callback(description: str) -> Iterator[Callable[[int, int, str], None]]:
-    """Show a rich progress bar; yield it as the ``progress(done, total, message)`` callback of run_sweep."""
-    with progress_bar(description, after_time=("{task.fields[last]}",), last="") as bar_update:
-
-        def update(done: int, total: int, message: str) -> None:
-            bar_update(completed=done, total=total, last=message)
-
-        yield update

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -25,10 +25,6 @@ from routerlab.cli._load import (
     _LoadOptions,
     _split_list,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import numpy as np
 import typer
@@ -27,10 +27,6 @@ from routerlab.cli._load import (
     _LoadOptions,
 )
 from routerlab.errors import RouterlabError
-
-if TYPE_CHECKING:
-    pass
-
 
 data_app = typer.Typer(help="List and inspect routing datasets.", no_args_is_help=True)
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")

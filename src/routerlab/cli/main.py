@@ -7,15 +7,12 @@ red line and exit with status 2 — never a traceback.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from routerlab._version import __version__
 from routerlab.cli._common import console
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     name="routerlab", help="Honest, practical LLM routing: data, audits, routers, metrics.", no_args_is_help=True

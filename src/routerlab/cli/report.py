@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from routerlab.cli._common import _friendly_errors, console
-
-if TYPE_CHECKING:
-    pass
 
 
 @_friendly_errors

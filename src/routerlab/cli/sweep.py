@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from routerlab.cli._common import _friendly_errors, console, err_console
-from routerlab.cli._load import _progress_callback, _split_list
-
-if TYPE_CHECKING:
-    pass
+from routerlab.cli._common import _friendly_errors, console, err_console, progress_steps
+from routerlab.cli._load import _split_list
 
 
 @_friendly_errors
@@ -35,7 +32,8 @@ def sweep_cmd(
     )
     for name in cfg.routers:
         ROUTERS.get(name)  # unknown names fail before any work, with a suggestion
-    with _progress_callback("sweep") as progress:
+    with progress_steps() as step:
+        progress = step("sweep")
         result = run_sweep(cfg, progress=progress)
     from routerlab.decisions import lam_key
 
