@@ -23,6 +23,7 @@ from routerlab.decisions import CostScale, Decisions
 from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate.deltas import DELTA_REFERENCE, _delta_cell, delta_note, quality_deltas
 from routerlab.experiments.evaluate.seed_protocol import SWEEP_SUMMARY, SeedProtocolRow, _seed_rows, format_mean_std
+from routerlab.metrics import core as M
 from routerlab.metrics.core import DEFAULT_MISSING, MISSING_MEANING
 
 #: version of ``leaderboard.json``: 2 added ``seed_protocol`` (version 1 files still load)
@@ -113,6 +114,36 @@ class Leaderboard:
     seed_protocol: tuple[SeedProtocolRow, ...] = ()
     test: RoutingData | None = field(default=None, repr=False, compare=False)
     predictions: tuple[RouterPredictions, ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def on_test(
+        cls,
+        test: RoutingData,
+        *,
+        dataset: str,
+        split: str,
+        cost_scale: tuple[float, float],
+        rows: tuple[LeaderboardRow, ...],
+        meta: dict[str, Any],
+        seed_protocol: tuple[SeedProtocolRow, ...] = (),
+        predictions: tuple[RouterPredictions, ...] = (),
+    ) -> Leaderboard:
+        """The leaderboard of ``test``: its size, cost unit, oracle quality and ceiling are read off it."""
+        return cls(
+            dataset=dataset,
+            split=split,
+            n_queries=test.n_queries,
+            n_models=test.n_models,
+            cost_unit=test.cost_unit,
+            oracle_quality=M.oracle_accuracy_score(Y=test.Y),
+            ceiling=M.ceiling_score(Y=test.Y),
+            cost_scale=cost_scale,
+            rows=rows,
+            meta=meta,
+            seed_protocol=seed_protocol,
+            test=test,
+            predictions=predictions,
+        )
 
     def at(self, lam: float) -> list[LeaderboardRow]:
         """The rows at λ = ``lam``, best first."""

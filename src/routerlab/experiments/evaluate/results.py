@@ -64,7 +64,6 @@ from routerlab.experiments.evaluate.leaderboard import (
     RouterPredictions,
 )
 from routerlab.experiments.evaluate.seed_protocol import SeedProtocolRow, _seed_rows
-from routerlab.metrics import core as M
 from routerlab.metrics.core import DEFAULT_MISSING, check_missing_policy
 
 log = logging.getLogger(__name__)
@@ -266,19 +265,14 @@ def load_results(results_dir: str | Path) -> Leaderboard:
     run_meta.pop("seed_protocol", None)  # the rows and their description live in leaderboard.json
     if seed_protocol and seed_meta is not None:
         run_meta["seed_protocol"] = seed_meta
-    return Leaderboard(
+    return Leaderboard.on_test(
+        test,
         dataset=str(meta["dataset"]),
         split=str(meta["split"]),
-        n_queries=test.n_queries,
-        n_models=test.n_models,
-        cost_unit=test.cost_unit,
-        oracle_quality=M.oracle_accuracy_score(Y=test.Y),
-        ceiling=M.ceiling_score(Y=test.Y),
         cost_scale=(scale.lo, scale.hi),
         rows=_sorted(rows),
         meta=run_meta,
         seed_protocol=seed_protocol,
-        test=test,
         predictions=tuple(predictions),
     )
 

@@ -169,14 +169,10 @@ def evaluate(
     checks = data_warnings(data)  # zero-cost rows with tokens, constant tokens, missing prices, alias names
     for line in checks:
         log.warning(line)
-    return Leaderboard(
+    return Leaderboard.on_test(
+        test,
         dataset=data.name,
         split=test_split,
-        n_queries=test.n_queries,
-        n_models=test.n_models,
-        cost_unit=data.cost_unit,
-        oracle_quality=M.oracle_accuracy_score(Y=test.Y),
-        ceiling=M.ceiling_score(Y=test.Y),
         cost_scale=(scale.lo, scale.hi),
         rows=_sorted(rows),
         meta={
@@ -190,6 +186,5 @@ def evaluate(
                 "warnings": warnings,
             },
         },
-        test=test,
         predictions=tuple(predictions),
     )
