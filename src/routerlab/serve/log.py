@@ -8,6 +8,18 @@ class, the model that answered, the final status and error code, the latency in 
 counts and cost (USD, at the pool's prices) when the upstream reports ``usage``, and the query
 text only when the gateway was started with ``log_queries=True``. An API key is never written.
 
+**Exploration** (schema 2). With ε-exploration on, ``greedy`` is the model the router ranked first,
+``chosen`` the model actually tried first (drawn uniformly from the policy's admissible models with
+probability ε), ``epsilon`` the ε in force and ``propensity`` the probability that the logging
+policy chose ``chosen`` for this query: ``(1 − ε)·[chosen = greedy] + ε / K`` with ``K`` the number
+of admissible models. A routed request without exploration has ``propensity = 1`` and ``epsilon =
+0``; a pass-through or refused request has neither. ``worker`` is the writing process's id.
+
+**Feedback** (schema 2). ``POST /v1/feedback`` stores a score in [0, 1] for a logged request in a
+second table, ``feedback`` (``request_id`` primary key, ``score``, ``ts``, ``updates``): a later
+score for the same request replaces the earlier one and counts ``updates``; the request's record is
+never rewritten. :func:`read_log` joins it as the record's ``feedback`` (None when none was given).
+
 **Storage.** A SQLite file (stdlib :mod:`sqlite3`) in WAL mode with ``synchronous=NORMAL``: a table
 ``requests`` (``request_id`` a uuid4, the primary key, so a row is never written twice) and a table
 ``schema_version``. Each record is one short ``INSERT`` transaction with a ``busy_timeout``, so
@@ -33,11 +45,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_LOG_PATH", "LOG_COLUMNS", "LOG_SCHEMA_VERSION", "DecisionLog", "read_log"]
+__all__ = ["DEFAULT_LOG_PATH", "LOG_COLUMNS", "LOG_SCHEMA_VERSION", "DecisionLog", "UnknownRequestError", "read_log"]
 
 #: the log file ``routerlab serve`` writes in the working directory when ``--log`` is not given
 DEFAULT_LOG_PATH = "routerlab-serve.sqlite"
-LOG_SCHEMA_VERSION = 1
+LOG_SCHEMA_VERSION = 2
 #: milliseconds a writer waits for another process's transaction before failing
 BUSY_TIMEOUT_MS = 10_000
 
@@ -62,9 +74,24 @@ _COLUMNS: dict[str, str] = {
     "completion_tokens": "INTEGER",
     "cost_usd": "REAL",
     "query": "TEXT",
+    # schema 2
+    "greedy": "TEXT",
+    "epsilon": "REAL",
+    "propensity": "REAL",
+    "worker": "TEXT",
 }
+#: the columns schema 2 added to ``requests`` (a schema-1 file gains them, all NULL, when opened for writing)
+_V2_COLUMNS = ("greedy", "epsilon", "propensity", "worker")
+_FEEDBACK_TABLE = (
+    "CREATE TABLE IF NOT EXISTS feedback (request_id TEXT PRIMARY KEY, score REAL NOT NULL, "
+    "ts TEXT NOT NULL, updates INTEGER NOT NULL DEFAULT 0)"
+)
 LOG_COLUMNS: tuple[str, ...] = tuple(_COLUMNS)
 _JSON_COLUMNS = ("scores", "attempts")
+
+
+class UnknownRequestError(KeyError):
+    """Feedback for a request id the log does not hold."""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -88,9 +115,16 @@ class DecisionLog:
             try:
                 self._conn.execute(f"CREATE TABLE IF NOT EXISTS requests ({columns})")
                 self._conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                self._conn.execute(_FEEDBACK_TABLE)
                 row = self._conn.execute("SELECT version FROM schema_version").fetchone()
                 if row is None:
                     self._conn.execute("INSERT INTO schema_version VALUES (?)", (LOG_SCHEMA_VERSION,))
+                elif row[0] == 1:
+                    # schema 2 only adds nullable columns and a table: a schema-1 log is upgraded in place
+                    for name in _V2_COLUMNS:
+                        self._conn.execute(f"ALTER TABLE requests ADD COLUMN {name} {_COLUMNS[name]}")
+                    self._conn.execute("UPDATE schema_version SET version = ?", (LOG_SCHEMA_VERSION,))
+                    row = (LOG_SCHEMA_VERSION,)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -112,6 +146,34 @@ class DecisionLog:
         with self._lock:
             self._conn.execute(f"INSERT INTO requests ({', '.join(LOG_COLUMNS)}) VALUES ({marks})", values)
 
+    def feedback(self, request_id: str, score: float, *, ts: str) -> int:
+        """Store ``score`` (in [0, 1]) for the logged request ``request_id``; the number of earlier scores it replaces.
+
+        An UnknownRequestError when the log holds no such request; a ValueError for a score outside [0, 1].
+        """
+        if isinstance(score, bool) or not isinstance(score, int | float) or not 0.0 <= float(score) <= 1.0:
+            raise ValueError(f"score must be a number in [0, 1]; got {score!r}.")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                known = self._conn.execute("SELECT 1 FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+                if known is None:
+                    raise UnknownRequestError(request_id)
+                self._conn.execute(
+                    "INSERT INTO feedback (request_id, score, ts, updates) VALUES (?, ?, ?, 0) "
+                    "ON CONFLICT(request_id) DO UPDATE SET score = excluded.score, ts = excluded.ts, "
+                    "updates = feedback.updates + 1",
+                    (request_id, float(score), ts),
+                )
+                (updates,) = self._conn.execute(
+                    "SELECT updates FROM feedback WHERE request_id = ?", (request_id,)
+                ).fetchone()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return int(updates)
+
     def close(self) -> None:
         """Close the connection (records are already committed)."""
         with self._lock:
@@ -119,24 +181,34 @@ class DecisionLog:
 
 
 def read_log(path: str | os.PathLike[str], *, last: int | None = None) -> list[dict[str, Any]]:
-    """The records of the log at ``path``, oldest first (the ``last`` ones only when given), JSON decoded."""
+    """The records of the log at ``path``, oldest first (the ``last`` ones only when given), JSON decoded.
+
+    Each record has the keys :data:`LOG_COLUMNS` and ``feedback`` (the request's score, None without one).
+    """
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"No decision log at {file}: start the gateway with --log {file} first.")
     conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         conn.row_factory = sqlite3.Row
-        cols = ", ".join(LOG_COLUMNS)
+        present = {r[1] for r in conn.execute("PRAGMA table_info(requests)")}
+        has_feedback = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'feedback'").fetchone() is not None
+        # a schema-1 log read without upgrading it: the schema-2 columns read as NULL
+        cols = ", ".join(f"r.{c}" if c in present else f"NULL AS {c}" for c in LOG_COLUMNS)
+        fb = "f.score AS feedback" if has_feedback else "NULL AS feedback"
+        join = "LEFT JOIN feedback f ON f.request_id = r.request_id" if has_feedback else ""
+        inner = f"SELECT r.rowid AS rid_, {cols}, {fb} FROM requests r {join}"
         if last is None:
-            rows = conn.execute(f"SELECT {cols} FROM requests ORDER BY ts, rowid").fetchall()
+            rows = conn.execute(f"{inner} ORDER BY r.ts, r.rowid").fetchall()
         else:
-            inner = f"SELECT rowid AS rid_, {cols} FROM requests ORDER BY ts DESC, rowid DESC LIMIT ?"
-            rows = conn.execute(f"SELECT {cols} FROM ({inner}) ORDER BY ts, rid_", (max(int(last), 0),)).fetchall()
+            query = f"SELECT * FROM ({inner} ORDER BY r.ts DESC, r.rowid DESC LIMIT ?) ORDER BY ts, rid_"
+            rows = conn.execute(query, (max(int(last), 0),)).fetchall()
     finally:
         conn.close()
     out = []
     for row in rows:
         rec = dict(row)
+        del rec["rid_"]
         for c in _JSON_COLUMNS:
             if rec[c] is not None:
                 rec[c] = json.loads(rec[c])
