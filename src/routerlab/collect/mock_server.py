@@ -20,6 +20,18 @@ decoding under per-source token budgets, with truncation as a measured artifact,
   ``every_drop``-th starts a chunked answer and closes the connection mid-body. When several apply
   to one request the first in that order wins.
 * **Latency.** ``latency_s`` (+ up to ``jitter_s``, from the prompt hash) before each answer.
+* **Down window.** While ``app.state.down`` holds a fault name, *every* chat request gets that fault
+  (an outage: ``"500"`` answers 500, ``"drop"`` cuts every connection, ...); ``None`` ends it. Set it
+  in-process, or over HTTP with ``PUT /admin/down`` and the body ``{"fault": "500"}`` (``{"fault":
+  null}`` ends it; ``GET /admin/down`` reads it), so a test can take a server in another process
+  down and up again; ``down=`` / ``--down`` start the server down.
+* **Fault plan** (``fault_plan=True`` / ``--fault-plan``). A request whose body carries
+  ``"mock_faults": {"<model>": "<fault>"}`` gets that fault when it is for that model (a model not
+  named gets none): the client decides, request by request, which upstream fails and how. A client
+  that routes through a gateway which forwards the body as is can so make sure, by construction,
+  that at least one upstream answers each request. A bad plan is a 400 naming the field.
+
+Which fault a request gets: the down window first, then the request's fault plan, then the schedule.
 
 Run it with :func:`serve_in_thread` (tests), :func:`serve_in_subprocess` (benchmarks: a separate
 process, so the client's CPU is measured fairly), or from a shell::
@@ -53,9 +65,12 @@ log = logging.getLogger(__name__)
 
 #: the fault names of :class:`FaultSchedule` (``"ok"`` = no fault)
 FAULTS = ("ok", "429", "500", "timeout", "drop")
+#: the body field of a request's fault plan (``{"<model>": "<fault>"}``), read when ``fault_plan=True``
+FAULT_PLAN_FIELD = "mock_faults"
 
 __all__ = [
     "FAULTS",
+    "FAULT_PLAN_FIELD",
     "Completion",
     "FaultSchedule",
     "GenerateBackend",
@@ -63,6 +78,7 @@ __all__ = [
     "create_app",
     "hash_backend",
     "main",
+    "planned_fault",
     "serve_in_subprocess",
     "serve_in_thread",
     "transformers_backend",
@@ -126,6 +142,29 @@ class FaultSchedule:
             if every > 0 and n % every == 0:
                 return name
         return None
+
+
+def planned_fault(body: dict[str, Any], model: str) -> str | None:
+    """The fault the request's plan (``body["mock_faults"]``) names for ``model``; None for none or ``"ok"``.
+
+    A ValueError naming the field when the plan is not a mapping of model names to :data:`FAULTS`.
+    """
+    plan = body.get(FAULT_PLAN_FIELD)
+    if plan is None:
+        return None
+    if not isinstance(plan, dict) or not all(isinstance(f, str) and f in FAULTS for f in plan.values()):
+        raise ValueError(
+            f"'{FAULT_PLAN_FIELD}' must map model names to one of {list(FAULTS)}; got {plan!r}. "
+            'Write e.g. {"small": "500", "large": "ok"}.'
+        )
+    fault = plan.get(model)
+    return None if fault in (None, "ok") else str(fault)
+
+
+def _check_down(fault: Any) -> str | None:
+    if fault is None or (isinstance(fault, str) and fault in FAULTS[1:]):
+        return fault
+    raise ValueError(f"The down fault must be one of {list(FAULTS[1:])} or null; got {fault!r}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,11 +256,15 @@ def create_app(
     backend: GenerateBackend | None = None,
     blocking_backend: bool = False,
     keep_log: bool = True,
+    down: str | None = None,
+    fault_plan: bool = False,
 ) -> Any:
     """A FastAPI app serving ``models`` over the OpenAI chat-completions protocol (see the module doc).
 
     ``blocking_backend=True`` runs the backend in a worker thread (for a real model). An unknown
     ``model`` gets a 404 with an OpenAI-style error body, a request without ``messages`` a 400.
+    ``down`` starts the server in a down window (a fault name; ``app.state.down``); ``fault_plan``
+    honours each request's ``mock_faults`` plan (see the module doc).
     """
     with optional_dependency("The mock server needs fastapi and uvicorn: pip install 'routerlab[serve]'"):
         from fastapi import FastAPI, Request
@@ -232,6 +275,7 @@ def create_app(
     app.state.log = []
     app.state.count = 0
     app.state.faults = faults or FaultSchedule()  # may be replaced while serving
+    app.state.down = _check_down(down)  # may be set while serving (PUT /admin/down)
     served: set[str] = set(models)
 
     def error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
@@ -242,6 +286,24 @@ def create_app(
     async def list_models() -> dict[str, Any]:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "routerlab-mock"} for m in models]
         return {"object": "list", "data": data}
+
+    @app.get("/admin/down")
+    async def get_down() -> dict[str, Any]:
+        return {"fault": app.state.down}
+
+    @app.put("/admin/down")
+    async def set_down(request: Request) -> Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict) or "fault" not in body:
+                raise ValueError("The body must be a JSON object with the key 'fault'.")
+            app.state.down = _check_down(body["fault"])
+        except ValueError as exc:
+            return error(
+                400, f'\'fault\': {exc} Send {{"fault": "500"}} or {{"fault": null}}.', "invalid_request_error"
+            )
+        log.info("down window: %s", app.state.down or "ended")
+        return JSONResponse({"fault": app.state.down})
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
@@ -259,7 +321,11 @@ def create_app(
             return error(404, f"The model {model!r} does not exist.", "invalid_request_error")
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
         schedule: FaultSchedule = app.state.faults
-        fault = schedule.fault_for(n)
+        try:
+            planned = planned_fault(body, model) if fault_plan else None
+        except ValueError as exc:
+            return error(400, str(exc), "invalid_request_error")
+        fault = app.state.down or planned or schedule.fault_for(n)
         if keep_log:
             app.state.log.append(ServedRequest(n, model, _prompt_sha(messages), max_tokens, fault or "ok"))
         if fault == "429":
@@ -401,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     for name in ("429", "500", "timeout", "drop"):
         parser.add_argument(f"--every-{name}", type=int, default=0, help=f"every Nth request gets a {name} fault")
     parser.add_argument("--hang", type=float, default=5.0, help="seconds a 'timeout' request sleeps")
+    parser.add_argument("--down", default=None, choices=FAULTS[1:], help="start in a down window with this fault")
+    parser.add_argument(
+        "--fault-plan", action="store_true", help=f"honour each request's '{FAULT_PLAN_FIELD}' fault plan"
+    )
     parser.add_argument("--http", default="auto", help="uvicorn HTTP implementation: auto, h11 or httptools")
     parser.add_argument("--loop", default="auto", help="uvicorn event loop: auto, asyncio or uvloop")
     parser.add_argument("--log-level", default="warning")
@@ -415,7 +485,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         hang_s=ns.hang,
     )
     models = [m.strip() for m in ns.models.split(",") if m.strip()]
-    app = create_app(models, latency_s=ns.latency, jitter_s=ns.jitter, faults=faults, keep_log=False)
+    app = create_app(
+        models,
+        latency_s=ns.latency,
+        jitter_s=ns.jitter,
+        faults=faults,
+        keep_log=False,
+        down=ns.down,
+        fault_plan=ns.fault_plan,
+    )
     sock = _bound_socket(ns.host, ns.port)
     print(f"http://{ns.host}:{sock.getsockname()[1]}/v1", flush=True)
     config = uvicorn.Config(app, log_level=ns.log_level, access_log=False, lifespan="off", http=ns.http, loop=ns.loop)
