@@ -70,6 +70,16 @@ from routerlab.metrics.diagnostics import (
     knn_bce_loss,
     significance_table,
 )
+from routerlab.metrics.ope import (
+    OffPolicyDiagnostics,
+    OffPolicyValue,
+    dm_value,
+    dr_value,
+    importance_weights,
+    ips_value,
+    off_policy_value,
+    snips_value,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +125,8 @@ __all__ = [
     "HardEasyGap",
     "MetricSpec",
     "MissingPolicy",
+    "OffPolicyDiagnostics",
+    "OffPolicyValue",
     "PairwiseDifference",
     "ReliabilityTable",
     "RoutingErrors",
@@ -137,17 +149,22 @@ __all__ = [
     "cpt_cost",
     "deferral_curve",
     "disagreement",
+    "dm_value",
+    "dr_value",
     "ece_loss",
     "exchanged_wins",
     "hard_easy_gap",
     "hard_queries",
     "hcr_score",
+    "importance_weights",
+    "ips_value",
     "knn_bce_loss",
     "lpm_score",
     "mean_cost",
     "missing_decisions",
     "mpm_score",
     "non_decreasing_hull",
+    "off_policy_value",
     "oracle_accuracy_score",
     "oracle_deferral_curve",
     "oracle_gap_loss",
@@ -160,6 +177,7 @@ __all__ = [
     "routing_accuracy_score",
     "routing_errors",
     "significance_table",
+    "snips_value",
     "utility_score",
     "utility_sweep",
 ]
