@@ -1,4 +1,4 @@
-"""`routerlab data ls` and `routerlab data show`: list and inspect routing datasets."""
+"""`routerlab data ls`, `routerlab data show` and `routerlab data from-log`: list, inspect and make routing datasets."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ from routerlab.cli._load import (
     _load_dataset,
     _LoadOptions,
 )
+from routerlab.cli.ope import from_log_cmd
 from routerlab.errors import RouterlabError
 
 data_app = typer.Typer(help="List and inspect routing datasets.", no_args_is_help=True)
+data_app.command("from-log")(from_log_cmd)
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")
 
 

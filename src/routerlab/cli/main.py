@@ -43,6 +43,7 @@ def _register() -> None:
     from routerlab.cli.collect import collect_cmd, latency_cmd
     from routerlab.cli.data import data_app
     from routerlab.cli.evaluate import evaluate_cmd
+    from routerlab.cli.ope import ope_cmd
     from routerlab.cli.report import report_cmd
     from routerlab.cli.score import score_cmd
     from routerlab.cli.serve import serve_cmd, serve_log_cmd
@@ -58,6 +59,7 @@ def _register() -> None:
     app.command("score")(score_cmd)
     app.command("serve")(serve_cmd)
     app.command("serve-log")(serve_log_cmd)
+    app.command("ope")(ope_cmd)
 
 
 _register()
