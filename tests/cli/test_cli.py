@@ -253,3 +253,32 @@ def test_evaluate_missing_option_changes_the_policy_visibly(tmp_path: Path) -> N
         app, ["evaluate", "-d", str(_holes_csv(tmp_path)), "-r", "knn", "--missing", "skip", "--encoder", "hashing"]
     )
     assert learned.exit_code == 2 and "--missing reroute" in " ".join(learned.output.split())
+
+
+def test_evaluate_saves_the_evaluated_router_and_a_pool_it_can_be_served_with(tmp_path: Path) -> None:
+    """--save-routers: the saved router decides the test split as predictions.parquet recorded (issue 13)."""
+    import pyarrow.parquet as pq
+
+    from routerlab.decisions import policy_for
+    from routerlab.routers import load_router
+    from routerlab.routers.persist import read_manifest
+    from routerlab.serve import load_pool
+
+    out, saved = tmp_path / "results", tmp_path / "routers"
+    args = ["evaluate", "--data", "routerlab-mini", "--out", str(out), "--save-routers", str(saved)]
+    text = _ok([*args, "--router", "best_single,knn"])
+    folder = saved / "knn-hashing"
+    assert f"saved knn (hashing) to {folder}" in text.replace("\n", "")
+    pool = load_pool(saved / "pool.example.yaml")
+    pool.check_matches(read_manifest(folder)["models"], router=str(folder))  # raises on a mismatch
+    from routerlab.data import read_parquet
+
+    test = read_parquet(out / "test.parquet")
+    recorded = {
+        p["query_id"]: p["choice@0"]
+        for p in pq.read_table(out / "predictions.parquet").to_pylist()
+        if p["router"] == "knn"
+    }
+    decided = load_router(folder).decide(test).restricted(test.observed).choose(policy_for(lam=0.0))
+    assert [test.model_names[j] for j in decided] == [recorded[q] for q in test.query_ids]
+    assert "--router" in _fails([*args, "--router", "best_single"])

@@ -76,3 +76,31 @@ def test_a_plugin_baseline_is_fitted_once_by_its_tag(tmp_path: Path) -> None:
     assert result.baselines == ("oracle", "first_model") and result.learned == () and result.sweep is None
     assert result.board is not None
     assert (result.board.prediction("first_model").choice(0.0) == 0).all()
+
+
+def test_a_saved_selected_router_decides_the_test_split_as_the_leaderboard_recorded(tmp_path: Path) -> None:
+    from routerlab.decisions import policy_for
+    from routerlab.experiments.protocol import save_selected
+    from routerlab.routers import load_router
+
+    data = _with_texts()
+    result = evaluate_protocol(data, ["best_single", "knn", "kmeans"], encoder="hashing", sweep_dir=tmp_path / "s")
+    saved = save_selected(result, data, tmp_path / "routers")
+    assert sorted(p.name for p in saved.values()) == ["kmeans-hashing", "knn-hashing"]
+    assert result.board is not None
+    test = result.board.test
+    for label, folder in saved.items():
+        router = load_router(folder)  # a FeatureRouter: it reads raw text with its own encoder
+        name = label.split(" ")[0]
+        recorded = result.board.prediction(name).choice(0.0)
+        decided = router.decide(test).restricted(test.observed).choose(policy_for(lam=0.0))
+        assert np.array_equal(decided, recorded), label
+
+
+def test_saving_with_no_learned_router_says_what_to_do(tmp_path: Path) -> None:
+    from routerlab.experiments.protocol import save_selected
+
+    data = _with_texts()
+    result = evaluate_protocol(data, ["best_single"], encoder="hashing", sweep_dir=tmp_path)
+    with pytest.raises(ValueError, match="--router"):
+        save_selected(result, data, tmp_path / "routers")

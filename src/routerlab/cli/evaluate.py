@@ -32,6 +32,7 @@ from routerlab.cli._load import (
 if TYPE_CHECKING:
     from routerlab.data.schema import RoutingData
     from routerlab.experiments.evaluate import Leaderboard
+    from routerlab.experiments.protocol import Evaluation
     from routerlab.experiments.sweep import SweepResult
 
 
@@ -87,6 +88,14 @@ def evaluate_cmd(
     val_fraction: ValFractionOpt = None,
     sources: SourcesOpt = "",
     exclude_sources: ExcludeSourcesOpt = "",
+    save_routers: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-routers",
+            help="Also save each learned router's selected configuration, fitted on train as evaluated, under this "
+            "folder (one folder per router, for routerlab serve), with pool.example.yaml listing its models.",
+        ),
+    ] = None,
 ) -> None:
     """Fit routers on the training split, score them on the test split, print and save the leaderboard.
 
@@ -146,6 +155,54 @@ def evaluate_cmd(
         )
         if sweep.errors:
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
+    if save_routers is not None:
+        _save_routers(result, dataset, save_routers)
+
+
+def _save_routers(result: Evaluation, dataset: RoutingData, folder: Path) -> None:
+    """Save the selected learned routers and a pool template naming their models (see --save-routers)."""
+    from routerlab.experiments.protocol import save_selected
+
+    saved = save_selected(result, dataset, folder)
+    pool = folder / "pool.example.yaml"
+    pool.write_text(pool_template(dataset), encoding="utf-8")
+    for label, path in saved.items():
+        console.print(f"saved {label} to {path}", soft_wrap=True)
+    first = next(iter(saved.values()))
+    console.print(
+        f"wrote {pool}: point each endpoint's base_url at your server, then `routerlab serve {first} --pool {pool}`",
+        soft_wrap=True,
+    )
+
+
+def pool_template(dataset: RoutingData, base_url: str = "http://127.0.0.1:8001/v1") -> str:
+    """A pool file for ``routerlab serve`` listing ``dataset``'s models, with its posted prices where known."""
+    lines = [
+        f"# routerlab serve pool for the models of {dataset.name!r}: set each base_url (ending before",
+        "# /chat/completions), 'model' (the id your server expects) and api_key_env where a key is needed.",
+        "# A price left null means cost is not logged for that model (never counted as 0).",
+        "endpoints:",
+    ]
+    for m in dataset.models:
+        lines += [
+            f"  - name: {_yaml_str(m.name)}",
+            f"    base_url: {_yaml_str(base_url)}",
+            f"    model: {_yaml_str(m.name)}",
+            f"    input_price_per_1m: {_yaml_num(m.input_price)}",
+            f"    output_price_per_1m: {_yaml_num(m.output_price)}",
+            "    timeout_s: 60",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_str(value: str) -> str:
+    import json
+
+    return json.dumps(value)  # a JSON string is a YAML string, quotes and escapes included
+
+
+def _yaml_num(value: float | None) -> str:
+    return "null" if value is None else repr(float(value))
 
 
 def _print_board(

@@ -10,6 +10,12 @@ once more at seed 42 beside the baselines with :func:`routerlab.experiments.eval
 (same features, so the encoder is recorded with the decisions), and attaches the seed-protocol
 figures (:func:`~routerlab.experiments.evaluate.attach_sweep`). The CLI only loads the data,
 calls this, prints and saves.
+
+:func:`save_selected` writes each learned router's validation-selected configuration, fitted on
+the training split exactly as the leaderboard fitted it (same seed, same features), as a saved
+router folder (``router.save``) that ``routerlab serve`` loads: the router that is served is the
+router that was evaluated. A router that reads features is saved as a
+:class:`~routerlab.routers.FeatureRouter` over the evaluation's encoder, so it routes raw text.
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from routerlab.data.features.value import Features, featurize
 from routerlab.data.schema import RoutingData
 from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate import Leaderboard, attach_sweep, evaluate
 from routerlab.experiments.sweep import SweepConfig, SweepResult, run_sweep
 from routerlab.metrics.core import DEFAULT_MISSING, check_missing_policy
-from routerlab.routers import ROUTERS, Router, make_router, router_tags
+from routerlab.routers import ROUTERS, Router, clone, make_router, router_tags
+from routerlab.routers.pipeline import FeatureRouter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,10 @@ class Evaluation:
     learned: tuple[str, ...]
     warnings: tuple[str, ...]
     features: Features | None = None
+    #: each learned router's validation-selected configuration (unfitted), as the leaderboard fitted it
+    selected: tuple[Router, ...] = ()
+    #: the encoder the learned routers read
+    encoder: str = "hashing"
 
 
 def has_val(data: RoutingData) -> bool:
@@ -140,4 +153,48 @@ def evaluate_protocol(
         from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
 
         warnings += data_warnings(data)
-    return Evaluation(board, sweep, baselines, tuple(learned), tuple(warnings), features)
+    return Evaluation(board, sweep, baselines, tuple(learned), tuple(warnings), features, tuple(selected), encoder)
+
+
+def serving_name(router: Router) -> str:
+    """A folder name for a saved router: its label with the encoder, e.g. ``knn-hashing``."""
+    label = router.label if isinstance(router, FeatureRouter) else router.name
+    return "-".join("".join(c if c.isalnum() or c in "._" else " " for c in label).split())
+
+
+def save_selected(
+    evaluation: Evaluation,
+    data: RoutingData,
+    out_dir: str | Path,
+    *,
+    train_splits: Sequence[str] = ("train",),
+) -> dict[str, Path]:
+    """Fit each selected learned router on ``train_splits`` and save it under ``out_dir``; label -> folder.
+
+    The fit repeats the leaderboard's (same configuration, seed and features), so the saved router
+    decides the test queries as the leaderboard recorded. Raises a ValueError when the evaluation
+    selected no learned router (baselines are not saved: ``oracle`` needs the outcomes, and the
+    others are one-liners).
+    """
+    if not evaluation.selected:
+        raise ValueError(
+            "No learned router was selected, so there is nothing to save: name one with --router (e.g. knn), "
+            "and give the data a 'val' split (--val-fraction 0.1) to select it on."
+        )
+    train_mask = np.isin(data.splits, list(train_splits))
+    train = data.subset(train_mask)
+    out = Path(out_dir)
+    saved: dict[str, Path] = {}
+    for chosen in evaluation.selected:
+        if chosen.requires_features:
+            router: Router = FeatureRouter(encoder=evaluation.encoder, router=clone(chosen))
+            feats = evaluation.features if evaluation.features is not None else featurize(data, evaluation.encoder)
+            router.fit(train, feats.subset(train_mask))
+        else:
+            router = clone(chosen)
+            router.fit(train)
+        folder = out / serving_name(router)
+        router.save(folder)
+        log.info("saved %s to %s", serving_name(router), folder)
+        saved[str(getattr(router, "label", router.name))] = folder
+    return saved
