@@ -187,9 +187,10 @@ def save_selected(
     saved: dict[str, Path] = {}
     for chosen in evaluation.selected:
         if chosen.requires_features:
-            router: Router = FeatureRouter(encoder=evaluation.encoder, router=clone(chosen))
+            pipeline = FeatureRouter(encoder=evaluation.encoder, router=clone(chosen))
             feats = evaluation.features if evaluation.features is not None else featurize(data, evaluation.encoder)
-            router.fit(train, feats.subset(train_mask))
+            pipeline.fit(train, feats.subset(train_mask))  # it checks the features' encoder
+            router: Router = pipeline
         else:
             router = clone(chosen)
             router.fit(train)
