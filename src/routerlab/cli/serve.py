@@ -7,8 +7,11 @@ are one red line and exit 2, as in :mod:`routerlab.cli.main`.
 
 from __future__ import annotations
 
+import math
+import os
+import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,7 +19,7 @@ from routerlab.cli._common import _friendly_errors, err_console
 
 __all__ = ["serve_cmd", "serve_log_cmd"]
 
-_EXTRA = "routerlab serve needs fastapi, uvicorn and httpx: pip install 'routerlab[serve]' ({exc})"
+_EXTRA = "routerlab serve needs fastapi, uvicorn, httpx and prometheus-client: pip install 'routerlab[serve]' ({exc})"
 
 
 @_friendly_errors
@@ -42,33 +45,113 @@ def serve_cmd(
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", min=1, help="Largest request body accepted; larger ones get a 413.")
     ] = 1_000_000,
+    breaker_failures: Annotated[
+        int, typer.Option("--breaker-failures", min=1, help="Consecutive failures that open an upstream's circuit.")
+    ] = 5,
+    breaker_cooldown: Annotated[
+        float,
+        typer.Option("--breaker-cooldown", min=0.0, help="Seconds an open circuit waits before one probe request."),
+    ] = 30.0,
+    explore: Annotated[
+        float,
+        typer.Option(
+            "--explore", min=0.0, max=1.0, help="ε: share of routed requests whose first model is drawn uniformly."
+        ),
+    ] = 0.0,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed of the exploration draws.")] = None,
+    client_keys_env: Annotated[
+        str | None,
+        typer.Option(
+            "--client-keys-env", help="Environment variable holding the accepted client keys, comma-separated."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve an OpenAI-compatible /v1/chat/completions that routes each request to a pool model.
 
-    Send model "router" (default policy), "router:lambda=0.3", "router:budget=0.002", or a pool
-    model's name to skip routing. Answers carry the x-routerlab-model and x-routerlab-policy headers.
-    "stream": true is passed through as server-sent events. GET /healthz is liveness, GET /readyz readiness.
+    Send model "router" (default policy), "router:lambda=0.3", "router:budget=0.002" (or a "routing"
+    object in the body), or a pool model's name to skip routing. Answers carry the x-routerlab-model and
+    x-routerlab-policy headers. "stream": true is passed through as server-sent events. POST /v1/feedback
+    scores a logged request. GET /healthz is liveness, GET /readyz readiness, GET /metrics Prometheus.
+    SIGTERM drains: in-flight requests finish (up to --deadline seconds), then the process exits 0.
     """
     from routerlab._optional import optional_dependency
 
     with optional_dependency(_EXTRA):
         import fastapi  # noqa: F401
         import httpx  # noqa: F401
+        import prometheus_client  # noqa: F401
         import uvicorn
     from routerlab.serve import create_app, load_pool
+    from routerlab.serve.auth import keys_from_env
 
-    app = create_app(
-        router_dir,
-        load_pool(pool),
-        default_lambda=lam,
-        deadline_s=deadline,
-        log=None if no_log else log,
-        log_queries=log_queries,
-        max_body_bytes=max_body_bytes,
-    )
+    keys = keys_from_env(client_keys_env) if client_keys_env else None
+    options: dict[str, Any] = {
+        "default_lambda": lam,
+        "deadline_s": deadline,
+        "log": None if no_log else str(log),
+        "log_queries": log_queries,
+        "max_body_bytes": max_body_bytes,
+        "breaker_failures": breaker_failures,
+        "breaker_cooldown_s": breaker_cooldown,
+        "explore": explore,
+        "seed": seed,
+    }
     where = "no decision log" if no_log else f"decision log {log}"
-    err_console.print(f"routerlab gateway on http://{host}:{port}/v1 (router {router_dir}; {where})")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    drain = math.ceil(deadline)  # SIGTERM: in-flight requests get their whole deadline to finish
+    if workers == 1:
+        app = create_app(router_dir, load_pool(pool), client_keys=keys, **options)
+        err_console.print(f"routerlab gateway on http://{host}:{port}/v1 (router {router_dir}; {where})")
+        # uvicorn re-raises the SIGTERM it drained on; with this handler the process then exits 0, not -15
+        signal.signal(signal.SIGTERM, _drained)
+        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=drain)
+        return
+    _serve_workers(router_dir, pool, workers, host, port, drain, client_keys_env, options, where)
+
+
+def _drained(signum: int, frame: object) -> None:
+    err_console.print("routerlab gateway: drained and stopped")
+
+
+def _serve_workers(
+    router_dir: Path,
+    pool_file: Path,
+    workers: int,
+    host: str,
+    port: int,
+    drain: int,
+    client_keys_env: str | None,
+    options: dict[str, Any],
+    where: str,
+) -> None:
+    """Run ``workers`` uvicorn processes (routerlab.serve.workers); what is checkable is checked here first."""
+    import tempfile
+
+    import uvicorn
+
+    from routerlab.routers.persist import read_manifest
+    from routerlab.serve import load_pool
+    from routerlab.serve.metrics import MULTIPROC_ENV
+    from routerlab.serve.workers import CONFIG_ENV, config_json
+
+    pool = load_pool(pool_file)
+    pool.check_matches(read_manifest(router_dir)["models"], router=str(router_dir))
+    pool.api_keys()  # a missing key variable is one clear error here, not a traceback in every worker
+    # a fresh folder: prometheus_client's multiprocess files of an earlier run must not be summed in
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="routerlab-metrics-")
+    os.environ[CONFIG_ENV] = config_json(str(router_dir), pool, client_keys_env=client_keys_env, **options)
+    err_console.print(
+        f"routerlab gateway on http://{host}:{port}/v1 with {workers} workers (router {router_dir}; {where})"
+    )
+    uvicorn.run(
+        "routerlab.serve.workers:app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=drain,
+    )
 
 
 def _cell(value: object) -> str:

@@ -5,8 +5,10 @@
 1. The endpoint's breaker (:mod:`routerlab.serve.breaker`) is asked first; an open circuit skips the
    model without calling it (attempt error ``circuit_open``).
 2. A slot of the endpoint's ``max_concurrency`` (an :class:`asyncio.Semaphore` per endpoint, per
-   process) is awaited for at most the time left of the request's deadline; when none frees in time
-   the model is skipped (``concurrency_limit``). The wait counts against the deadline.
+   process, first come first served) is awaited for at most the endpoint's timeout and the time
+   left of the request's deadline, whichever is shorter; when none frees in time the model is
+   skipped (``concurrency_limit``) for the next one. The wait counts against the deadline, and the
+   call's own timeout is what is left of the deadline after it.
 3. The call: a 429/5xx answer, a timeout or a connection error is a failure (the breaker counts it,
    the caller falls back); any other answer is a success for the breaker (a 4xx is the client's
    fault, the upstream is alive). A streamed call opens the stream (status line and first chunk);
@@ -133,14 +135,15 @@ class Upstreams:
             self.refresh_gauges()
             return Attempt({"model": name, "status": None, "error": "circuit_open"})
         waited = time.monotonic()
+        endpoint_timeout = self.pool.endpoint(name).timeout_s or DEFAULT_TIMEOUT_S
         try:
-            acquired = await self._acquire(name, left_s)
+            acquired = await self._acquire(name, min(left_s, endpoint_timeout))
         except BaseException:  # cancelled while waiting: a half-open probe goes to the next request
             breaker.abandon()
             raise
         if not acquired:
             breaker.abandon()
-            logger.warning("no concurrency slot of %s within %.3fs; trying the next model", name, left_s)
+            logger.warning("no concurrency slot of %s in time; trying the next model", name)
             return Attempt({"model": name, "status": None, "error": "concurrency_limit"})
         slots = self._slots[name]
         released = False
@@ -152,7 +155,7 @@ class Upstreams:
                 slots.release()
 
         left_s -= time.monotonic() - waited
-        timeout = min(self.pool.endpoint(name).timeout_s or DEFAULT_TIMEOUT_S, max(left_s, 0.001))
+        timeout = min(endpoint_timeout, max(left_s, 0.001))
         started = time.monotonic()
         try:
             result = await (self._open_stream(name, body, timeout) if stream else self._send(name, body, timeout))
