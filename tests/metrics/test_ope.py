@@ -44,6 +44,8 @@ def test_result_carries_the_same_values_and_diagnostics() -> None:
     assert (d.n, d.n_matched, d.match_rate, d.max_weight) == (4, 2, 0.5, 4.0)
     assert d.ess == pytest.approx(36 / 20)  # (Σw)² / Σw² = 6² / (4 + 16)
     assert d.n_unsupported == 1
+    unknown = off_policy_value(**KW, target_propensities=np.array([0.5, np.nan, np.nan, 0.0]))
+    assert unknown.diagnostics.n_unsupported == 1  # NaN: not known, not counted as unsupported
     assert any("never tries" in w for w in d.warnings) and any("effective sample size" in w for w in d.warnings)
     for iv in out.estimates.values():
         assert iv.low <= iv.estimate <= iv.high or np.isclose(iv.low, iv.estimate)

@@ -229,3 +229,20 @@ def test_splits_follow_the_fractions_and_models_option(tmp_path: Path) -> None:
         routing_data_from_log(records, models=["big"])
     with pytest.raises(ValueError, match=r"--val \+ --test must leave some queries for train"):
         routing_data_from_log(records, val=0.5, test=0.5)
+
+
+def test_target_support_is_unknown_when_a_budget_shrank_the_logged_ranking(
+    tmp_path: Path, fitted: tuple[Any, Path]
+) -> None:
+    """ε = 0.5 over K = 2 admissible models (a budget left one out): P = 0.75 for the greedy, 0.25 for the other."""
+    rows = [
+        (record(query=MATH[0], greedy="small", chosen="small", answered_by="small", epsilon=0.5, propensity=0.75), 0.0),
+        (record(query=MATH[1], greedy="small", chosen="big", answered_by="big", epsilon=0.5, propensity=0.25), 1.0),
+        (record(query=CHAT[0], greedy="mid", chosen="mid", answered_by="mid", epsilon=0.5, propensity=0.75), 1.0),
+    ]
+    result = evaluate_on_log(read_log(write_log(tmp_path / "log.sqlite", rows)), fitted[1], n_resamples=50)
+    # the target picks big, big, small: big's admissibility is unknown on row 0, known (it was drawn) on row 1;
+    # small is neither greedy nor chosen on row 2
+    np.testing.assert_array_equal(np.isnan(result.bandit.target_propensities), [True, False, True])
+    assert result.bandit.target_propensities[1] == pytest.approx(0.25)
+    assert result.n_unknown_support == 2 and result.value.diagnostics.n_unsupported == 0

@@ -88,10 +88,7 @@ def _cell(value: float) -> str:
 def _print_table(result: LogEvaluation, log: Path) -> None:
     b, v = result.bandit, result.value
     pct = f"{v.logged.level:.0%} CI"
-    table = Table(
-        title=f"{b.target} at {b.policy} on {log.name}: {b.n} of {b.n_records} records "
-        f"(q̂ = {b.reward_model} router's scores)"
-    )
+    table = Table(title=f"{b.target} at {b.policy} on {log.name}")
     for col, justify in (("estimator", "left"), ("value", "right"), (pct, "right")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for key, iv in v.estimates.items():
@@ -105,8 +102,9 @@ def _print_table(result: LogEvaluation, log: Path) -> None:
     console.print(
         f"used {d.n} of {b.n_records} records · match rate {d.match_rate:.1%} ({d.n_matched}) · "
         f"effective sample size {d.ess:.1f} · max weight {d.max_weight:.3g} · "
-        f"bootstrap {v.n_resamples} resamples, seed {v.seed}",
+        f"bootstrap {v.n_resamples} resamples, seed {v.seed} · q̂ of DR and DM: the {b.reward_model} router's scores",
         highlight=False,
+        soft_wrap=True,
     )
     if b.excluded:
         console.print("excluded: " + "; ".join(f"{n} {reason}" for reason, n in b.excluded.items()), highlight=False)

@@ -84,8 +84,10 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _check_propensities(value: object, n: int, name: str = "propensities", *, zero_ok: bool = False) -> np.ndarray:
+    """Probabilities in (0, 1]; with ``zero_ok`` (a target's action) in [0, 1] or NaN for unknown."""
     p = _vector(value, name, n).astype(np.float64)
-    bad = ~np.isfinite(p) | (p < 0 if zero_ok else p <= 0) | (p > 1)
+    known = ~np.isnan(p) if zero_ok else np.ones(len(p), dtype=bool)
+    bad = known & (~np.isfinite(p) | (p < 0 if zero_ok else p <= 0) | (p > 1))
     if bad.any():
         i = _first_bad(bad)
         span = "[0, 1]" if zero_ok else "(0, 1]"
@@ -283,7 +285,7 @@ def off_policy_value(
     probability of it, in (0, 1]), ``rewards`` (in [0, 1]) and ``target_actions`` (the target's
     model index) are one entry per record; ``reward_model`` (n, m) is ``q̂``, the estimated reward of
     every model on every record (DR and DM are left out without it); ``target_propensities`` is the
-    logging policy's probability of the *target's* action (0 flags an unsupported record).
+    logging policy's probability of the *target's* action (0 flags an unsupported record, NaN: unknown).
     Intervals: percentile bootstrap over records, ``n_resamples`` resamples from ``seed``.
     """
     if not 0 < level < 1:
@@ -298,7 +300,7 @@ def off_policy_value(
     if target_propensities is not None:
         tp = _check_propensities(target_propensities, n, "target_propensities", zero_ok=True)
         p = np.asarray(propensities, dtype=np.float64)
-        off = matched & ~np.isclose(tp, p)
+        off = matched & ~np.isnan(tp) & ~np.isclose(tp, p)
         if off.any():
             i = _first_bad(off)
             raise ValueError(

@@ -86,13 +86,18 @@ _FIXES = {
 
 
 class _Exclusions:
-    """Counts of the records left out, by reason (in first-seen order)."""
+    """Counts of the records left out, by reason (in the order the reasons are tested)."""
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+        self._counts: dict[str, int] = {}
 
     def add(self, reason: str) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
+        self._counts[reason] = self._counts.get(reason, 0) + 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        order = list(_FIXES)
+        return {reason: self._counts[reason] for reason in sorted(self._counts, key=order.index)}
 
     def nothing_left(self, n_records: int, what: str) -> ValueError:
         parts = "; ".join(f"{n} {reason} ({_FIXES[reason]})" for reason, n in self.counts.items())
