@@ -38,6 +38,8 @@ def test_serve_is_a_command() -> None:
     assert result.exit_code == 0 and "--pool" in result.output
     assert "--log" in result.output and "--log-queries" in result.output
     assert "--max-body-bytes" in result.output
+    for option in ("--breaker-failures", "--breaker-cooldown", "--explore", "--seed", "--client-keys-env", "--workers"):
+        assert option in result.output, option
     assert runner.invoke(app, ["serve-log", "--help"]).exit_code == 0
 
 

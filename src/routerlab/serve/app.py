@@ -1,24 +1,55 @@
 """The routing gateway: an OpenAI-compatible HTTP server that picks a pool model per request.
 
-``create_app(router_dir, pool)`` returns a FastAPI app with
+``create_app(router_dir, pool, ...)`` returns a FastAPI app; the parts live in their own modules
+(:mod:`.gateway` the request handling, :mod:`.policy` the policy, :mod:`.upstreams` the calls,
+:mod:`.breaker`, :mod:`.explore`, :mod:`.metrics`, :mod:`.auth`, :mod:`.log`, :mod:`.workers`).
 
-* ``POST /v1/chat/completions``: ``model`` is ``"router"`` (the default policy, a
-  cost weight ``default_lambda``), ``"router:lambda=0.3"`` (cost-utility at λ = 0.3),
-  ``"router:budget=0.002"`` (best estimated quality within a per-query cost budget, in the router's
-  cost unit), or a pool model's own name (no routing, no fallback). The chosen model's request is
-  the client's body with ``model`` set to the upstream's model id (and the endpoint's
+**Endpoints**
+
+* ``POST /v1/chat/completions``: ``model`` is ``"router"`` (the default policy, a cost weight
+  ``default_lambda``), ``"router:lambda=0.3"`` (cost-utility at λ = 0.3), ``"router:budget=0.002"``
+  (best estimated quality within a per-query cost budget, in the router's cost unit), or a pool
+  model's own name (no routing, no fallback). A ``routing`` object in the body sets the policy of a
+  ``"router"`` request instead (``{"routing": {"lambda": 0.3}}`` or ``{"routing": {"budget":
+  0.002}}``; :mod:`.policy`); it is removed from the body sent upstream. The chosen model's request
+  is the client's body with ``model`` set to the upstream's model id (and the endpoint's
   ``extra_body`` merged in); its JSON answer comes back unchanged, with the headers
-  ``x-routerlab-model`` (the pool model that answered) and ``x-routerlab-policy``
-  (``lambda=0.3``, ``budget=0.002`` or ``model``).
+  ``x-routerlab-model`` (the pool model that answered), ``x-routerlab-policy`` (``lambda=0.3``,
+  ``budget=0.002`` or ``model``), ``x-routerlab-explored`` (``true``/``false``, routed requests) and
+  ``x-request-id``.
+* ``POST /v1/feedback``: ``{"request_id": str, "score": number in [0, 1]}`` stores a score for a
+  logged request (:meth:`.log.DecisionLog.feedback`, in a worker thread) and answers
+  ``{"request_id", "score", "updates"}`` (``updates``: earlier scores it replaced). An unknown id is a
+  404 ``request_not_found``; a bad field a 400 naming it; a gateway without a log a 409
+  ``no_decision_log``.
+* ``GET /v1/models`` lists ``router`` and the pool.
+* ``GET /healthz`` is liveness (the process answers; it says the router and pool); ``GET /readyz``
+  is 200 when the router is loaded and at least one upstream is configured, else 503.
+* ``GET /metrics``: Prometheus text format (:mod:`.metrics`: requests, decisions, answers,
+  fallbacks, upstream errors, cost, latency histograms, breaker states, in-flight requests).
+
+**Behaviour**
+
 * **Fallback.** An upstream answering 429 or 5xx, timing out or refusing the connection is skipped
-  for the next model of the router's ranking (:mod:`routerlab.serve.routing`), all within one
-  deadline (``deadline_s``); when none answers, one 503 in the OpenAI error format. An upstream's
-  other 4xx (the client's request is at fault) is passed back as is.
-* **Decision log** (:mod:`routerlab.serve.log`): with ``log=PATH`` every chat request, malformed
-  ones included (their status and error code), appends one SQLite record, committed before the
-  response is returned; every chat response carries ``x-request-id``, the record's key. The query
-  text is recorded only with ``log_queries=True``. ``log=None`` (the default here; the CLI's default
-  is ``routerlab-serve.sqlite``) logs nothing.
+  for the next model of the router's ranking (:mod:`.routing`), all within one deadline
+  (``deadline_s``); when none answers, one 503 in the OpenAI error format (``upstreams_unavailable``).
+  An upstream's other 4xx (the client's request is at fault) is passed back as is.
+* **Circuit breaker** per upstream (:mod:`.breaker`, per process): open after
+  ``breaker_failures`` consecutive failures (default 5), for ``breaker_cooldown_s`` (default 30 s),
+  then one probe request. An open upstream is skipped without being called (attempt error
+  ``circuit_open``); when every candidate is open the request gets one 503 ``no_healthy_upstream``
+  and nothing is called.
+* **Concurrency.** Each endpoint's ``max_concurrency`` is a per-process limit (:mod:`.upstreams`):
+  a request waits for a slot at most the endpoint's timeout and the rest of its deadline, then moves
+  to the next model (attempt error ``concurrency_limit``).
+* **Exploration** (:mod:`.explore`): with ``explore=ε`` the first model tried is drawn uniformly from
+  the ranking with probability ε (``seed`` fixes the draws); the fallbacks follow the ranking. The
+  log records ``greedy``, ``chosen``, ``epsilon`` and the exact ``propensity``.
+* **Decision log** (:mod:`.log`): with ``log=PATH`` every chat request, malformed ones included
+  (their status and error code), appends one SQLite record, committed before the response is
+  returned, with the writing process's id (``worker``). The query text is recorded only with
+  ``log_queries=True``. ``log=None`` (the default here; the CLI's default is
+  ``routerlab-serve.sqlite``) logs nothing.
 * **Streaming.** A request with ``"stream": true`` is forwarded with ``stream: true`` and the
   upstream's ``text/event-stream`` bytes are passed through unchanged (same headers as above).
   Fallback applies only before the first byte reaches the client: a 429/5xx, a timeout or a
@@ -26,22 +57,29 @@
   next model. Once bytes have been sent, an upstream failure ends the stream (the client sees a
   truncated stream, without ``data: [DONE]``); the gateway cannot switch model mid-answer. The
   deadline covers opening the stream; after that each read waits at most the endpoint's timeout.
-  The decision log record is written when the stream ends (status, model, latency, and tokens and
-  cost when an event carries ``usage``, e.g. with ``stream_options: {"include_usage": true}``);
-  ``error_code`` is ``stream_interrupted`` when the upstream failed mid-stream and
-  ``client_disconnected`` when the client went away.
+  The record is written when the stream ends, before its last message (status, model, latency, and
+  tokens and cost when an event carries ``usage``, e.g. with ``stream_options: {"include_usage":
+  true}``); ``error_code`` is ``stream_interrupted`` when the upstream failed mid-stream and
+  ``client_disconnected`` when the client went away. The endpoint's concurrency slot is held until
+  the stream ends.
 * **Body limit.** A request body over ``max_body_bytes`` (default 1 MB) gets a 413 in the OpenAI
   error format (code ``body_too_large``), judged by ``Content-Length`` or, for a chunked body, while
   reading it: the body is never read whole.
-* ``GET /v1/models`` lists ``router`` and the pool; ``GET /healthz`` is a liveness check (the
-  process answers; it says the router and pool); ``GET /readyz`` is 200 when the router is loaded
-  and at least one upstream is configured, else 503.
+* **Client keys** (:mod:`.auth`): with ``client_keys``, ``/v1/*`` needs ``Authorization: Bearer
+  <key>`` (constant-time comparison), else a 401 ``invalid_api_key``; ``/healthz``, ``/readyz`` and
+  ``/metrics`` stay open.
+* **Workers and shutdown.** ``routerlab serve --workers N`` runs N processes from the factory in
+  :mod:`.workers`; the log file and the metrics are shared, breakers, slots and exploration draws
+  are per process. On SIGTERM uvicorn stops accepting connections and waits up to the deadline for
+  in-flight requests (each is answered and logged), then the process exits 0. ``/readyz`` cannot
+  report the drain: uvicorn closes the listening socket and idle connections at once.
 
 Every malformed request (not JSON, not an object, no ``messages``, no user message, an unknown
-model, λ outside [0, 1], a negative budget, an unknown policy key, a body over the limit) is a 4xx
-with an OpenAI error body ``{"error": {"message", "type", "param", "code"}}``, never a 500. API keys are
-read once at start from each endpoint's ``api_key_env`` and sent only as the upstream's
-``Authorization`` header; they are never logged nor put in a response.
+model, λ outside [0, 1], a negative budget, an unknown policy key, a bad ``routing`` object, a body
+over the limit, a missing client key) is a 4xx with an OpenAI error body ``{"error": {"message",
+"type", "param", "code"}}``, never a 500. Upstream API keys are read once at start from each
+endpoint's ``api_key_env`` and sent only as the upstream's ``Authorization`` header; neither they nor
+client keys are ever logged nor put in a response.
 """
 
 # no "from __future__ import annotations": FastAPI reads the handlers' annotations (Request) at run time
