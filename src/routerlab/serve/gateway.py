@@ -183,9 +183,12 @@ class Gateway:
         }
         try:
             return await self._chat(request, record, started)
-        except BaseException:
-            if "status" not in record:  # not answered (cancelled): still counted and logged once
-                record.update(status=499, error_code="client_disconnected")
+        except BaseException as exc:
+            if "status" not in record:  # not answered: still counted and logged once
+                if isinstance(exc, asyncio.CancelledError):
+                    record.update(status=499, error_code="client_disconnected")
+                else:
+                    record.update(status=500, error_code="internal_error")
             with anyio.CancelScope(shield=True):
                 await self._finish(record, started)
             raise
