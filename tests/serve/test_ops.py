@@ -291,7 +291,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
         raise
 
 
-@pytest.mark.slow  # ~10 s: two worker processes start and serve 200 requests
 def test_two_workers_log_each_request_once_and_sum_their_metrics(fitted: Any, upstreams: Any, tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite"
     proc, base = _start(fitted[1], _pool_file(tmp_path, upstreams), log, "--workers", "2")
