@@ -40,8 +40,11 @@ per-endpoint slots queue nothing the upstreams could not take.
    record's ``answered_by`` is the response's ``x-routerlab-model``;
 3. every upstream attempt in the log is what the plan made it: a planned 429 or 500 is that status,
    a planned hang a timeout, a planned drop a connection error, no fault a 200, except on the down
-   model, where a 500 may be the window's; no request sent after ``small`` went down and answered
-   before it came back was answered by ``small``; the model that answered had no fault planned;
+   model, where a 500 may be the window's, and except a timeout where the plan asked for none (an
+   answer slower than ``timeout_s`` on a loaded machine: the gateway rightly fell back; counted and
+   printed); a model skipped without a call (``circuit_open``, ``concurrency_limit``) is counted
+   apart; no request sent after ``small`` went down and answered before it came back was answered
+   by ``small``; the model that answered had no fault planned;
 4. if the gateway serves ``/metrics`` (Prometheus text): ``routerlab_fallbacks_total`` (moves from a
    model to the next of the ranking) equals the log's sum over records of ``len(attempts) - 1``,
    and ``routerlab_answers_total`` by model equals the log's ``answered_by`` counts. (The number of
@@ -204,7 +207,9 @@ async def run_client(
                 await _set_down(down[0], None)
             return i
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # idle connections expire after 2 s, before the server's keep-alive timeout (uvicorn: 5 s), else a request sent
+    # on a connection the server is closing at that moment fails with a ReadError (both default to 5 s)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=gateway_url, timeout=timeout_s, limits=limits) as client:
 
         async def worker() -> None:
@@ -218,7 +223,7 @@ async def run_client(
                     if r.status_code != 200:
                         got.error = r.text[:300]
                 except httpx.HTTPError as exc:
-                    got = Answer(i, 0, None, None, 0, sent, 0, f"{type(exc).__name__}: {exc}")
+                    got = Answer(i, 0, None, None, 0, sent, 0, f"{type(exc).__name__}: {exc!r}")
                 got.done = time.monotonic()
                 got.latency_s = got.done - sent
                 answers[i] = got
@@ -314,11 +319,11 @@ def check(
         max_ms=max(lat, default=float("nan")),
     )
     bad = [a for a in answers if a.status != 200]
+    shown = [(a.i, a.status, round(a.latency_s * 1000), a.error) for a in bad[:4]]
     rep.ok(
         "every response is 200",
         len(answers) == n and not bad,
-        f"{statuses.get(200, 0)} of {n} are 200"
-        + (f"; first others: {[(a.i, a.status, a.error) for a in bad[:3]]}" if bad else ""),
+        f"{statuses.get(200, 0)} of {n} are 200" + (f"; first others (i, status, ms, error): {shown}" if bad else ""),
     )
 
     # 2. one record per request
@@ -337,6 +342,7 @@ def check(
 
     # 3. every attempt is what the plan made it
     wrong: list[str] = []
+    slow = 0  # timeouts the plan did not ask for: the upstream's answer took longer than timeout_s (a loaded machine)
     down_hits = 0
     in_window_by_down_model = 0
     attempts_hist: Counter[int] = Counter()
@@ -346,6 +352,7 @@ def check(
     fallbacks = 0  # requests answered by another model than the first choice
     moves = 0  # moves to the next model of the ranking (skips included): sum of (attempts - 1)
     skips: Counter[str] = Counter()
+    skipped_after_up = 0  # the down model skipped (circuit open) on requests sent after it came back: recovery cost
     for a in answers:
         r = by_id.get(a.request_id or "")
         if r is None:
@@ -361,11 +368,16 @@ def check(
             kind = attempt_kind(t)
             if kind in SKIPS:  # not called: nothing to compare with the plan
                 skips[f"{t['model']}:{kind}"] += 1
+                after_up = run.up_at is not None and a.sent > run.up_at
+                skipped_after_up += after_up and t["model"] == DOWN_MODEL and kind == "circuit_open"
                 continue
             if kind != "ok":
                 errors[(t["model"], kind)] += 1
             want = faults.get(t["model"], "ok")
             if kind == want:
+                continue
+            if kind == "timeout":
+                slow += 1
                 continue
             if t["model"] == DOWN_MODEL and kind == "500":
                 down_hits += 1
@@ -387,11 +399,13 @@ def check(
         fallbacks=fallbacks,
         moves=moves,
         skips=dict(sorted(skips.items())),
+        skipped_after_up=skipped_after_up,
         attempts_hist=dict(sorted(attempts_hist.items())),
         upstream_errors={f"{m}:{k}": c for (m, k), c in sorted(errors.items())},
         chosen=dict(chosen),
         answered=dict(answered),
         down_hits=down_hits,
+        slow=slow,
         planned={m: dict(Counter(p[m] for p in plan.faults if m in p)) for m in MODELS},
         cleared=plan.cleared,
     )
@@ -433,8 +447,15 @@ def format_report(rep: Report, *, header: Sequence[str] = ()) -> str:
         f"({100 * f['fallbacks'] / n:.1f} %); {f['moves']:,} moves to a next model"
     )
     out.append(f"attempts per request (skips included): {f['attempts_hist']}")
-    out.append(f"skipped without a call (model:reason): {f['skips']}")
-    out.append(f"upstream errors by model:kind: {f['upstream_errors']} (down-window 500s: {f['down_hits']})")
+    out.append(
+        f"skipped without a call (model:reason): {f['skips']}; {DOWN_MODEL} skipped on requests sent after it "
+        f"came back up: {f['skipped_after_up']}"
+    )
+    out.append(f"upstream errors by model:kind: {f['upstream_errors']}")
+    out.append(
+        f"  of which down-window 500s: {f['down_hits']}; timeouts not planned (an answer slower than timeout_s): "
+        f"{f['slow']}"
+    )
     out.append("checks:")
     out.extend(rep.lines)
     out.append("PASSED" if not rep.failures else f"FAILED ({len(rep.failures)} checks)")
@@ -546,8 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--down-from", type=int, default=3_000, help="first request sent with 'small' down")
     parser.add_argument("--down-to", type=int, default=6_000, help="first request sent with 'small' up again")
-    parser.add_argument("--timeout", type=float, default=0.5, help="each endpoint's timeout_s")
-    parser.add_argument("--hang", type=float, default=2.0, help="seconds a planned hang sleeps (> --timeout)")
+    parser.add_argument("--timeout", type=float, default=1.0, help="each endpoint's timeout_s")
+    parser.add_argument("--hang", type=float, default=3.0, help="seconds a planned hang sleeps (> --timeout)")
     parser.add_argument("--deadline", type=float, default=15.0, help="the gateway's deadline (> 3 x --timeout)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=None, help="keep the router, pool and log in this folder")
