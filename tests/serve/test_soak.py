@@ -5,7 +5,9 @@ this process. Each request carries a fault plan the mock upstreams obey (429, 50
 connection, at each upstream's own rates), and ``small`` is down (500 to everything) for requests
 100-199. **Precondition, by construction:** ``mid`` and ``big`` never fail the same request, so
 every request has a healthy upstream; the claim is then zero client-visible errors, one log record
-per request, and every logged attempt exactly what the plan made it.
+per request, and every logged attempt exactly what the plan made it (a timeout the plan did not ask
+for, an answer slower than the endpoint's 0.5 s on a loaded machine, is counted, not failed).
+About 4-6 s here.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from benchmarks.soak_serve import (
 from tests.serve.helpers import gateways
 
 N, CONCURRENCY, DOWN = 300, 16, (100, 200)
-TIMEOUT_S, HANG_S, DEADLINE_S = 0.25, 1.0, 5.0  # a hang outlasts the endpoint timeout, the deadline outlasts both
+TIMEOUT_S, HANG_S, DEADLINE_S = 0.5, 1.5, 5.0  # a hang outlasts the endpoint timeout, the deadline outlasts both
 IDS = {m: f"{m}-id" for m in MODELS}  # the conftest router's pool: the upstream model id of each model
 
 
