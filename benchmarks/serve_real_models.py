@@ -375,6 +375,10 @@ def check(sent: Sequence[Sent], records: Sequence[dict[str, Any]], models: Seque
 
 
 # ------------------------------------------------------------------------------------------------ main
+def _usd(cost: float | None) -> str:
+    return "-" if cost is None else f"${cost:.2e}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the steps of the module doc and print what happened; 0 when every check passed."""
     from routerlab.serve.log import read_log
@@ -426,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             r = by_id.get(s.request_id or "", {})
             print(
                 f"  {s.model:<18} {'stream' if s.stream else 'plain ':<6} -> {s.routed_to} {s.status} "
-                f"tokens {r.get('prompt_tokens')}+{r.get('completion_tokens')} cost ${r.get('cost_usd') or 0:.2e}: "
+                f"tokens {r.get('prompt_tokens')}+{r.get('completion_tokens')} cost {_usd(r.get('cost_usd'))}: "
                 f"{s.text[:70]!r}"
             )
         failures = check(sent, records, list(urls))
