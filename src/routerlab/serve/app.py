@@ -59,6 +59,7 @@ from typing import Any
 
 from routerlab._optional import optional_dependency
 from routerlab.routers.persist import load_router, read_manifest
+from routerlab.serve.batching import DecisionBatcher
 from routerlab.serve.log import DecisionLog
 from routerlab.serve.pool import DEFAULT_TIMEOUT_S, Pool
 from routerlab.serve.routing import PolicySpec, RequestRouter, query_text
@@ -248,6 +249,7 @@ def create_app(
     pool.check_matches(manifest["models"], router=str(folder))
     router = RequestRouter(load_router(folder), cost_unit=manifest.get("cost_unit"))
     router.decide("warm-up")  # loads the encoder now, and a router that cannot decide from text fails at start
+    batcher = DecisionBatcher(router)  # concurrent requests share one router call (routerlab.serve.batching)
     keys = pool.api_keys()
     store = DecisionLog(log) if log is not None else None
     logger.info("routing over %s with %s (default lambda=%g)", list(pool.names), router.label, default_lambda)
@@ -432,7 +434,7 @@ def create_app(
                     raise GatewayError(
                         400, "Routing needs a user message with text content.", param="messages", code="no_user_message"
                     )
-                candidates, scores = await asyncio.to_thread(router.rank, text, target)
+                candidates, scores = await batcher.rank(text, target)
                 policy = target.label
                 record.update(lam=None if target.budget is not None else target.lam, budget=target.budget)
                 record["scores"] = scores
