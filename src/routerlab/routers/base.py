@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from routerlab.data.schema import RoutingData
+from routerlab.data.schema import OPTIONAL_MATRICES, RoutingData
 from routerlab.decisions import CostScale, Decisions, Policy
 from routerlab.errors import NotFittedError, SchemaError
 from routerlab.routers._params import Constraint, validate_params
@@ -163,7 +163,7 @@ class Router:
                 f"{type(self).__name__} was fitted on models {list(self.model_names_)} but got {data.model_names}; "
                 "use data.select_models(...) to match the training pool."
             )
-        view = data if self.needs_outcomes else data.without_outcomes()
+        view = data if self.needs_outcomes or _without_outcomes(data) else data.without_outcomes()
         scores = np.asarray(self._predict_scores(view, X), dtype=np.float64)
         if scores.shape != (data.n_queries, data.n_models):
             raise RuntimeError(
@@ -242,6 +242,17 @@ class Router:
                 )
             if not np.isfinite(X).all():
                 raise SchemaError(f"{where}: features X contain NaN or infinite values; re-encode the queries.")
+
+
+def _without_outcomes(data: RoutingData) -> bool:
+    """True when ``data`` already is what :meth:`RoutingData.without_outcomes` returns (no Y, gold, answers).
+
+    Deciding on such data (a pipeline's inner router, the gateway's table of requests) then skips a
+    validated copy: ~0.3 ms per call, most of a one-query decision's bookkeeping.
+    """
+    if data.gold is not None or any(getattr(data, attr) is not None for attr in OPTIONAL_MATRICES):
+        return False
+    return bool(np.isnan(data.Y).all())
 
 
 def describe(router: Router) -> str:

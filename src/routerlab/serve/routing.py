@@ -9,11 +9,23 @@ metric and report uses. The fallback order after the choice is the router's own 
 cost-utility ``(1 − λ)·p̂ − λ·c̃`` at the request's λ (:func:`~routerlab.decisions.utility_terms`),
 ties to the cheaper model; under a budget, only the other models whose estimated cost is within it,
 best estimated quality first.
+
+Requests are decided in batches (:meth:`RequestRouter.rank_many`, fed by
+:class:`routerlab.serve.batching.DecisionBatcher`): one n-row table, one encoder call and one
+router call for n queries, each row's choice and order exactly those of deciding it alone (a kNN
+router's search, a ``(n, d) @ (d, n_train)`` product, reads the training matrix once per batch
+instead of once per query). Decisions run with the BLAS / OpenMP thread pools limited to
+``threads`` (default 1): their workers busy-wait, and on a machine whose cores are shared with the
+event loop, the upstream calls and other processes, one query's kNN search took 6–25× longer with
+two threads than with one in our timings (benchmarks/bench_serve.py).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +33,14 @@ import numpy as np
 
 from routerlab.data.features.value import featurize
 from routerlab.data.schema import ModelInfo, RoutingData
-from routerlab.decisions import Budget, Decisions, Policy, policy_for, utility_terms
+from routerlab.decisions import Budget, Decisions, Policy, policy_for, select, utility_terms
 from routerlab.routers.base import Router
 from routerlab.routers.pipeline import FeatureRouter
 
-__all__ = ["PolicySpec", "RequestRouter", "query_text"]
+__all__ = ["PolicySpec", "Ranked", "RequestRouter", "query_text"]
+
+#: a request's ranking (the chosen model first, then its fallbacks) and each model's estimated quality
+Ranked = tuple[list[str], dict[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,38 +79,71 @@ def query_text(messages: list[Any]) -> str | None:
 
 
 class RequestRouter:
-    """A fitted router deciding one query at a time (thread-safe: one decision at a time)."""
+    """A fitted router deciding queries, one batch at a time (thread-safe: one decision at a time).
 
-    def __init__(self, router: Router, *, cost_unit: str | None) -> None:
+    ``threads`` caps the BLAS / OpenMP thread pools while deciding (see the module doc); None leaves
+    them as they are.
+    """
+
+    def __init__(self, router: Router, *, cost_unit: str | None, threads: int | None = 1) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None (no limit); got {threads!r}.")
         self.router = router
         self.models: tuple[str, ...] = tuple(router.model_names_)
         self.cost_unit = cost_unit or "usd"
+        self.threads = threads
+        self._infos = tuple(ModelInfo(name) for name in self.models)
         self._lock = threading.Lock()
+        self._controller: Any = None
+        self._decided_once = False
 
     @property
     def label(self) -> str:
         """The router's label (``knn (hashing)``) or registry name."""
         return str(getattr(self.router, "label", self.router.name))
 
-    def decide(self, text: str) -> Decisions:
-        """The router's decisions on the one query ``text``."""
-        m = len(self.models)
-        data = RoutingData(
+    def _limited(self) -> AbstractContextManager[Any]:
+        if self.threads is None:
+            return nullcontext()
+        if self._controller is None:
+            from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
+
+            # Built once: scanning the loaded libraries costs ~2 ms, limiting with the result ~60 µs.
+            self._controller = ThreadpoolController()
+        return self._controller.limit(limits=self.threads)  # type: ignore[no-any-return]
+
+    def _table(self, texts: Sequence[str]) -> RoutingData:
+        n, m = len(texts), len(self.models)
+        return RoutingData(
             name="serve",
-            query_ids=np.array(["request"], dtype=object),
-            sources=np.array(["serve"], dtype=object),
-            splits=np.array(["test"], dtype=object),
-            models=tuple(ModelInfo(name) for name in self.models),
-            Y=np.full((1, m), np.nan),
-            cost=np.full((1, m), np.nan),
+            query_ids=np.array([f"request-{i}" for i in range(n)], dtype=object),
+            sources=np.full(n, "serve", dtype=object),
+            splits=np.full(n, "test", dtype=object),
+            models=self._infos,
+            Y=np.full((n, m), np.nan),
+            cost=np.full((n, m), np.nan),
             cost_unit=self.cost_unit,
-            texts=np.array([text], dtype=object),
+            texts=np.array(list(texts), dtype=object),
         )
-        with self._lock:
+
+    def decide_many(self, texts: Sequence[str]) -> Decisions:
+        """The router's decisions on ``texts`` (row ``i`` is ``texts[i]``): one encoder call, one router call."""
+        data = self._table(texts)
+        with self._lock, self._limited():
             if isinstance(self.router, FeatureRouter):
                 features = featurize(data, self.router.encoder, cache=False)
-                return self.router.decide(data, features)
-            return self.router.decide(data)
+                decided = self.router.decide(data, features)
+            else:
+                decided = self.router.decide(data)
+            if not self._decided_once:
+                # the first decision loads the encoder's model (torch's OpenMP runtime among its
+                # libraries): scan the thread pools again so that the limit covers it
+                self._decided_once, self._controller = True, None
+            return decided
+
+    def decide(self, text: str) -> Decisions:
+        """The router's decisions on the one query ``text``."""
+        return self.decide_many([text])
 
     @property
     def encoder(self) -> str | None:
@@ -107,18 +155,49 @@ class RequestRouter:
         """The chosen model first, then the fallbacks in the router's own order (see the module doc)."""
         return self.rank(text, spec)[0]
 
-    def rank(self, text: str, spec: PolicySpec) -> tuple[list[str], dict[str, float]]:
+    def rank(self, text: str, spec: PolicySpec) -> Ranked:
         """:meth:`ranking` and the router's estimated quality of each model (its Decisions' scores)."""
-        decided = self.decide(text)
-        chosen = int(decided.choose(spec.policy)[0])
-        scores = np.asarray(decided.scores[0], dtype=np.float64)
-        cost = np.asarray(decided.cost_estimate[0], dtype=np.float64)
-        if isinstance(spec.policy, Budget):
-            allowed = np.flatnonzero(cost <= spec.policy.max_cost)
-            order = sorted(allowed.tolist(), key=lambda j: (-scores[j], cost[j]))
+        return self.rank_many([text], [spec])[0]
+
+    def rank_many(self, texts: Sequence[str], specs: Sequence[PolicySpec]) -> list[Ranked]:
+        """:meth:`rank` of each ``(texts[i], specs[i])``, decided in one batch (one encoder and one router call).
+
+        Rows sharing a policy are chosen together (:func:`routerlab.decisions.select`, the function
+        :meth:`Decisions.choose` applies); a row's outcome does not depend on the other rows.
+        """
+        if len(texts) != len(specs):
+            raise ValueError(f"rank_many needs one policy per text; got {len(texts)} texts and {len(specs)} policies.")
+        if not texts:
+            return []
+        decided = self.decide_many(texts)
+        scores = np.asarray(decided.scores, dtype=np.float64)
+        cost = np.asarray(decided.cost_estimate, dtype=np.float64)
+        groups: defaultdict[PolicySpec, list[int]] = defaultdict(list)
+        for i, spec in enumerate(specs):
+            groups[spec].append(i)
+        ranked: list[Ranked | None] = [None] * len(texts)
+        for spec, rows in groups.items():
+            picked = np.asarray(rows, dtype=np.intp)
+            available = None if decided.available is None else decided.available[picked]
+            chosen = select(scores[picked], cost[picked], spec.policy, decided.scale, available)
+            for i, choice in zip(rows, chosen.tolist(), strict=True):
+                ranked[i] = self._ranked(scores[i], cost[i], int(choice), spec, decided)
+        return [r for r in ranked if r is not None]
+
+    def _ranked(
+        self, scores: np.ndarray, cost: np.ndarray, chosen: int, spec: PolicySpec, decided: Decisions
+    ) -> Ranked:
+        """One row's ranking: ``chosen`` first, then the rest by (−estimate, cost), ties to the lower column."""
+        policy = spec.policy
+        if isinstance(policy, Budget):
+            allowed = np.flatnonzero(cost <= policy.max_cost)
+            # np.lexsort is stable and sorts by its last key first: (-score, cost, column), as sorted() did
+            order = allowed[np.lexsort((cost[allowed], -scores[allowed]))].tolist()
         else:
             norm = decided.scale.normalize(cost[None, :])[0]
             utility = utility_terms(scores[None, :], norm[None, :], spec.lam)[0]
-            order = sorted(range(len(self.models)), key=lambda j: (-utility[j], cost[j]))
-        ranked = [self.models[chosen]] + [self.models[j] for j in order if j != chosen]
-        return ranked, {m: float(scores[j]) for j, m in enumerate(self.models)}
+            order = np.lexsort((cost, -utility)).tolist()
+        names = self.models
+        return [names[chosen]] + [names[j] for j in order if j != chosen], dict(
+            zip(names, scores.tolist(), strict=True)
+        )
