@@ -84,3 +84,21 @@ def test_command_line_down_and_plan() -> None:
             assert _ask(v1, "a", mock_faults={"a": "429"}).status_code == 429
     finally:
         stop()
+
+
+def test_a_pool_file_names_the_models_the_mock_serves(tmp_path: object) -> None:
+    from pathlib import Path
+
+    pool = Path(str(tmp_path)) / "pool.yaml"
+    pool.write_text(
+        "endpoints:\n"
+        "  - {name: a, base_url: 'http://127.0.0.1:1/v1', model: a-id, input_price_per_1m: 1, output_price_per_1m: 1}\n"
+        "  - {name: b, base_url: 'http://127.0.0.1:1/v1', input_price_per_1m: 0, output_price_per_1m: 0}\n"
+    )
+    url, stop = serve_in_subprocess(["--pool", str(pool)])
+    try:
+        with httpx.Client(base_url=url) as client:
+            assert [m["id"] for m in client.get("/models").json()["data"]] == ["a-id", "b"]  # the ids sent upstream
+            assert _ask(client, "a-id").status_code == 200 and _ask(client, "a").status_code == 404
+    finally:
+        stop()

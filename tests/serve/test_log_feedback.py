@@ -79,3 +79,29 @@ def test_a_log_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE schema_version SET version = 9")
     with pytest.raises(ValueError, match="schema version 9"):
         DecisionLog(path)
+
+
+def test_serve_log_shows_exploration_fallbacks_and_feedback(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+
+    path = tmp_path / "log.sqlite"
+    log = DecisionLog(path)
+    explored = {**_record("aaaaaaaa1"), "greedy": "big", "chosen": "small", "answered_by": "small"}
+    explored["attempts"] = [{"model": "small", "status": 200, "error": None}]
+    fell_back = {**_record("bbbbbbbb2", "2026-11-30T00:00:01"), "greedy": "big", "chosen": "big", "answered_by": "mid"}
+    fell_back["attempts"] = [
+        {"model": "big", "status": 503, "error": None},
+        {"model": "mid", "status": 200, "error": None},
+    ]
+    log.write(explored)
+    log.write(fell_back)
+    log.feedback("bbbbbbbb2", 0.75, ts="t")
+    log.close()
+    result = CliRunner().invoke(app, ["serve-log", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[2].strip(): line for line in result.output.splitlines() if line.startswith("│")}
+    assert "small *" in rows["aaaaaaaa"] and "* explored" in result.output
+    assert "big → mid" in rows["bbbbbbbb"] and "big:503" in rows["bbbbbbbb"] and "0.75" in rows["bbbbbbbb"]
+    assert "mid:200" not in rows["bbbbbbbb"]  # the answer is not a failure

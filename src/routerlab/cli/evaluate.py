@@ -180,7 +180,8 @@ def pool_template(dataset: RoutingData, base_url: str = "http://127.0.0.1:8001/v
     lines = [
         f"# routerlab serve pool for the models of {dataset.name!r}: set each base_url (ending before",
         "# /chat/completions), 'model' (the id your server expects) and api_key_env where a key is needed.",
-        "# A price left null means cost is not logged for that model (never counted as 0).",
+        "# Prices are USD per 1M tokens, from the data where it posts them; fill in every null (the pool refuses",
+        "# an endpoint without prices rather than count it as free; 0 for a model that really costs nothing).",
         "endpoints:",
     ]
     for m in dataset.models:

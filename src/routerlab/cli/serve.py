@@ -162,35 +162,53 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _failed_attempts(record: dict[str, Any]) -> str:
+    """The attempts before the answer, ``model:status`` or ``model:error`` (``-`` when the first one answered)."""
+    failed = [a for a in record["attempts"] or [] if a["model"] != record["answered_by"] or a["status"] is None]
+    return ", ".join(f"{a['model']}:{a['status'] or a['error']}" for a in failed) or "-"
+
+
 @_friendly_errors
 def serve_log_cmd(
     path: Annotated[Path, typer.Argument(help="The gateway's decision log (routerlab serve --log PATH).")],
     last: Annotated[int, typer.Option("--last", min=1, help="Show the last N requests.")] = 20,
 ) -> None:
-    """Print the last requests of a gateway decision log: policy, chosen model, fallbacks, status, cost."""
+    """Print the last requests of a gateway decision log: policy, choice, fallbacks, status, cost, feedback."""
     from rich.table import Table
 
     from routerlab.cli._common import console
     from routerlab.serve.log import read_log
 
     records = read_log(path, last=last)
-    table = Table(title=f"last {len(records)} requests of {path.name}")
-    for column in ("time", "request", "policy", "chosen", "tried", "answered", "status", "ms", "tokens", "cost $"):
-        table.add_column(column, overflow="fold")
+    days = sorted({r["ts"][:10] for r in records})
+    span = f" ({days[0]}{' to ' + days[-1] if len(days) > 1 else ''}, UTC)" if days else ""
+    table = Table(title=f"last {len(records)} requests of {path.name}{span}")
+    for column in ("time", "request", "policy", "model (chosen → answered)", "failed before"):
+        table.add_column(column, no_wrap=column in ("time", "request"), overflow="fold")
+    for column in ("status", "ms", "tokens", "cost $", "feedback"):
+        table.add_column(column, justify="right", overflow="fold")
+    explored = False
     for r in records:
-        tried = ", ".join(f"{a['model']}:{a['status'] or a['error']}" for a in r["attempts"] or [])
         tokens = "-" if r["prompt_tokens"] is None else f"{r['prompt_tokens']}+{r['completion_tokens']}"
         status = str(r["status"]) + (f" {r['error_code']}" if r["error_code"] else "")
+        model = _cell(r["chosen"])
+        if r["greedy"] is not None and r["chosen"] != r["greedy"]:
+            model += " *"
+            explored = True
+        if r["answered_by"] != r["chosen"]:
+            model += f" → {_cell(r['answered_by'])}"
         table.add_row(
-            r["ts"][:19],
+            r["ts"][11:19] if len(days) == 1 else r["ts"][:19],
             r["request_id"][:8],
             _cell(r["policy"] or r["requested_model"]),
-            _cell(r["chosen"]),
-            tried or "-",
-            _cell(r["answered_by"]),
+            model,
+            _failed_attempts(r),
             status,
             f"{r['latency_ms']:.0f}",
             tokens,
             _cell(r["cost_usd"]),
+            _cell(r["feedback"]),
         )
     console.print(table)
+    if explored:
+        console.print("* explored: the ε-draw chose another model than the router's first (routerlab serve --explore)")

@@ -57,6 +57,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from routerlab._optional import optional_dependency, require
@@ -454,6 +455,18 @@ def serve_in_subprocess(args: Sequence[str] = (), *, host: str = "127.0.0.1") ->
     return line, stop
 
 
+def _pool_models(path: str) -> list[str]:
+    """The model ids a pool file (``routerlab serve --pool``) or collect config sends: each endpoint's ``model``."""
+    from routerlab._yaml import read_yaml
+    from routerlab.collect.config import EndpointConfig
+
+    raw, _ = read_yaml(Path(path), what="pool", expected="a mapping with 'endpoints' (a list of endpoints)")
+    endpoints = raw.get("endpoints") if isinstance(raw, dict) else None
+    if not isinstance(endpoints, list) or not endpoints:
+        raise SystemExit(f"{path}: no 'endpoints' list; give a routerlab serve pool file or a collect config.")
+    return [EndpointConfig.model_validate(e).model_id for e in endpoints]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point: ``python -m routerlab.collect.mock_server --help``."""
     parser = argparse.ArgumentParser(
@@ -462,6 +475,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on the first line)")
     parser.add_argument("--models", default="mock", help="comma-separated model names to serve")
+    parser.add_argument(
+        "--pool", default=None, help="serve every endpoint's model id of this pool or collect config file instead"
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--jitter", type=float, default=0.0, help="up to this many more seconds, by prompt hash")
     for name in ("429", "500", "timeout", "drop"):
@@ -484,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         every_drop=ns.every_drop,
         hang_s=ns.hang,
     )
-    models = [m.strip() for m in ns.models.split(",") if m.strip()]
+    models = _pool_models(ns.pool) if ns.pool else [m.strip() for m in ns.models.split(",") if m.strip()]
     app = create_app(
         models,
         latency_s=ns.latency,
