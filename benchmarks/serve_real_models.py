@@ -47,8 +47,6 @@ import ast
 import importlib.util
 import json
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,9 +58,9 @@ from typing import Any
 import numpy as np
 
 try:
-    from benchmarks.soak_serve import start_gateway
+    from benchmarks.soak_serve import free_port, start_gateway, start_server
 except ImportError:  # run as a script: benchmarks/ is sys.path[0]
-    from soak_serve import start_gateway  # type: ignore[no-redef]
+    from soak_serve import free_port, start_gateway, start_server  # type: ignore[no-redef]
 
 ARC = Path("/work/shared/data/routerbench-0shot-subset/arc_challenge_test.csv")
 GOLD_MODEL = "gpt-4-1106-preview"
@@ -115,49 +113,15 @@ def model_files() -> dict[str, Path]:
     return {"smollm2": smol, "gemma3": Path(gemma.assemble())}  # assemble: joined once, sha256-checked
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_llama_server(name: str, gguf: Path, *, log: Path, threads: int = 1) -> tuple[str, Callable[[], None]]:
     """``python -m llama_cpp.server`` for ``gguf`` with model alias ``name``; its URL (``.../v1``) and a stop."""
-    import httpx
-
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", name]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads)]
     if CHAT_FORMATS.get(name):
         cmd += ["--chat_format", str(CHAT_FORMATS[name])]
-    err = log.open("w")
-    proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    until = time.monotonic() + 180
-    while True:
-        if proc.poll() is not None:
-            err.close()
-            raise RuntimeError(f"llama_cpp.server for {name} exited with {proc.returncode}: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/models", timeout=2.0).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > until:
-            proc.kill()
-            raise RuntimeError(f"llama_cpp.server for {name} did not answer within 180 s: {log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        err.close()
-
+    stop = start_server(cmd, f"{url}/models", what=f"llama_cpp.server for {name}", log=log, timeout_s=180)
     return url, stop
 
 

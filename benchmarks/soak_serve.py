@@ -504,37 +504,21 @@ def write_pool(path: Path, urls: dict[str, str], *, timeout_s: float, max_concur
     return ids
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free loopback TCP port."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def start_gateway(
-    router: Path, pool: Path, log: Path, *, deadline_s: float, stderr: Path
-) -> tuple[str, Callable[[], None]]:
-    """``routerlab serve`` in a subprocess; its URL (``.../v1``) once ``/healthz`` answers, and a stop function."""
+def start_server(
+    cmd: list[str], ready_url: str, *, what: str, log: Path, timeout_s: float = 120.0, env: dict[str, str] | None = None
+) -> Callable[[], None]:
+    """Run ``cmd`` (stdout and stderr to ``log``) until ``ready_url`` answers 200; a stop function (idempotent)."""
     import httpx
 
-    port = _free_port()
-    cmd = [sys.executable, "-m", "routerlab.cli.main", "serve", str(router), "--pool", str(pool)]
-    cmd += ["--port", str(port), "--log", str(log), "--deadline", str(deadline_s)]
-    err = stderr.open("w")
-    proc = subprocess.Popen(cmd, stdout=err, stderr=err, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    base = f"http://127.0.0.1:{port}"
-    until = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the gateway exited with {proc.returncode}: {stderr.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > until:
-            proc.kill()
-            raise RuntimeError("the gateway did not answer /healthz within 120 s")
-        time.sleep(0.2)
+    err = log.open("w")
+    proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env)
 
     def stop() -> None:
         if proc.poll() is None:
@@ -546,6 +530,32 @@ def start_gateway(
                 proc.wait()
         err.close()
 
+    until = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            stop()
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(ready_url, timeout=2.0).status_code == 200:
+                return stop
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > until:
+            stop()
+            raise RuntimeError(f"{what} did not answer {ready_url} within {timeout_s:g} s: {log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def start_gateway(
+    router: Path, pool: Path, log: Path, *, deadline_s: float, stderr: Path
+) -> tuple[str, Callable[[], None]]:
+    """``routerlab serve`` in a subprocess; its URL (``.../v1``) once ``/healthz`` answers, and a stop function."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "routerlab.cli.main", "serve", str(router), "--pool", str(pool)]
+    cmd += ["--port", str(port), "--log", str(log), "--deadline", str(deadline_s)]
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    stop = start_server(cmd, f"{base}/healthz", what="the gateway", log=stderr, env=env)
     return f"{base}/v1", stop
 
 

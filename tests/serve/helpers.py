@@ -81,3 +81,12 @@ def gateways(router_dir: Path) -> Iterator[Callable[..., Any]]:
 
 def _ask(client: Any, model: str, text: str) -> Any:
     return client.post("/chat/completions", json={"model": model, "messages": [{"role": "user", "content": text}]})
+
+
+def free_port() -> int:
+    """A free loopback TCP port (for a gateway started as a subprocess)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from typer.testing import CliRunner  # noqa: E402
 from routerlab.cli.main import app as cli_app  # noqa: E402
 from routerlab.serve import Pool, read_log  # noqa: E402
 from routerlab.serve.log import LOG_SCHEMA_VERSION  # noqa: E402
-from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool  # noqa: E402
+from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool, free_port  # noqa: E402
 
 
 def _one(path: Path) -> dict[str, Any]:
@@ -179,16 +178,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="critical", 
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_kill_9_keeps_every_answered_request(fitted: Any, upstreams: Any, tmp_path: Path) -> None:
     script = tmp_path / "server.py"
     script.write_text(textwrap.dedent(_SERVER), encoding="utf-8")
-    path, port = tmp_path / "log.sqlite", _free_port()
+    path, port = tmp_path / "log.sqlite", free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"), *sys.path])}
     args = [f"{m}={upstreams[m]}" for m in MODELS]
     proc = subprocess.Popen([sys.executable, str(script), str(fitted[1]), str(path), str(port), *args], env=env)

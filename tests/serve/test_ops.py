@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +23,7 @@ httpx = pytest.importorskip("httpx", reason="the gateway needs the serve extra: 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from routerlab.serve import Pool, read_log  # noqa: E402
-from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool  # noqa: E402
+from tests.serve.helpers import CHAT, MATH, MODELS, _ask, _pool, free_port  # noqa: E402
 
 
 def _root(client: Any) -> str:
@@ -242,12 +241,6 @@ def test_client_keys_env_unset_is_an_error_at_start(tmp_path: Path, monkeypatch:
 
 
 # ---------------------------------------------------------------------------------------------- processes
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _pool_file(tmp_path: Path, urls: dict[str, str]) -> Path:
     prices = {"small": 1.0, "mid": 2.0, "big": 5.0}
     lines = ["endpoints:"] + [
@@ -260,7 +253,7 @@ def _pool_file(tmp_path: Path, urls: dict[str, str]) -> Path:
 
 
 def _start(router_dir: Path, pool: Path, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     src = str(Path(__file__).parents[2] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, *sys.path])}
     cmd = [sys.executable, "-m", "routerlab.cli.main", "serve", str(router_dir), "--pool", str(pool)]

@@ -14,7 +14,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ httpx = pytest.importorskip("httpx")
 
 from routerlab.data import read_parquet  # noqa: E402
 from routerlab.serve import read_log  # noqa: E402
+from tests.serve.helpers import free_port  # noqa: E402
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -43,12 +43,6 @@ def _blocks(kind: str) -> list[str]:
 def _commands(block: str) -> list[list[str]]:
     joined = block.replace("\\\n", " ")
     return [words for line in joined.splitlines() if (words := shlex.split(line, comments=True))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _argv(words: list[str]) -> list[str]:
@@ -80,7 +74,7 @@ def _ports(words: list[str], gateway: int, mock: int) -> list[str]:
 def test_the_readme_walkthrough_from_evaluate_to_the_openai_client_and_back(tmp_path: Path) -> None:
     setup, after = _blocks("bash")
     (client_code,) = _blocks("python")
-    gateway, mock = _free_port(), _free_port()
+    gateway, mock = free_port(), free_port()
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     background: list[subprocess.Popen[bytes]] = []
 

@@ -29,7 +29,9 @@ from routerlab.cli._load import (
 from routerlab.cli.ope import from_log_cmd
 from routerlab.errors import RouterlabError
 
-data_app = typer.Typer(help="List and inspect routing datasets; make one from a gateway log (from-log).", no_args_is_help=True)
+data_app = typer.Typer(
+    help="List and inspect routing datasets; make one from a gateway log (from-log).", no_args_is_help=True
+)
 data_app.command("from-log")(from_log_cmd)
 _SHOWN_META = ("license", "homepage", "commit", "split_method", "cost_proxy")
 

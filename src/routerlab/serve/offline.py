@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,6 +102,26 @@ class _Exclusions:
     def nothing_left(self, n_records: int, what: str) -> ValueError:
         parts = "; ".join(f"{n} {reason} ({_FIXES[reason]})" for reason, n in self.counts.items())
         return ValueError(f"None of the {n_records} logged records can be used {what}: {parts}.")
+
+    @classmethod
+    def partition(
+        cls, records: Sequence[Mapping[str, Any]], exclusion: Callable[[Mapping[str, Any]], str | None], what: str
+    ) -> tuple[list[Mapping[str, Any]], _Exclusions]:
+        """The records ``exclusion`` keeps (it returns None for them) and the count of the others by reason.
+
+        A ValueError naming every reason and its fix when none is kept.
+        """
+        kept: list[Mapping[str, Any]] = []
+        left_out = cls()
+        for rec in records:
+            reason = exclusion(rec)
+            if reason is None:
+                kept.append(rec)
+            else:
+                left_out.add(reason)
+        if not kept:
+            raise left_out.nothing_left(len(records), what)
+        return kept, left_out
 
 
 def _first_failure(tests: Sequence[tuple[str, bool]]) -> str | None:
@@ -236,16 +256,9 @@ def logged_bandit(
     models = tuple(fitted.model_names_)
     _check_pool(records, models)
     pool = frozenset(models)
-    exclusions = _Exclusions()
-    used = []
-    for rec in records:
-        reason = _bandit_exclusion(rec, pool)
-        if reason is None:
-            used.append(rec)
-        else:
-            exclusions.add(reason)
-    if not used:
-        raise exclusions.nothing_left(len(records), "for off-policy evaluation")
+    used, exclusions = _Exclusions.partition(
+        records, lambda rec: _bandit_exclusion(rec, pool), "for off-policy evaluation"
+    )
     column = {name: j for j, name in enumerate(models)}
     ids = [str(rec["request_id"]) for rec in used]
     texts = [str(rec["query"]) for rec in used]
@@ -376,16 +389,7 @@ def routing_data_from_log(
     if not pool:
         raise ValueError("the log names no model (no scores and no answered request); nothing to build a pool from.")
     keep = frozenset(pool)
-    exclusions = _Exclusions()
-    used = []
-    for rec in records:
-        reason = _row_exclusion(rec, keep)
-        if reason is None:
-            used.append(rec)
-        else:
-            exclusions.add(reason)
-    if not used:
-        raise exclusions.nothing_left(len(records), "as training data")
+    used, exclusions = _Exclusions.partition(records, lambda rec: _row_exclusion(rec, keep), "as training data")
     n, m = len(used), len(pool)
     column = {model: j for j, model in enumerate(pool)}
     rows = np.arange(n)
