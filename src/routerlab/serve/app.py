@@ -173,6 +173,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         yield
+        await gateway.batcher.aclose()
         await upstreams.aclose()
         if store is not None:
             store.close()

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from routerlab.serve.auth import ClientKeys
+from routerlab.serve.batching import DecisionBatcher
 from routerlab.serve.explore import Explorer
 from routerlab.serve.log import DecisionLog, UnknownRequestError
 from routerlab.serve.metrics import GatewayMetrics
@@ -118,6 +119,8 @@ class Gateway:
         self.explorer = explorer
         self.client_keys = client_keys
         self.settings = settings
+        #: concurrent requests' decisions are made together, in one encoder and router call
+        self.batcher = DecisionBatcher(router)
 
     # ------------------------------------------------------------------ shared
     async def read_body(self, request: Request) -> bytes:
@@ -209,7 +212,7 @@ class Gateway:
             raise GatewayError(
                 400, "Routing needs a user message with text content.", param="messages", code="no_user_message"
             )
-        ranking, scores = await asyncio.to_thread(self.router.rank, text, target)
+        ranking, scores = await self.batcher.rank(text, target)
         choice = self.explorer.choose(ranking)
         record.update(
             policy=target.label,
