@@ -2,6 +2,7 @@
 
     HF_HUB_OFFLINE=1 python benchmarks/bench_serve.py [--quick] [--requests 2000] [--concurrency 1,16,64]
         [--encoders static64,minilm] [--log both|on|off] [--max-seconds 60] [--gateway-arg=--workers=2]
+        [--without httptools,uvloop] [--gateway-arg=--access-log]
 
 Set up: a kNN router (``knn``, default k) is fitted on the train split of the shipped
 ``routerlab-dcrouter`` data with each encoder and saved; ONE loopback upstream
@@ -27,6 +28,10 @@ The machine's cores and load average are printed first and beside each run: the 
 gateway and the upstream share the machine's cores, so on a 2-core machine every figure is a
 lower bound on what a dedicated gateway host would do.
 
+Levers: ``--without httptools,uvloop`` hides those modules from the gateway process (uvicorn then
+falls back to h11 and asyncio's loop), to measure what ``uvicorn[standard]`` brings;
+``--gateway-arg=--access-log`` turns uvicorn's access-log line back on (off by default).
+
 Targets (issue 13): added p50 ≤ 5 ms with static64, ≤ 15 ms with MiniLM; ≥ 300 req/s at concurrency
 64 with static64.
 """
@@ -44,7 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,15 +159,26 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gateway(router_dir: Path, pool: Path, log: Path | None, extra: list[str]) -> Iterator[tuple[str, int]]:
-    """``routerlab serve`` in a child process; yields its base URL and pid once /readyz answers 200."""
+def gateway(
+    router_dir: Path, pool: Path, log: Path | None, extra: list[str], without: Sequence[str] = ()
+) -> Iterator[tuple[str, int]]:
+    """``routerlab serve`` in a child process; yields its base URL and pid once /readyz answers 200.
+
+    ``without``: modules the gateway process cannot import (stubs raising ImportError first on its path).
+    """
     import httpx
 
     port = _free_port()
     cmd = [sys.executable, "-m", "routerlab.cli.main", "serve", str(router_dir), "--pool", str(pool)]
     cmd += ["--port", str(port), *(["--no-log"] if log is None else ["--log", str(log)]), *extra]
-    # the CLI's uvicorn writes an access-log line per request: it is part of the cost, not of the output
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    env = dict(os.environ)
+    if without:
+        stubs = Path(tempfile.mkdtemp(prefix="bench-serve-without-"))
+        for module in without:
+            (stubs / f"{module}.py").write_text(f"raise ImportError('{module} hidden by bench_serve --without')\n")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(stubs), env.get("PYTHONPATH", "")) if p)
+    # with --access-log, uvicorn's access-log line per request is part of the cost, not of the output
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         for _ in range(1200):
@@ -227,6 +243,7 @@ def main() -> None:
     parser.add_argument("--encoders", default="static64,minilm")
     parser.add_argument("--log", choices=("both", "on", "off"), default="both", help="decision log on, off or both")
     parser.add_argument("--gateway-arg", action="append", default=[], help="extra 'routerlab serve' argument")
+    parser.add_argument("--without", default="", help="modules hidden from the gateway, e.g. httptools,uvloop")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.max_seconds = min(args.requests, 300), min(args.max_seconds, 20.0)
@@ -236,10 +253,12 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     encoders = [e.strip() for e in args.encoders.split(",") if e.strip()]
     logs = {"both": [False, True], "on": [True], "off": [False]}[args.log]
-    have = {m: importlib.util.find_spec(m) is not None for m in ("httptools", "uvloop")}
+    without = [m.strip() for m in args.without.split(",") if m.strip()]
+    have = {m: importlib.util.find_spec(m) is not None and m not in without for m in ("httptools", "uvloop")}
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores, "
-        f"load average {_load_avg()} (1/5/15 min) at start; installed: {have}"
+        f"load average {_load_avg()} (1/5/15 min) at start; gateway can use: {have}; "
+        f"gateway args: {args.gateway_arg}"
     )
     print("load generator: raw asyncio HTTP/1.1 keep-alive client, one connection per concurrent request")
     rows = []
@@ -255,7 +274,7 @@ def main() -> None:
             for enc in encoders:
                 for logged in logs:
                     log = folder / f"log-{enc}.sqlite" if logged else None
-                    with gateway(dirs[enc], pool, log, args.gateway_arg) as (url, pid):
+                    with gateway(dirs[enc], pool, log, args.gateway_arg, without) as (url, pid):
                         gport = int(url.split(":")[2].split("/")[0])
                         routed = [_request("127.0.0.1", gport, "router", t) for t in texts]
                         _measure(url, routed, 16, 200, 30.0, pid)  # warm-up: connections, caches, encoder

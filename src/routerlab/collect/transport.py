@@ -30,19 +30,26 @@ Each worker owns one :class:`Transport` holding one keep-alive connection. Two i
 
 ``make_transport("auto")`` picks httpx when a proxy variable applies to the URL, else the stream
 transport. Both raise :class:`TimeoutError` only through the caller's deadline,
-:class:`TransportError` for a refused, reset, half-answered or malformed exchange (retried), and
-:class:`ResponseRejected` for a response over a limit (not retried).
+:class:`TransportError` for a refused, reset, half-answered or malformed exchange (retried;
+:class:`ConnectFailed` when no connection could be opened), and :class:`ResponseRejected` for a
+response over a limit (not retried).
+
+Besides ``post`` (the whole response), both transports ``open`` a response and read its body piece
+by piece (:class:`StreamedResponse`, for server-sent events): the same framing, decoding and caps,
+the cap counting every byte of the body so far, nothing kept. The transport's connection is busy
+until that body is read to its end or the response closed (closing it early closes the connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
 import urllib.request
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import urlsplit
@@ -53,10 +60,12 @@ __all__ = [
     "MAX_INFORMATIONAL",
     "BodyReader",
     "BodyTooLarge",
+    "ConnectFailed",
     "HttpxTransport",
     "RawResponse",
     "ResponseRejected",
     "StreamTransport",
+    "StreamedResponse",
     "Transport",
     "TransportError",
     "TransportKind",
@@ -84,6 +93,10 @@ _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 class TransportError(ConnectionError):
     """The connection failed: refused, reset, closed mid-response, or a malformed HTTP response (retried)."""
+
+
+class ConnectFailed(TransportError):
+    """No connection could be opened (refused, unreachable, TLS handshake failed)."""
 
 
 class ResponseRejected(Exception):
@@ -138,6 +151,7 @@ class BodyReader:
             )
         self.max_bytes = max_bytes
         self.wire_bytes = 0
+        self.decoded_bytes = 0
         self._body = bytearray()
 
     def expect(self, n_bytes: int) -> None:
@@ -148,41 +162,91 @@ class BodyReader:
                 f"(announced: {self.wire_bytes + n_bytes:,} bytes)"
             )
 
-    def _keep(self, data: bytes) -> None:
-        if len(self._body) + len(data) > self.max_bytes:
+    def _count(self, n_bytes: int) -> None:
+        self.decoded_bytes += n_bytes
+        if self.decoded_bytes > self.max_bytes:
             how = "inflates to" if self._inflate is not None else "is"
             raise BodyTooLarge(f"the response body {how} over the {self.max_bytes:,}-byte limit")
-        self._body += data
 
-    async def feed(self, chunk: bytes) -> None:
-        """Add the next bytes of the body as received (chunked framing already removed)."""
+    async def decode(self, chunk: bytes) -> AsyncIterator[bytes]:
+        """The next bytes of the body as received (chunked framing removed), decoded: pieces, none kept.
+
+        Every byte counts against the cap, on the wire and decoded; an inflated piece is at most
+        :data:`DECODE_SLICE_BYTES`, with a yield to the event loop between two.
+        """
         self.wire_bytes += len(chunk)
         if self.wire_bytes > self.max_bytes:
             raise BodyTooLarge(
                 f"the response body is over the {self.max_bytes:,}-byte limit ({self.wire_bytes:,} bytes received)"
             )
         if self._inflate is None:
-            self._keep(chunk)
+            self._count(len(chunk))
+            yield chunk
             return
         data = chunk
         while not self._inflate.eof:
             # max_length bounds what one call inflates, so a bomb costs at most the cap, in slices
-            room = min(self.max_bytes - len(self._body) + 1, DECODE_SLICE_BYTES)
+            room = min(self.max_bytes - self.decoded_bytes + 1, DECODE_SLICE_BYTES)
             try:
                 out = self._inflate.decompress(data, room)
             except zlib.error as exc:
                 raise TransportError(f"the compressed body is corrupt ({exc})") from None
-            self._keep(out)
+            self._count(len(out))
+            if out:
+                yield out
             data = self._inflate.unconsumed_tail
             if not data and len(out) < room:
                 break
             await asyncio.sleep(0)
 
-    def finish(self) -> bytes:
-        """The whole decoded body; a compressed body must be complete."""
+    async def feed(self, chunk: bytes) -> None:
+        """Add the next bytes of the body as received (chunked framing already removed), kept for :meth:`finish`."""
+        async for out in self.decode(chunk):
+            self._body += out
+
+    def end(self) -> None:
+        """Check that the body is complete (a compressed body must reach its end marker)."""
         if self._inflate is not None and not self._inflate.eof:
             raise TransportError("the compressed body ends before its end marker")
+
+    def finish(self) -> bytes:
+        """The whole decoded body; a compressed body must be complete."""
+        self.end()
         return bytes(self._body)
+
+
+class StreamedResponse:
+    """A response whose body is read piece by piece, decoded and capped (see the module doc).
+
+    Iterate it for the body's pieces (each piece is read when asked for), or :meth:`aread` it whole;
+    :meth:`aclose` before the end closes the connection.
+    """
+
+    def __init__(self, status: int, headers: Mapping[str, str], pieces: AsyncIterator[bytes]) -> None:
+        self.status = status
+        self.headers = headers
+        self._pieces = pieces
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pieces
+
+    async def aread(self) -> bytes:
+        """The rest of the body, whole (at most the transport's ``max_body_bytes``)."""
+        body = bytearray()
+        async for piece in self._pieces:
+            body += piece
+        return bytes(body)
+
+    async def aclose(self) -> None:
+        """Stop reading: a body not read to its end closes the connection."""
+        aclose = getattr(self._pieces, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _no_body() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an empty async generator
 
 
 def _content_length(value: str) -> int:
@@ -243,36 +307,68 @@ class StreamTransport:
                 host, port, ssl=context, server_hostname=host if context else None, limit=MAX_HEADER_BYTES
             )
         except (OSError, ssl.SSLError) as exc:
-            raise TransportError(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from None
+            raise ConnectFailed(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from None
         self._reader, self._writer, self._origin = reader, writer, origin
         return reader, writer
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
         """POST ``body`` to ``url`` and read the whole response within the limits (see the module doc)."""
+        response = await self.open(url, body, headers)
+        return RawResponse(response.status, response.headers, await response.aread())
+
+    async def open(self, url: str, body: bytes, headers: Mapping[str, str]) -> StreamedResponse:
+        """POST ``body`` to ``url`` and read the response's head; its body is read as it is iterated."""
         origin, head = self._target(url)
         reader, writer = await self._connect(origin)
         lines = [head]
         lines.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers.items())
         lines.append(f"Content-Length: {len(body)}\r\n\r\n".encode("latin-1"))
         lines.append(body)
-        try:
+        with self._guard():
             writer.write(b"".join(lines))
             await writer.drain()
             status, version, response_headers = await self._read_head(reader)
-            content, keep = (b"", True) if status in (204, 304) else await self._read_body(reader, response_headers)
+            if status in (204, 304):
+                self._done(version, response_headers, keep=True)
+                return StreamedResponse(status, response_headers, _no_body())
+            decoder = BodyReader(response_headers.get("content-encoding"), self._max_body)
+        return StreamedResponse(status, response_headers, self._body(reader, version, response_headers, decoder))
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Map a failed exchange to TransportError; a half-read connection (error, limit, timeout, cancel) is closed."""
+        try:
+            yield
         except BaseException as exc:
-            await self.aclose()  # a half-read connection (error, limit, timeout, cancel) is never reused
-            if isinstance(exc, TransportError):
-                raise
+            self._drop()
             if isinstance(exc, asyncio.LimitOverrunError):
                 raise TransportError(f"a header or chunk-size line is over {MAX_HEADER_BYTES:,} bytes") from None
-            if isinstance(exc, (OSError, EOFError, ValueError)):
+            if isinstance(exc, (OSError, EOFError, ValueError)) and not isinstance(exc, TransportError):
                 raise TransportError(f"connection failed mid-request ({type(exc).__name__}: {exc})") from None
             raise
-        if not keep or version == b"HTTP/1.0" or response_headers.get("connection", "").lower() == "close":
-            await self.aclose()
+
+    def _drop(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            writer.close()
+
+    def _done(self, version: bytes, headers: Mapping[str, str], *, keep: bool) -> None:
+        if not keep or version == b"HTTP/1.0" or headers.get("connection", "").lower() == "close":
+            self._drop()
         self._last_used = time.monotonic()
-        return RawResponse(status, response_headers, content)
+
+    async def _body(
+        self, reader: asyncio.StreamReader, version: bytes, headers: Mapping[str, str], decoder: BodyReader
+    ) -> AsyncIterator[bytes]:
+        """The body's decoded pieces; the connection is kept for the next request only once it is read whole."""
+        keep = [True]
+        with self._guard():
+            async with contextlib.aclosing(self._framed(reader, headers, decoder, keep)) as pieces:
+                async for piece in pieces:
+                    async for out in decoder.decode(piece):
+                        yield out
+            decoder.end()
+        self._done(version, headers, keep=keep[0])
 
     @staticmethod
     async def _read_head(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str, str]]:
@@ -296,9 +392,11 @@ class StreamTransport:
             # 1xx informational responses (100 Continue, 103 Early Hints) precede the real one
         raise ValueError(f"more than {MAX_INFORMATIONAL} informational (1xx) responses before the answer")
 
-    async def _read_body(self, reader: asyncio.StreamReader, headers: Mapping[str, str]) -> tuple[bytes, bool]:
-        body = BodyReader(headers.get("content-encoding"), self._max_body)
-        keep = True
+    @staticmethod
+    async def _framed(
+        reader: asyncio.StreamReader, headers: Mapping[str, str], decoder: BodyReader, keep: list[bool]
+    ) -> AsyncGenerator[bytes]:
+        """The body's bytes as framed on the wire (chunked, Content-Length or until close), sizes checked first."""
         if "transfer-encoding" in headers:
             if headers["transfer-encoding"].strip().lower() != "chunked":
                 raise ResponseRejected(f"unsupported Transfer-Encoding {headers['transfer-encoding'][:80]!r}")
@@ -309,8 +407,11 @@ class StreamTransport:
                 size = int(line, 16)
                 if size == 0:
                     break
-                body.expect(size)
-                await self._copy(reader, size, body)
+                decoder.expect(size)
+                while size > 0:
+                    chunk = await reader.readexactly(min(size, READ_BYTES))
+                    size -= len(chunk)
+                    yield chunk
                 if await reader.readexactly(2) != b"\r\n":
                     raise ValueError("a chunk does not end with CRLF")
             trailers = 0
@@ -320,20 +421,15 @@ class StreamTransport:
                     raise ValueError(f"trailers over {MAX_HEADER_BYTES:,} bytes")
         elif "content-length" in headers:
             length = _content_length(headers["content-length"])
-            body.expect(length)
-            await self._copy(reader, length, body)
+            decoder.expect(length)
+            while length > 0:
+                chunk = await reader.readexactly(min(length, READ_BYTES))
+                length -= len(chunk)
+                yield chunk
         else:
-            keep = False  # the body ends when the server closes
+            keep[0] = False  # the body ends when the server closes
             while chunk := await reader.read(READ_BYTES):
-                await body.feed(chunk)
-        return body.finish(), keep
-
-    @staticmethod
-    async def _copy(reader: asyncio.StreamReader, n_bytes: int, body: BodyReader) -> None:
-        while n_bytes > 0:
-            chunk = await reader.readexactly(min(n_bytes, READ_BYTES))
-            await body.feed(chunk)
-            n_bytes -= len(chunk)
+                yield chunk
 
     async def aclose(self) -> None:
         """Close the connection (the next request opens a new one)."""
@@ -379,22 +475,38 @@ class HttpxTransport:
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
         """POST ``body`` to ``url`` with httpx, reading the body through :class:`BodyReader`."""
+        response = await self.open(url, body, headers)
+        return RawResponse(response.status, response.headers, await response.aread())
+
+    async def open(self, url: str, body: bytes, headers: Mapping[str, str]) -> StreamedResponse:
+        """POST ``body`` to ``url`` with httpx and read the response's head; its body is read as it is iterated."""
+        with _httpx_errors():
+            request = self._client.build_request("POST", url, content=body, headers=dict(headers))
+            response = await self._client.send(request, stream=True)
+        try:
+            response_headers = {k.lower(): v for k, v in response.headers.items()}  # repeats joined by ", "
+            decoder = BodyReader(response_headers.get("content-encoding"), self._max_body)
+            if "content-length" in response_headers and "transfer-encoding" not in response_headers:
+                with _httpx_errors():
+                    decoder.expect(_content_length(response_headers["content-length"]))
+        except BaseException:
+            await response.aclose()
+            raise
+        return StreamedResponse(response.status_code, response_headers, self._body(response, decoder))
+
+    @staticmethod
+    async def _body(response: object, decoder: BodyReader) -> AsyncIterator[bytes]:
         import httpx
 
+        assert isinstance(response, httpx.Response)
         try:
-            async with self._client.stream("POST", url, content=body, headers=dict(headers)) as response:
-                response_headers = {k.lower(): v for k, v in response.headers.items()}  # repeats joined by ", "
-                reader = BodyReader(response_headers.get("content-encoding"), self._max_body)
-                if "content-length" in response_headers and "transfer-encoding" not in response_headers:
-                    reader.expect(_content_length(response_headers["content-length"]))
+            with _httpx_errors():
                 async for chunk in response.aiter_raw():  # raw: httpx decompresses nothing, the reader does
-                    await reader.feed(chunk)
-                content = reader.finish()
-        except httpx.TimeoutException:
-            raise TimeoutError("httpx timeout") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        return RawResponse(response.status_code, response_headers, content)
+                    async for out in decoder.decode(chunk):
+                        yield out
+                decoder.end()
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         """Close the client."""
@@ -405,6 +517,21 @@ class HttpxTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    """Map httpx's errors to this module's: a timeout, a failed connection, a broken exchange."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise TimeoutError("httpx timeout") from None
+    except httpx.ConnectError as exc:
+        raise ConnectFailed(f"cannot connect ({type(exc).__name__}: {exc})") from None
+    except (httpx.HTTPError, ValueError) as exc:
+        raise TransportError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _proxied(url: str) -> bool:

@@ -65,6 +65,13 @@
 * **Body limit.** A request body over ``max_body_bytes`` (default 1 MB) gets a 413 in the OpenAI
   error format (code ``body_too_large``), judged by ``Content-Length`` or, for a chunked body, while
   reading it: the body is never read whole.
+* **Upstream answers are data** (:mod:`.upstreams`): an answer is read over keep-alive
+  connections within ``max_response_bytes`` (default 16 MB), counted on the wire and after
+  decompression (a gzip bomb holds at most that much memory), with headers capped at 100 KiB; an
+  answer over a limit is a failure of that upstream (attempt error ``response_too_large``, counted
+  by its breaker) and the request falls back. A stream over the cap, counted over the whole
+  stream, ends as ``stream_interrupted``. Token counts that are not integers in 0..10,000,000
+  (``NaN``, ``Infinity``, floats, huge numbers) are logged as None, with no cost.
 * **Client keys** (:mod:`.auth`): with ``client_keys``, ``/v1/*`` needs ``Authorization: Bearer
   <key>`` (constant-time comparison), else a 401 ``invalid_api_key``; ``/healthz``, ``/readyz`` and
   ``/metrics`` stay open.
@@ -102,7 +109,7 @@ from routerlab.serve.metrics import GatewayMetrics
 from routerlab.serve.policy import POLICY_KEYS, ROUTER_MODEL, GatewayError, parse_model
 from routerlab.serve.pool import Pool
 from routerlab.serve.routing import PolicySpec, RequestRouter
-from routerlab.serve.upstreams import Upstreams
+from routerlab.serve.upstreams import DEFAULT_MAX_RESPONSE_BYTES, Upstreams
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +125,7 @@ def create_app(
     log: str | os.PathLike[str] | None = None,
     log_queries: bool = False,
     max_body_bytes: int = 1_000_000,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     breaker_failures: int = DEFAULT_FAILURES,
     breaker_cooldown_s: float = DEFAULT_COOLDOWN_S,
     explore: float = 0.0,
@@ -139,6 +147,7 @@ def create_app(
         from routerlab.serve.gateway import Gateway, GatewaySettings, error_response
 
     _check_settings(default_lambda, deadline_s, max_body_bytes)
+    _check_bytes("max_response_bytes", max_response_bytes)
     check_settings(breaker_failures, breaker_cooldown_s)
     explorer = Explorer(explore, seed=seed)
     keys = ClientKeys(client_keys)
@@ -149,7 +158,12 @@ def create_app(
     router.decide("warm-up")  # loads the encoder now, and a router that cannot decide from text fails at start
     metrics = GatewayMetrics()
     upstreams = Upstreams(
-        pool, pool.api_keys(), metrics, breaker_failures=breaker_failures, breaker_cooldown_s=breaker_cooldown_s
+        pool,
+        pool.api_keys(),
+        metrics,
+        breaker_failures=breaker_failures,
+        breaker_cooldown_s=breaker_cooldown_s,
+        max_response_bytes=max_response_bytes,
     )
     store = DecisionLog(log) if log is not None else None
     gateway = Gateway(
@@ -230,5 +244,9 @@ def _check_settings(default_lambda: float, deadline_s: float, max_body_bytes: in
     PolicySpec(lam=default_lambda)
     if not (math.isfinite(deadline_s) and deadline_s > 0):
         raise ValueError(f"deadline_s must be a positive number of seconds; got {deadline_s}.")
-    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-        raise ValueError(f"max_body_bytes must be a positive integer; got {max_body_bytes!r}.")
+    _check_bytes("max_body_bytes", max_body_bytes)
+
+
+def _check_bytes(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer (bytes); got {value!r}.")

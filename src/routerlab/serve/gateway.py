@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from routerlab.collect.transport import ResponseRejected, TransportError
 from routerlab.serve.auth import ClientKeys
 from routerlab.serve.batching import DecisionBatcher
 from routerlab.serve.explore import Explorer
@@ -263,16 +263,17 @@ class Gateway:
         return await self._commit(record, self._unavailable(candidates, attempts, record, headers), started)
 
     def _answer(self, name: str, attempt: Attempt, record: dict[str, Any], headers: dict[str, str]) -> Response:
-        upstream = attempt.response
-        assert upstream is not None
-        prompt, completion = usage_of(upstream.content)
+        status = attempt.status
+        assert status is not None
+        prompt, completion = usage_of(attempt.content)
         record.update(prompt_tokens=prompt, completion_tokens=completion)
-        if prompt is not None and completion is not None and upstream.status_code < 400:
+        if prompt is not None and completion is not None and status < 400:
             record["cost_usd"] = self.pool.endpoint(name).cost_usd(prompt, completion)
-        if upstream.status_code >= 400:
+        if status >= 400:
             record["error_code"] = "upstream_error"
-        media = upstream.headers.get("content-type", "application/json")
-        return Response(content=upstream.content, status_code=upstream.status_code, media_type=media, headers=headers)
+        # the decoded body: the upstream's Content-Encoding is not passed on
+        media = attempt.headers.get("content-type", "application/json")
+        return Response(content=attempt.content, status_code=status, media_type=media, headers=headers)
 
     def _unavailable(
         self, candidates: list[str], attempts: list[dict[str, Any]], record: dict[str, Any], headers: dict[str, str]
@@ -299,9 +300,9 @@ class Gateway:
     def _stream(
         self, name: str, attempt: Attempt, record: dict[str, Any], headers: dict[str, str], started: float
     ) -> Response:
-        upstream, chunks, first = attempt.response, attempt.chunks, attempt.first
-        assert upstream is not None and chunks is not None
-        record["status"] = upstream.status_code
+        status, chunks, first = attempt.status, attempt.chunks, attempt.first
+        assert status is not None and chunks is not None
+        record["status"] = status
         record["error_code"] = "client_disconnected"  # until the stream is seen through
         usage = SSEUsage()
         finished = False
@@ -311,10 +312,7 @@ class Gateway:
             if finished:
                 return
             finished = True
-            try:
-                await upstream.aclose()
-            finally:
-                attempt.release()
+            await attempt.aclose()
             usage.close()
             prompt, completion = usage_counts(usage.usage)
             record.update(prompt_tokens=prompt, completion_tokens=completion)
@@ -331,16 +329,18 @@ class Gateway:
                         usage.feed(chunk)
                         yield chunk
                 record["error_code"] = None
-            except httpx.HTTPError as exc:
-                logger.warning("upstream %s failed mid-stream (%s); ending the stream", name, type(exc).__name__)
+            except (TransportError, ResponseRejected, TimeoutError) as exc:
+                # an over-long stream (ResponseRejected) ends here too: the cap counts the whole stream
+                reason = "timeout" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+                logger.warning("upstream %s failed mid-stream (%s); ending the stream", name, reason)
                 record["error_code"] = "stream_interrupted"
             finally:  # before the stream's last message: the record is committed before the answer ends
                 with anyio.CancelScope(shield=True):
                     await finish()
 
         headers = {**headers, "x-request-id": record["request_id"], "cache-control": "no-cache"}
-        media = upstream.headers.get("content-type", "text/event-stream")
-        return _FinishingStream(relay(), finish, status_code=upstream.status_code, media_type=media, headers=headers)
+        media = attempt.headers.get("content-type", "text/event-stream")
+        return _FinishingStream(relay(), finish, status_code=status, media_type=media, headers=headers)
 
     # ------------------------------------------------------------------ feedback
     async def feedback(self, request: Request) -> Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from routerlab.collect.client import MAX_TOKENS_PER_CALL
+
 __all__ = ["SSEUsage", "usage_counts", "usage_of"]
 
 #: the longest SSE line the usage scanner keeps (longer lines are passed through, not parsed)
@@ -12,11 +14,17 @@ _MAX_SSE_LINE = 1_000_000
 
 
 def usage_counts(usage: Any) -> tuple[int | None, int | None]:
-    """``(prompt_tokens, completion_tokens)`` of a ``usage`` object (None where absent or not an integer >= 0)."""
+    """``(prompt_tokens, completion_tokens)`` of a ``usage`` object.
+
+    None where absent or not an integer in 0..MAX_TOKENS_PER_CALL: an upstream's ``NaN``, ``Infinity``,
+    float or 10**30 never becomes a cost (nor an integer SQLite cannot store).
+    """
     if not isinstance(usage, dict):
         return None, None
     counts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
-    p, c = (v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None for v in counts)
+    p, c = (
+        v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TOKENS_PER_CALL else None for v in counts
+    )
     return p, c
 
 
