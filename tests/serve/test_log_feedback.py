@@ -81,10 +81,13 @@ def test_a_log_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         DecisionLog(path)
 
 
-def test_serve_log_shows_exploration_fallbacks_and_feedback(tmp_path: Path) -> None:
+def test_serve_log_shows_exploration_fallbacks_and_feedback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
+    from routerlab.cli import _common
     from routerlab.cli.main import app
+
+    monkeypatch.setattr(_common.console, "width", 200)  # the console's width is fixed when it is made
 
     path = tmp_path / "log.sqlite"
     log = DecisionLog(path)
@@ -99,7 +102,7 @@ def test_serve_log_shows_exploration_fallbacks_and_feedback(tmp_path: Path) -> N
     log.write(fell_back)
     log.feedback("bbbbbbbb2", 0.75, ts="t")
     log.close()
-    result = CliRunner().invoke(app, ["serve-log", str(path)], env={"COLUMNS": "200"})
+    result = CliRunner().invoke(app, ["serve-log", str(path)])
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[2].strip(): line for line in result.output.splitlines() if line.startswith("│")}
     assert "small *" in rows["aaaaaaaa"] and "* explored" in result.output
