@@ -61,3 +61,27 @@ def test_a_missing_serve_extra_names_the_install(tmp_path: Path, monkeypatch: py
     result = runner.invoke(app, ["serve", str(tmp_path), "--pool", str(tmp_path / "pool.yaml")])
     assert result.exit_code == 2, result.output
     assert "routerlab[serve]" in " ".join(result.output.split())
+
+
+def test_the_cli_hands_its_limits_and_server_settings_to_the_app_and_uvicorn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uvicorn = pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(app=app, **kwargs))
+    pool = tmp_path / "pool.yaml"
+    pool.write_text(
+        "endpoints:\n"
+        "  - {name: small, base_url: 'http://127.0.0.1:1/v1', input_price_per_1m: 1, output_price_per_1m: 1}\n"
+        "  - {name: big, base_url: 'http://127.0.0.1:1/v1', input_price_per_1m: 5, output_price_per_1m: 5}\n",
+        encoding="utf-8",
+    )
+    args = ["serve", str(_saved(tmp_path)), "--pool", str(pool), "--no-log", "--deadline", "7"]
+    result = runner.invoke(app, [*args, "--max-response-bytes", "1234", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert seen["access_log"] is False and seen["port"] == 8123  # the decision log records every request
+    assert seen["timeout_keep_alive"] == 75 and seen["timeout_graceful_shutdown"] >= 7  # type: ignore[operator]
+    assert seen["app"].state.gateway.upstreams.max_response_bytes == 1234  # type: ignore[attr-defined]
+    assert runner.invoke(app, [*args, "--access-log"]).exit_code == 0 and seen["access_log"] is True
+    refused = runner.invoke(app, [*args, "--max-response-bytes", "0"])
+    assert refused.exit_code == 2 and "max-response-bytes" in refused.output
