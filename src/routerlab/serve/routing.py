@@ -33,7 +33,7 @@ import numpy as np
 
 from routerlab.data.features.value import featurize
 from routerlab.data.schema import ModelInfo, RoutingData
-from routerlab.decisions import Budget, Decisions, Policy, policy_for, select, utility_terms
+from routerlab.decisions import Budget, Decisions, Policy, policy_for, utility_terms
 from routerlab.routers.base import Router
 from routerlab.routers.pipeline import FeatureRouter
 
@@ -162,8 +162,9 @@ class RequestRouter:
     def rank_many(self, texts: Sequence[str], specs: Sequence[PolicySpec]) -> list[Ranked]:
         """:meth:`rank` of each ``(texts[i], specs[i])``, decided in one batch (one encoder and one router call).
 
-        Rows sharing a policy are chosen together (:func:`routerlab.decisions.select`, the function
-        :meth:`Decisions.choose` applies); a row's outcome does not depend on the other rows.
+        Each distinct policy is applied once to the whole batch by :meth:`Decisions.choose` (the one
+        selection path of routerlab), and each row takes its own column; a row's outcome does not
+        depend on the other rows.
         """
         if len(texts) != len(specs):
             raise ValueError(f"rank_many needs one policy per text; got {len(texts)} texts and {len(specs)} policies.")
@@ -177,11 +178,9 @@ class RequestRouter:
             groups[spec].append(i)
         ranked: list[Ranked | None] = [None] * len(texts)
         for spec, rows in groups.items():
-            picked = np.asarray(rows, dtype=np.intp)
-            available = None if decided.available is None else decided.available[picked]
-            chosen = select(scores[picked], cost[picked], spec.policy, decided.scale, available)
-            for i, choice in zip(rows, chosen.tolist(), strict=True):
-                ranked[i] = self._ranked(scores[i], cost[i], int(choice), spec, decided)
+            chosen = decided.choose(spec.policy)  # every row: a batch holds at most a few dozen
+            for i in rows:
+                ranked[i] = self._ranked(scores[i], cost[i], int(chosen[i]), spec, decided)
         return [r for r in ranked if r is not None]
 
     def _ranked(
