@@ -20,7 +20,7 @@ from routerlab.data import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
 from routerlab.metrics import auroc_score
 from routerlab.routers import load_router, make_router, save_router
-from routerlab.routers.probe import ProbeDirichlet, split_layers
+from routerlab.routers.probe import ProbeDirichlet, split_layers, with_encoder_layout
 
 torch = pytest.importorskip("torch", reason="ProbeDirichlet needs torch: pip install 'routerlab[embed]'")
 
@@ -206,3 +206,15 @@ def test_split_layers_is_layer_major() -> None:
     X = np.arange(2 * 3 * 4).reshape(2, 12)
     H = split_layers(X, 3, "t")
     np.testing.assert_array_equal(H[1, 2], [20, 21, 22, 23])  # row 1, layer 2 = columns 8..11
+
+
+def test_an_encoder_that_knows_its_layers_fills_n_layers_and_nothing_else() -> None:
+    class HiddenEncoder:
+        name, n_layers = "hidden:test", 6
+
+    filled = with_encoder_layout(make_router("probe_dirichlet"), HiddenEncoder())
+    assert filled.get_params()["n_layers"] == 6
+    kept = with_encoder_layout(make_router("probe_mean", n_layers=3), HiddenEncoder())
+    assert kept.get_params()["n_layers"] == 3  # an explicit value is kept (and checked against the width at fit)
+    assert with_encoder_layout(make_router("knn"), HiddenEncoder()).get_params() == {"k": 10, "weights": "uniform"}
+    assert with_encoder_layout(make_router("probe_final"), object()).get_params()["n_layers"] is None

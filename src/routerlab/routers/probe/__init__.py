@@ -16,12 +16,13 @@ both read it. The small model is ``small_model`` (default: the cheapest in the t
   the logit baselines of §5.1, over a signals matrix with columns :data:`LOGIT_SIGNALS`.
 
 Hidden-state features are ``n_layers`` blocks of ``d`` columns, layer-major; ``n_layers`` must be
-given (31 for SmolLM2-135M's embeddings + 30 blocks), since a bare matrix cannot carry it.
+given (31 for SmolLM2-135M's embeddings + 30 blocks), since a bare matrix cannot carry it;
+:func:`with_encoder_layout` takes it from an encoder that exposes ``n_layers``.
 """
 
 from __future__ import annotations
 
-from routerlab.routers.probe._common import SmallModelRouter, small_model_scores, split_layers
+from routerlab.routers.probe._common import SmallModelRouter, small_model_scores, split_layers, with_encoder_layout
 from routerlab.routers.probe.dirichlet import ProbeDirichlet
 from routerlab.routers.probe.linear import LayerProbe, ProbeFinal, ProbeMean
 from routerlab.routers.probe.signals import (
@@ -43,4 +44,5 @@ __all__ = [
     "SmallModelRouter",
     "small_model_scores",
     "split_layers",
+    "with_encoder_layout",
 ]

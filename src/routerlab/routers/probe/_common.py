@@ -18,7 +18,14 @@ from routerlab.routers._params import Constraint
 from routerlab.routers._tabular import masked_model_means
 from routerlab.routers.base import Router
 
-__all__ = ["SmallModelRouter", "resolve_small_model", "sigmoid", "small_model_scores", "split_layers"]
+__all__ = [
+    "SmallModelRouter",
+    "resolve_small_model",
+    "sigmoid",
+    "small_model_scores",
+    "split_layers",
+    "with_encoder_layout",
+]
 
 #: rows aggregated at a time at prediction (a block of (rows, n_layers, d) float64 stays under ~70 MiB
 #: for 31 × 576 features), so memory does not grow with the number of queries
@@ -78,6 +85,24 @@ def split_layers(X: np.ndarray, n_layers: int | None, owner: str) -> np.ndarray:
             f"(divisors of {width}: {_divisors(width)}), or encode the queries with the hidden-state encoder."
         )
     return X.reshape(X.shape[0], n_layers, width // n_layers)
+
+
+def with_encoder_layout(router: Router, encoder: object) -> Router:
+    """``router`` with ``n_layers`` taken from ``encoder.n_layers`` when it reads hidden states and has none.
+
+    A bare feature matrix cannot carry its layer count, an encoder can: a ``hidden:`` encoder that
+    exposes ``n_layers`` lets ``routerlab evaluate --encoder hidden:... --router probe_dirichlet`` run
+    without the user giving it. Only routers tagged ``features="hidden_states"`` whose ``n_layers`` is
+    None change (in place, and returned); an explicit ``n_layers`` is kept, so a mismatch with the
+    features still fails in :func:`split_layers`. Other routers and encoders without ``n_layers`` are
+    returned unchanged.
+    """
+    if router.tags().features != "hidden_states" or router.get_params().get("n_layers", 0) is not None:
+        return router
+    n_layers = getattr(encoder, "n_layers", None)
+    if isinstance(n_layers, int) and not isinstance(n_layers, bool) and n_layers >= 1:
+        router.set_params(n_layers=n_layers)
+    return router
 
 
 def _divisors(n: int) -> list[int]:
