@@ -91,6 +91,16 @@ def test_dirichlet_puts_its_weight_on_the_signal_layer_and_beats_the_mean(middle
     assert dirichlet > 0.8 and dirichlet > mean + 0.1, (dirichlet, mean)
 
 
+def test_dirichlet_stays_close_to_the_mean_when_every_layer_is_informative() -> None:
+    """§5.2: "both variants perform competitively" — with the signal in every layer, Mean is the right
+    aggregation and the learned weights must not wander far from it (nor lose much AUROC)."""
+    train, Xtr, test, Xte = _split(*layered_problem(tuple(range(L))))
+    mean = make_router("probe_mean", n_layers=L).fit(train, Xtr)
+    dirichlet = make_router("probe_dirichlet", **FAST).fit(train, Xtr)
+    assert dirichlet.layer_weights_.max() < 0.3 and dirichlet.layer_weights_.min() > 0.1  # uniform is 1/6
+    assert _auroc(dirichlet, test, Xte) > _auroc(mean, test, Xte) - 0.06 > 0.85
+
+
 def test_fixed_aggregations_have_the_papers_weights(middle: dict[str, Any]) -> None:
     np.testing.assert_array_equal(middle["mean"].layer_weights_, np.full(L, 1 / L))
     np.testing.assert_array_equal(middle["final"].layer_weights_, np.eye(L)[-1])

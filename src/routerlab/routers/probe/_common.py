@@ -8,6 +8,7 @@ per-model scores, so that the one shared selection policy routes with it (:func:
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 import numpy as np
@@ -17,6 +18,8 @@ from routerlab.errors import SchemaError
 from routerlab.routers._params import Constraint
 from routerlab.routers._tabular import masked_model_means
 from routerlab.routers.base import Router
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "SmallModelRouter",
@@ -142,6 +145,12 @@ class SmallModelRouter(Router):
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
         feats = self._features(X, fitting=True)
         self.small_index_ = resolve_small_model(self.small_model, self.model_names_, self.model_cost_)
+        if self.small_model is None:
+            log.info(
+                "%s: the small model is %r, the cheapest by mean training cost (set small_model to choose)",
+                type(self).__name__,
+                self.model_names_[self.small_index_],
+            )
         self.model_mean_ = masked_model_means(train)
         rows = np.flatnonzero(train.observed[:, self.small_index_])
         if len(rows) == 0:
