@@ -20,7 +20,7 @@ from routerlab.data import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
 from routerlab.metrics import auroc_score
 from routerlab.routers import load_router, make_router, save_router
-from routerlab.routers.probe import ProbeDirichlet, split_layers, with_encoder_layout
+from routerlab.routers.probe import ProbeDirichlet, encoder_n_layers, split_layers, with_encoder_layout
 
 torch = pytest.importorskip("torch", reason="ProbeDirichlet needs torch: pip install 'routerlab[embed]'")
 
@@ -218,13 +218,49 @@ def test_split_layers_is_layer_major() -> None:
     np.testing.assert_array_equal(H[1, 2], [20, 21, 22, 23])  # row 1, layer 2 = columns 8..11
 
 
-def test_an_encoder_that_knows_its_layers_fills_n_layers_and_nothing_else() -> None:
+def test_the_encoder_identity_fills_n_layers_and_nothing_else() -> None:
+    """hidden: encoders end their identity in :layers=<SEL>:shape=<n_states>x<dim> (routerlab.data.features.hidden)."""
+    identity = "hidden:smollm2-135m@abc:prompt=v1:layers=all:shape=31x576"
+    assert encoder_n_layers(identity) == 31
+    assert encoder_n_layers(identity.replace("layers=all", "layers=final")) == 1  # one state per row
+    assert encoder_n_layers("minilm:all-MiniLM-L6-v2") is None
+
+    class Layout:
+        layers, n_states = "all", 6
+
     class HiddenEncoder:
-        name, n_layers = "hidden:test", 6
+        name, layout = "hidden:test", Layout()
 
     filled = with_encoder_layout(make_router("probe_dirichlet"), HiddenEncoder())
     assert filled.get_params()["n_layers"] == 6
-    kept = with_encoder_layout(make_router("probe_mean", n_layers=3), HiddenEncoder())
+    assert with_encoder_layout(make_router("probe_mean"), identity).get_params()["n_layers"] == 31
+    kept = with_encoder_layout(make_router("probe_mean", n_layers=3), identity)
     assert kept.get_params()["n_layers"] == 3  # an explicit value is kept (and checked against the width at fit)
-    assert with_encoder_layout(make_router("knn"), HiddenEncoder()).get_params() == {"k": 10, "weights": "uniform"}
-    assert with_encoder_layout(make_router("probe_final"), object()).get_params()["n_layers"] is None
+    assert with_encoder_layout(make_router("knn"), identity).get_params() == {"k": 10, "weights": "uniform"}
+    assert with_encoder_layout(make_router("probe_final"), "minilm").get_params()["n_layers"] is None
+
+
+def test_a_feature_router_over_a_hidden_encoder_gives_the_probe_its_layers() -> None:
+    """FeatureRouter(encoder=hidden:..., router="probe_mean") needs no n_layers: the identity carries 6x8."""
+    from routerlab.data.features.encoders import ENCODERS
+    from routerlab.routers.pipeline import FeatureRouter
+
+    data, X = layered_problem((3,), n=300, seed=5)
+    rows = {text: X[i] for i, text in enumerate(data.texts)}
+
+    class FakeHidden:
+        name = f"hidden:fake:layers=all:shape={L}x{D}"
+        dim = L * D
+
+        def encode(self, texts, *, batch_size=64, progress=None):  # type: ignore[no-untyped-def]
+            return np.stack([rows[t] for t in texts])
+
+    ENCODERS.register("fake_hidden", lambda: FakeHidden())
+    try:
+        train, Xtr, test, Xte = _split(data, X)
+        pipeline = FeatureRouter(encoder="fake_hidden", router="probe_mean").fit(train)
+        assert pipeline.router_.n_layers == L and pipeline.get_params()["router"] == "probe_mean"
+        direct = make_router("probe_mean", n_layers=L).fit(train, Xtr)
+        np.testing.assert_allclose(pipeline.predict_scores(test), direct.predict_scores(test, Xte), rtol=1e-6)
+    finally:
+        ENCODERS.unregister("fake_hidden")

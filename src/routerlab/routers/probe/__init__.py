@@ -17,12 +17,19 @@ both read it. The small model is ``small_model`` (default: the cheapest in the t
 
 Hidden-state features are ``n_layers`` blocks of ``d`` columns, layer-major; ``n_layers`` must be
 given (31 for SmolLM2-135M's embeddings + 30 blocks), since a bare matrix cannot carry it;
-:func:`with_encoder_layout` takes it from an encoder that exposes ``n_layers``.
+:func:`with_encoder_layout` takes it from a ``hidden:`` encoder (its identity ends in
+``:layers=all:shape=31x576``).
 """
 
 from __future__ import annotations
 
-from routerlab.routers.probe._common import SmallModelRouter, small_model_scores, split_layers, with_encoder_layout
+from routerlab.routers.probe._common import (
+    SmallModelRouter,
+    encoder_n_layers,
+    small_model_scores,
+    split_layers,
+    with_encoder_layout,
+)
 from routerlab.routers.probe.dirichlet import ProbeDirichlet
 from routerlab.routers.probe.linear import LayerProbe, ProbeFinal, ProbeMean
 from routerlab.routers.probe.signals import (
@@ -42,6 +49,7 @@ __all__ = [
     "ProbeFinal",
     "ProbeMean",
     "SmallModelRouter",
+    "encoder_n_layers",
     "small_model_scores",
     "split_layers",
     "with_encoder_layout",

@@ -9,6 +9,7 @@ per-model scores, so that the one shared selection policy routes with it (:func:
 from __future__ import annotations
 
 import logging
+import re
 from typing import ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "SmallModelRouter",
+    "encoder_n_layers",
     "resolve_small_model",
     "sigmoid",
     "small_model_scores",
@@ -90,20 +92,45 @@ def split_layers(X: np.ndarray, n_layers: int | None, owner: str) -> np.ndarray:
     return X.reshape(X.shape[0], n_layers, width // n_layers)
 
 
-def with_encoder_layout(router: Router, encoder: object) -> Router:
-    """``router`` with ``n_layers`` taken from ``encoder.n_layers`` when it reads hidden states and has none.
+#: the tail of a ``hidden:`` encoder's identity (routerlab.data.features.hidden): which states a row holds, their shape
+_HIDDEN_LAYOUT = re.compile(r":layers=(all|final|input|mean):shape=(\d+)x(\d+)$")
 
-    A bare feature matrix cannot carry its layer count, an encoder can: a ``hidden:`` encoder that
-    exposes ``n_layers`` lets ``routerlab evaluate --encoder hidden:... --router probe_dirichlet`` run
-    without the user giving it. Only routers tagged ``features="hidden_states"`` whose ``n_layers`` is
-    None change (in place, and returned); an explicit ``n_layers`` is kept, so a mismatch with the
-    features still fails in :func:`split_layers`. Other routers and encoders without ``n_layers`` are
-    returned unchanged.
+
+def encoder_n_layers(encoder: object) -> int | None:
+    """How many stacked layers a row of ``encoder``'s features holds, when the encoder says; else None.
+
+    ``encoder`` is an encoder object or its identity string (what :class:`~routerlab.data.features.Features`
+    and a fitted :class:`~routerlab.routers.FeatureRouter` carry). Read, in order: an ``n_layers``
+    attribute; a ``layout`` attribute with ``layers`` and ``n_states``; the identity's
+    ``:layers=<SEL>:shape=<n_states>x<dim>`` tail that ``hidden:`` encoders write. ``layers=all``
+    rows stack every state (``n_states`` layers); ``final``/``input``/``mean`` rows are one layer.
+    """
+    n_layers = getattr(encoder, "n_layers", None)
+    if isinstance(n_layers, int) and not isinstance(n_layers, bool) and n_layers >= 1:
+        return n_layers
+    layout = getattr(encoder, "layout", None)
+    if layout is not None and hasattr(layout, "layers") and hasattr(layout, "n_states"):
+        return int(layout.n_states) if layout.layers == "all" else 1
+    identity = encoder if isinstance(encoder, str) else getattr(encoder, "name", None)
+    found = _HIDDEN_LAYOUT.search(identity) if isinstance(identity, str) else None
+    if found is None:
+        return None
+    return int(found.group(2)) if found.group(1) == "all" else 1
+
+
+def with_encoder_layout(router: Router, encoder: object) -> Router:
+    """``router`` with ``n_layers`` from the encoder (:func:`encoder_n_layers`) if it reads hidden states without one.
+
+    A bare feature matrix cannot carry its layer count; a ``hidden:`` encoder's identity does, so
+    ``routerlab evaluate --encoder hidden:... --router probe_dirichlet`` can run without the user
+    giving it. Only routers tagged ``features="hidden_states"`` whose ``n_layers`` is None change (in
+    place, and returned); an explicit ``n_layers`` is kept, so a mismatch with the features still
+    fails in :func:`split_layers`. Other routers, and encoders that do not say, are left unchanged.
     """
     if router.tags().features != "hidden_states" or router.get_params().get("n_layers", 0) is not None:
         return router
-    n_layers = getattr(encoder, "n_layers", None)
-    if isinstance(n_layers, int) and not isinstance(n_layers, bool) and n_layers >= 1:
+    n_layers = encoder_n_layers(encoder)
+    if n_layers is not None:
         router.set_params(n_layers=n_layers)
     return router
 

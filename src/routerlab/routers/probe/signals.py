@@ -10,7 +10,10 @@ forward pass over the prompt (its distribution over the answer options' next tok
 * ``margin`` — top-1 minus top-2 probability; higher = more confident.
 
 The routers read them as query features, through the same interface as any encoder: a signals matrix
-whose columns are :data:`LOGIT_SIGNALS` in that order (``column`` overrides the position). The
+whose columns are :data:`LOGIT_SIGNALS` in that order (``column`` overrides the position). That is
+the order of ``routerlab collect-lm``'s signal columns (``letter_max_prob``, ``letter_entropy``,
+``letter_margin``, then the same three over the whole vocabulary): with all six as the matrix, the
+default columns read the answer-letter distribution and ``column=3/4/5`` the vocabulary one. The
 direction is fixed by the signal's meaning, not learned, so a signal that is anti-correlated with
 correctness on some data shows an AUROC below 0.5, as the paper's Tab. 1 does (MaxLogits 43.82 on
 MMLU). Fitting only *calibrates*: ``p̂ = σ(a·z + b)`` on the standardised, oriented signal ``z``
