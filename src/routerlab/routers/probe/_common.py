@@ -186,12 +186,14 @@ class SmallModelRouter(Router):
                 f"outcome in the training data {train.name!r}; the probe needs its correctness on some queries."
             )
         y = np.asarray(train.Y[rows, self.small_index_], dtype=np.float64)
-        self._prepare(feats[rows])
+        # one copy of the observed rows at most (14k queries × 31 × 576 float32 is 1 GB), none when all are
+        seen = feats if len(rows) == len(feats) else feats[rows]
+        self._prepare(seen)
         if y.min() == y.max():
             self.constant_: float | None = float(y[0])
             return
         self.constant_ = None
-        self._fit_p(feats[rows], y, np.asarray(train.query_ids)[rows])
+        self._fit_p(seen, y, np.asarray(train.query_ids)[rows])
 
     def _prepare(self, feats: np.ndarray) -> None:
         """Learn what prediction needs even without a fitted model (layer layout, standardisation)."""
