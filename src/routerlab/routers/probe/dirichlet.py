@@ -114,6 +114,10 @@ class ProbeDirichlet(LayerProbe):
         super()._prepare(feats)
         n_layers = self.layer_weights_.shape[0]
         self.concentration_ = np.ones(n_layers)  # the starting α: flat Dirichlet, E[w] uniform
+        # no training history until _fit_p runs (a constant estimate trains nothing)
+        self.loss_history_ = np.zeros(0)
+        self.val_loss_history_ = np.zeros(0)
+        self.best_epoch_ = 0
 
     def _fit_p(self, feats: np.ndarray, y: np.ndarray, query_ids: np.ndarray) -> None:
         torch = require_torch(type(self).__name__)
