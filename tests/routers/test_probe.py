@@ -18,7 +18,7 @@ import pytest
 
 from routerlab.data import ModelInfo, RoutingData
 from routerlab.errors import SchemaError
-from routerlab.metrics import auroc_score
+from routerlab.metrics import auroc_score, call_rate_curve, lpm_score
 from routerlab.routers import load_router, make_router, save_router
 from routerlab.routers.probe import ProbeDirichlet, encoder_n_layers, split_layers, with_encoder_layout
 
@@ -134,6 +134,12 @@ def test_scores_route_as_eq_1_through_the_shared_policy(middle: dict[str, Any]) 
     strong = scores[:, 0] - scores[:, 1]
     label = test.Y[:, 1]
     assert auroc_score(score=-strong, label=label) == auroc_score(score=p, label=label)
+    # and so its call-rate curve Φ (Eqs. 2–5), hence LPM / MPM / HCR (Eqs. 6–11), is the probe's own
+    from_scores = call_rate_curve(y_small=label, y_large=test.Y[:, 0], strong_score=strong)
+    from_probe = call_rate_curve(y_small=label, y_large=test.Y[:, 0], p_small_suffices=p)
+    np.testing.assert_array_equal(from_scores.x, from_probe.x)
+    np.testing.assert_array_equal(from_scores.y, from_probe.y)
+    assert lpm_score(curve=from_scores, d1=0.3) == lpm_score(curve=from_probe, d1=0.3)
 
 
 def test_a_fixed_seed_reproduces_and_another_seed_differs() -> None:
