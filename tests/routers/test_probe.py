@@ -270,3 +270,30 @@ def test_a_feature_router_over_a_hidden_encoder_gives_the_probe_its_layers() -> 
         np.testing.assert_allclose(pipeline.predict_scores(test), direct.predict_scores(test, Xte), rtol=1e-6)
     finally:
         ENCODERS.unregister("fake_hidden")
+
+
+def test_the_seed_protocol_runs_a_probe_over_a_hidden_encoder_without_being_told_its_layers(tmp_path: Any) -> None:
+    """`routerlab evaluate --encoder hidden:... --router probe_mean`: the sweep and the final fit fill n_layers."""
+    from routerlab.data.features.encoders import ENCODERS
+    from routerlab.experiments.protocol import evaluate_protocol
+
+    data, X = layered_problem((3,), n=300, seed=6)
+    data = data.with_splits(np.array(["train", "val", "test"], dtype=object)[np.arange(300) % 5 // 2])
+    rows = {text: X[i] for i, text in enumerate(data.texts)}
+
+    class FakeHidden:
+        name = f"hidden:fake:layers=all:shape={L}x{D}"
+        dim = L * D
+
+        def encode(self, texts, *, batch_size=64, progress=None):  # type: ignore[no-untyped-def]
+            return np.stack([rows[t] for t in texts])
+
+    ENCODERS.register("fake_hidden", lambda: FakeHidden())
+    try:
+        result = evaluate_protocol(data, ["best_single", "probe_mean"], encoder="fake_hidden", sweep_dir=tmp_path)
+    finally:
+        ENCODERS.unregister("fake_hidden")
+    assert [(s.router, s.status) for s in result.board.seed_protocol] == [("probe_mean", "ok")]  # type: ignore[union-attr]
+    (chosen,) = result.selected
+    assert chosen.get_params()["n_layers"] == L
+    assert chosen.get_params()["C"] in (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # selected on validation from the grid

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from routerlab.data.schema import RoutingData
-from routerlab.errors import SchemaError
+from routerlab.errors import RouterlabError, SchemaError
 from routerlab.routers._params import Constraint
 from routerlab.routers._tabular import masked_model_means
 from routerlab.routers.base import Router
@@ -99,9 +99,10 @@ _HIDDEN_LAYOUT = re.compile(r":layers=(all|final|input|mean):shape=(\d+)x(\d+)$"
 def encoder_n_layers(encoder: object) -> int | None:
     """How many stacked layers a row of ``encoder``'s features holds, when the encoder says; else None.
 
-    ``encoder`` is an encoder object or its identity string (what :class:`~routerlab.data.features.Features`
-    and a fitted :class:`~routerlab.routers.FeatureRouter` carry). Read, in order: an ``n_layers``
-    attribute; a ``layout`` attribute with ``layers`` and ``n_states``; the identity's
+    ``encoder`` is an encoder object, its identity string (what :class:`~routerlab.data.features.Features`
+    and a fitted :class:`~routerlab.routers.FeatureRouter` carry) or a registered encoder name (the
+    sweep's ``spec.encoder``; its identity is looked up). Read, in order: an ``n_layers`` attribute; a
+    ``layout`` attribute with ``layers`` and ``n_states``; the identity's
     ``:layers=<SEL>:shape=<n_states>x<dim>`` tail that ``hidden:`` encoders write. ``layers=all``
     rows stack every state (``n_states`` layers); ``final``/``input``/``mean`` rows are one layer.
     """
@@ -112,10 +113,25 @@ def encoder_n_layers(encoder: object) -> int | None:
     if layout is not None and hasattr(layout, "layers") and hasattr(layout, "n_states"):
         return int(layout.n_states) if layout.layers == "all" else 1
     identity = encoder if isinstance(encoder, str) else getattr(encoder, "name", None)
-    found = _HIDDEN_LAYOUT.search(identity) if isinstance(identity, str) else None
+    if not isinstance(identity, str):
+        return None
+    found = _HIDDEN_LAYOUT.search(identity)
+    if found is None and isinstance(encoder, str):
+        found = _HIDDEN_LAYOUT.search(_identity_of(encoder) or "")
     if found is None:
         return None
     return int(found.group(2)) if found.group(1) == "all" else 1
+
+
+def _identity_of(name: str) -> str | None:
+    """The identity of the encoder registered as ``name`` (``hidden:smollm2-135m`` → ``…:shape=31x576``), or None."""
+    from routerlab.data.features.value import encoder_identity
+
+    try:
+        return encoder_identity(name)
+    except (RouterlabError, ImportError, OSError, ValueError) as exc:  # not an encoder name: nothing to read
+        log.debug("encoder_n_layers: %r names no encoder here (%s)", name, exc)
+        return None
 
 
 def with_encoder_layout(router: Router, encoder: object) -> Router:
