@@ -18,6 +18,11 @@ routerlab's other families (kNN, ...) are compared on one footing.
     PYTHONPATH=src python benchmarks/probes_xbench.py --data COLLECTION/routing.parquet \\
         --encoder hidden:smollm2-135m --large gpt-4-1106
 
+First run (merged with the probe-collect branch; its 300-query MMLU collection, 204/36/60 train/val/
+test, SmolLM2-135M right on 25 %, i.e. at chance): test AUROC ProbeFinal 0.398, ProbeMean 0.441,
+ProbeDirichlet 0.312, the MLP probe 0.414, kNN 0.594, every 95 % CI about ±0.15 wide — 60 test
+queries and 36 validation ones decide nothing; the full ~14k collection is what the tables need.
+
 Not here yet (issue 14): out-of-domain rows (MedQA, held-out MMLU subject groups), the logit and
 verbal baselines (they need their signal matrices as features), Table 4's input-embedding / external
 encoder rows (``--encoder hidden:...?layers=input``, ``minilm`` with ``n_layers=1``), §6 data scaling,
