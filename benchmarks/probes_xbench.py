@@ -16,15 +16,19 @@ the strength of the call to the large model, so the probes (whose small-model sc
 routerlab's other families (kNN, ...) are compared on one footing.
 
     PYTHONPATH=src python benchmarks/probes_xbench.py --data COLLECTION/routing.parquet \\
-        --encoder hidden:smollm2-135m --large gpt-4-1106
+        --encoder hidden:smollm2-135m --large gpt-4-1106 --signals COLLECTION
+
+``--signals`` adds Tab. 1's logit rows (MaxLogits, Entropy, ConfidenceMargin over the answer
+letters), read from the collection's outcome table.
 
 First run (merged with the probe-collect branch; its 300-query MMLU collection, 204/36/60 train/val/
 test, SmolLM2-135M right on 25 %, i.e. at chance): test AUROC ProbeFinal 0.398, ProbeMean 0.441,
-ProbeDirichlet 0.312, the MLP probe 0.414, kNN 0.594, every 95 % CI about ±0.15 wide — 60 test
+ProbeDirichlet 0.312, the MLP probe 0.414, kNN 0.594, MaxLogits 0.460, Entropy 0.468,
+ConfidenceMargin 0.463, every 95 % CI about ±0.15 wide — 60 test
 queries and 36 validation ones decide nothing; the full ~14k collection is what the tables need.
 
 Not here yet (issue 14): out-of-domain rows (MedQA, held-out MMLU subject groups), the logit and
-verbal baselines (they need their signal matrices as features), Table 4's input-embedding / external
+verbal baselines (SelfAsk, semantic entropy), Table 4's input-embedding / external
 encoder rows (``--encoder hidden:...?layers=input``, ``minilm`` with ``n_layers=1``), §6 data scaling,
 significance tiers, and writing the result as a routerlab report.
 """
@@ -51,13 +55,17 @@ from routerlab.metrics import auroc_score, call_rate_curve, hcr_score, lpm_score
 from routerlab.routers import ROUTERS, Router, make_router
 from routerlab.routers.probe import with_encoder_layout
 
-#: (row label, registered router, fixed parameters): Tab. 3's three aggregations, the §6 MLP probe, and kNN
-ROWS: list[tuple[str, str, dict[str, Any]]] = [
-    ("ProbeFinal", "probe_final", {}),
-    ("ProbeMean", "probe_mean", {}),
-    ("ProbeDirichlet", "probe_dirichlet", {}),
-    ("ProbeDirichlet MLP(64)", "probe_dirichlet", {"hidden": 64}),
-    ("kNN (same features)", "knn", {}),
+#: (row label, registered router, fixed parameters, features): Tab. 3's three aggregations, the §6 MLP
+#: probe and kNN on the hidden states; Tab. 1's logit baselines on the small model's answer-letter signals
+ROWS: list[tuple[str, str, dict[str, Any], str]] = [
+    ("ProbeFinal", "probe_final", {}, "hidden"),
+    ("ProbeMean", "probe_mean", {}, "hidden"),
+    ("ProbeDirichlet", "probe_dirichlet", {}, "hidden"),
+    ("ProbeDirichlet MLP(64)", "probe_dirichlet", {"hidden": 64}, "hidden"),
+    ("kNN (same features)", "knn", {}, "hidden"),
+    ("MaxLogits", "logit_max_prob", {}, "signals"),
+    ("Entropy", "logit_entropy", {}, "signals"),
+    ("ConfidenceMargin", "logit_margin", {}, "signals"),
 ]
 REFERENCE = "ProbeDirichlet"
 
@@ -107,12 +115,22 @@ def select_on_val(
     return best[1], best[2]
 
 
+def signals_matrix(collection: str, data: RoutingData, model: str) -> np.ndarray:
+    """The small model's logit signals per query of ``data`` (collect-lm's columns, letter signals first)."""
+    from routerlab.collect.local_lm import SIGNALS, read_outcomes  # the probe-collect side of issue 14
+
+    rows = {r["query_id"]: r for r in read_outcomes(collection, model=model)}
+    return np.array([[float(rows[q][c]) for c in SIGNALS] for q in data.query_ids], dtype=np.float64)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="a collected routing.parquet")
     ap.add_argument("--encoder", default="hidden:smollm2-135m")
     ap.add_argument("--large", default=None, help="the large model (default: the best by mean quality)")
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--signals", default=None, help="the collect-lm folder, for the logit-signal rows (Tab. 1)")
+    ap.add_argument("--model", default="smollm2-135m", help="the collected small model (for --signals)")
     args = ap.parse_args()
 
     data = read_parquet(args.data)
@@ -122,8 +140,14 @@ def main() -> None:
     data = data.subset(both).select_models([data.model_names[small], data.model_names[large]])
     pair = (0, 1)
     features = featurize(data, args.encoder)
-    parts = {s: (data.subset(data.splits == s), features.matrix[data.splits == s]) for s in ("train", "val", "test")}
-    test, X_test = parts["test"]
+    matrices = {"hidden": features.matrix}
+    if args.signals:
+        matrices["signals"] = signals_matrix(args.signals, data, args.model)
+    parts = {
+        kind: {s: (data.subset(data.splits == s), m[data.splits == s]) for s in ("train", "val", "test")}
+        for kind, m in matrices.items()
+    }
+    test = parts["hidden"]["test"][0]
     y_small, y_large = test.Y[:, 0], test.Y[:, 1]
     label = (y_small >= 0.5).astype(float)
     print(
@@ -135,10 +159,12 @@ def main() -> None:
     draws = g.integers(0, len(label), size=(args.resamples, len(label)))
     kept: dict[str, np.ndarray] = {}
     rows = []
-    for row, name, fixed in ROWS:
+    for row, name, fixed, kind in ROWS:
+        if kind not in parts:
+            continue
         t0 = time.perf_counter()
-        router, params = select_on_val(name, fixed, features.encoder, parts, pair)
-        s = keep_small_score(router, test, X_test, *pair)
+        router, params = select_on_val(name, fixed, features.encoder, parts[kind], pair)
+        s = keep_small_score(router, test, parts[kind]["test"][1], *pair)
         kept[row] = s
         curve = call_rate_curve(y_small=y_small, y_large=y_large, p_small_suffices=s)
         boot = np.array([_auc(s[d], label[d]) for d in draws])
