@@ -30,7 +30,7 @@ from routerlab.data.features import encode
 from routerlab.experiments.sweep import SweepConfig, run_sweep
 from routerlab.metrics import chosen
 from routerlab.metrics.bootstrap import paired_difference_ci
-from routerlab.routers import LEARNED, ROUTERS, make_router
+from routerlab.routers import LEARNED, ROUTERS, make_router, router_tags
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEXT_DATASETS = ["routerbench-0shot-subset", "llmrouter-dcrouter", "routellm-evals", "routerdc-7models"]
@@ -148,7 +148,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/plateau"))
     ap.add_argument("--n-jobs", type=int, default=2)
     args = ap.parse_args()
-    routers = list(LEARNED) if args.routers == "all" else args.routers.split(",")
+    # "all": every learned router that reads a text encoder's embeddings (not the small-model probes)
+    routers = (
+        [r for r in LEARNED if router_tags(r).features is None] if args.routers == "all" else args.routers.split(",")
+    )
     for r in routers:
         ROUTERS.get(r)
     t0 = time.perf_counter()

@@ -31,6 +31,15 @@ from routerlab.routers.checks import (
 )
 from routerlab.routers.knn import KNNRouter
 
+#: parameters a router needs on the checks' plain feature matrices (8 and 5 columns): the probes' features
+#: are n_layers stacked blocks and a bare matrix cannot say how many, so n_layers has no default; 1 divides
+#: every width (tests/routers/test_probe.py checks the probes on real multi-layer structure)
+CONFORMANCE_PARAMS: dict[str, dict[str, object]] = {
+    "probe_final": {"n_layers": 1},
+    "probe_mean": {"n_layers": 1},
+    "probe_dirichlet": {"n_layers": 1},
+}
+
 
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("name", ROUTERS.names())
@@ -38,7 +47,7 @@ def test_router_conforms(name: str, check) -> None:
     reason = skip_reason(ROUTERS.get(name))
     if reason is not None:
         pytest.skip(reason)
-    check(make_router(name))
+    check(make_router(name, **CONFORMANCE_PARAMS.get(name, {})))
 
 
 def test_missing_check_catches_nan_as_zero() -> None:
@@ -135,6 +144,13 @@ EXPECTED_TAGS = {
     "linucb": T(requires_features=True),
     "elo": T(stochastic=True, requires_features=True),
     **{n: T(stochastic=True, requires_features=True, requires=("torch",)) for n in ("mlp", "mf", "contrastive", "irt")},
+    "probe_final": T(requires_features=True, features="hidden_states"),
+    "probe_mean": T(requires_features=True, features="hidden_states"),
+    "probe_dirichlet": T(stochastic=True, requires_features=True, requires=("torch",), features="hidden_states"),
+    **{
+        n: T(requires_features=True, features="logit_signals")
+        for n in ("logit_max_prob", "logit_entropy", "logit_margin")
+    },
 }
 
 
@@ -146,6 +162,7 @@ def test_baselines_are_derived_from_tags_in_registration_order() -> None:
     assert BASELINES == ("oracle", "random", "best_single", "cheapest", "majority_label")
     assert LEARNED == (
         "knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo", "mlp", "mf", "contrastive", "irt",
+        "probe_final", "probe_mean", "probe_dirichlet", "logit_max_prob", "logit_entropy", "logit_margin",
     )  # fmt: skip
     assert baseline_names() == BASELINES
 
@@ -198,7 +215,7 @@ def test_a_plugin_baseline_is_classified_by_its_tags() -> None:
 def test_make_router_names_the_install_command_when_torch_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # what Python does for a module that must not be imported
     assert router_tags("mlp").requires == ("torch",)  # tags stay readable without torch
-    for name in ("mlp", "mf", "contrastive", "irt"):
+    for name in ("mlp", "mf", "contrastive", "irt", "probe_dirichlet"):
         with pytest.raises(PrerequisiteError, match=r"needs torch.*install it with: pip install 'routerlab\[embed\]'"):
             make_router(name)
         assert "pip install 'routerlab[embed]'" in str(skip_reason(ROUTERS.get(name)))

@@ -35,6 +35,10 @@ N_FEATURES = 8
 #: fewer epochs than the defaults keep the torch fits short; the saved format does not depend on it
 FAST: dict[str, dict[str, Any]] = {name: {"epochs": 4} for name in ("mlp", "mf", "contrastive", "irt")}
 FAST["rf"] = {"n_estimators": 20}
+#: the probes read N_FEATURES columns as n_layers stacked layers (a bare matrix cannot say how many)
+FAST.update(
+    {"probe_final": {"n_layers": 2}, "probe_mean": {"n_layers": 2}, "probe_dirichlet": {"n_layers": 2, "epochs": 4}}
+)
 
 #: run in a fresh interpreter: load every saved router and write its scores and choices to an npz
 LOADER = """

@@ -35,6 +35,7 @@ from routerlab.experiments.sweep import SweepConfig, SweepResult, run_sweep
 from routerlab.metrics.core import DEFAULT_MISSING, check_missing_policy
 from routerlab.routers import ROUTERS, Router, clone, make_router, router_tags
 from routerlab.routers.pipeline import FeatureRouter
+from routerlab.routers.probe import with_encoder_layout
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def evaluate_protocol(
         for s in sweep.summary:
             if s.status == "ok":
                 chosen = make_router(s.router, **s.params)
+                with_encoder_layout(chosen, features.encoder if features is not None else encoder)
                 if "random_state" in chosen.get_params():
                     chosen.set_params(random_state=config.seeds[0])  # the stage-1 seed, as the protocol fits it
                 selected.append(chosen)

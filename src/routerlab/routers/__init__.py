@@ -40,6 +40,12 @@ _BUILTINS = {
     "mf": "routerlab.routers.neural:MatrixFactorizationRouter",
     "contrastive": "routerlab.routers.neural:ContrastiveRouter",
     "irt": "routerlab.routers.irt:IRTRouter",
+    "probe_final": "routerlab.routers.probe.linear:ProbeFinal",
+    "probe_mean": "routerlab.routers.probe.linear:ProbeMean",
+    "probe_dirichlet": "routerlab.routers.probe.dirichlet:ProbeDirichlet",
+    "logit_max_prob": "routerlab.routers.probe.signals:LogitMaxProbRouter",
+    "logit_entropy": "routerlab.routers.probe.signals:LogitEntropyRouter",
+    "logit_margin": "routerlab.routers.probe.signals:LogitMarginRouter",
 }
 for _name, _target in _BUILTINS.items():
     ROUTERS.register(_name, _target)

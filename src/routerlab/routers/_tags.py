@@ -2,7 +2,7 @@
 
 :meth:`Router.tags` (``Router.__routerlab_tags__``) builds a :class:`Tags` from the class attributes
 (``baseline``, ``needs_outcomes``, ``stochastic``, ``uses_labels``, ``requires_features``,
-``requires``), so code that must tell routers apart — the baselines of a leaderboard, the routers a
+``requires``, ``features``), so code that must tell routers apart — the baselines of a leaderboard, the routers a
 conformance run can fit, the ones a sweep seeds — reads the tags instead of a hand-kept list of
 names, and a plug-in router is classified by what it declares.
 
@@ -40,6 +40,11 @@ class Tags:
     requires_features: bool = False
     #: optional packages the router imports (top-level module names), e.g. ``("torch",)``
     requires: tuple[str, ...] = ()
+    #: the features the router reads when they are not just any query embedding: ``"hidden_states"``
+    #: (a small model's stacked per-layer hidden states, the probe routers) or ``"logit_signals"`` (its
+    #: max-prob / entropy / margin columns); None for routers that work on any encoder's embeddings. A
+    #: benchmark that runs every learned router over one text encoder keeps those whose value is None.
+    features: str | None = None
 
 
 def missing_requirements(tags: Tags) -> tuple[str, ...]:

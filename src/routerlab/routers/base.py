@@ -8,7 +8,8 @@
   records the model pool and the training cost statistics, then calls the subclass's ``_fit``.
   Learned state ends in ``_``.
 * :meth:`Router.tags` (``__routerlab_tags__``): what the class is (:class:`~routerlab.routers._tags.Tags`:
-  baseline, needs outcomes, stochastic, uses labels, needs features, optional packages required),
+  baseline, needs outcomes, stochastic, uses labels, needs features, optional packages required, the
+  kind of features when not any query embedding),
   built from the class attributes below; code branches on tags, never on router names.
 * :meth:`Router.predict_scores` ``(data, X=None) -> (n_queries, n_models)``: estimated quality,
   from the subclass's ``_predict_scores``. A router sees ``data.without_outcomes()`` at decision
@@ -58,6 +59,8 @@ class Router:
     requires_features: ClassVar[bool] = False
     #: optional packages the router imports (top-level module names), e.g. ``("torch",)``
     requires: ClassVar[tuple[str, ...]] = ()
+    #: the kind of features the router reads when it is not any query embedding (:attr:`Tags.features`)
+    features: ClassVar[str | None] = None
     #: stage-1 search space of the seed protocol: parameter -> candidate values
     param_grid: ClassVar[dict[str, list[Any]]] = {}
     #: the values each hyper-parameter may take (any one constraint suffices), checked by ``fit``
@@ -74,6 +77,7 @@ class Router:
             uses_labels=cls.uses_labels,
             requires_features=cls.requires_features,
             requires=tuple(cls.requires),
+            features=cls.features,
         )
 
     @classmethod

@@ -74,7 +74,10 @@ class FeatureRouter(Router):
         return self
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
-        self.router_ = self._inner().fit(train, X)
+        from routerlab.routers.probe import with_encoder_layout  # the registry imports this module's package
+
+        # a hidden-state probe without n_layers takes it from the encoder's identity (hidden:...:shape=31x576)
+        self.router_ = with_encoder_layout(self._inner(), encoder_identity(self.encoder)).fit(train, X)
         self.stochastic_ = self.router_.stochastic
 
     def predict_scores(self, data: RoutingData, X: Any = None) -> np.ndarray:

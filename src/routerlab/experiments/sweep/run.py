@@ -15,6 +15,7 @@ from routerlab.experiments.sweep.keys import _jsonable, lam_key, run_key
 from routerlab.experiments.sweep.records import SCHEMA_VERSION
 from routerlab.metrics import core as M
 from routerlab.routers.base import Router
+from routerlab.routers.probe import with_encoder_layout
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,8 @@ def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequen
     t0 = time.perf_counter()
     fit_s = 0.0
     try:
-        router = cls(**spec.params)
+        # a hidden-state probe without n_layers reads it from the encoder (hidden:...:shape=31x576)
+        router = with_encoder_layout(cls(**spec.params), spec.encoder)
         if _has_random_state(cls):
             router.set_params(random_state=spec.seed)
         router.fit(split.train, split.X_train)
