@@ -189,3 +189,72 @@ def test_sigkill_mid_run_then_resume(tiny: str, tmp_path: Path) -> None:
     assert all(r.shape == model_shape(tiny) and r.dtype == np.float16 for r in rows.values())
     data = routing_data(out, model=tiny)
     assert data.n_queries == N_KILL and not np.isnan(data.Y[:, 0]).any()
+
+
+# ------------------------------------------------------------------------------ CLI
+def test_cli_collects_real_mmlu_then_evaluate_reads_hidden_features(
+    tiny: str, tmp_path: Path, shared_data: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+    from routerlab.data.io import read_parquet
+
+    runner = CliRunner()
+    out = tmp_path / "coll"
+    args = ["collect-lm", "--model", tiny, "--data", "mmlu", "--subjects", "anatomy,astronomy", "--limit", "40"]
+    result = runner.invoke(app, [*args, "--out", str(out), "--data-dir", str(shared_data), "--batch-size", "8"])
+    assert result.exit_code == 0, result.output
+    assert "287 of 287 RouteLLM prompts joined" in result.output  # anatomy 135 + astronomy 152
+    data = read_parquet(out / "routing.parquet")
+    assert data.n_queries == 40 and set(data.categories) <= {"anatomy", "astronomy"}
+    assert [m.name for m in data.models][1:] == ["mixtral-8x7b", "gpt-4-1106"]
+    again = runner.invoke(app, [*args, "--out", str(out), "--data-dir", str(shared_data)])
+    assert again.exit_code == 0 and "0 computed (40 found done)" in again.output
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--data",
+            str(out / "routing.parquet"),
+            "--router",
+            "knn",
+            "--encoder",
+            f"hidden:{tiny}?layers=final",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "knn" in result.output
+
+
+def test_cli_refuses_subjects_for_medqa(tmp_path: Path, shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "collect-lm",
+            "--data",
+            "medqa",
+            "--subjects",
+            "anatomy",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(shared_data),
+        ],
+    )
+    assert result.exit_code == 2 and "--subjects applies to --data mmlu only" in result.output
+
+
+def test_collection_fills_the_logits_store_with_the_table_values(tiny: str, tmp_path: Path) -> None:
+    from routerlab.data.features.hidden import SIGNAL_COLUMNS, signal_store
+
+    qs = _questions(5)
+    collect_lm(qs, tmp_path, model=tiny)
+    stored = signal_store(model_identity(tiny)).lookup([text_key(t) for t in qs.texts])
+    for r in read_outcomes(tmp_path, model=tiny):
+        row = stored[text_key(qs.texts[qs.query_ids.index(r["query_id"])])]
+        np.testing.assert_allclose(row, [r[c] for c in SIGNAL_COLUMNS], rtol=1e-6, atol=1e-6)

@@ -185,3 +185,19 @@ def test_rows_are_not_copied_into_the_float32_embedding_cache(tiny: str) -> None
     assert HiddenStateStore(model_identity(tiny)).contains([text_key(t) for t in TEXTS[12:15]]) == {
         text_key(t) for t in TEXTS[12:15]
     }
+
+
+def test_logit_signal_encoder_gives_the_forward_pass_signals(tiny: str) -> None:
+    from routerlab.data.features.hidden import SIGNAL_COLUMNS, LogitSignalEncoder
+
+    enc = get_encoder(f"logits:{tiny}")
+    assert isinstance(enc, LogitSignalEncoder) and enc.dim == len(SIGNAL_COLUMNS) == 10
+    rows = enc.encode(TEXTS[15:19])
+    result = load_lm(tiny).forward(TEXTS[15:19])
+    np.testing.assert_allclose(rows[:, :4], result.letter_logits, atol=1e-4)
+    np.testing.assert_allclose(rows[:, SIGNAL_COLUMNS.index("letter_entropy")], result.letter_entropy, atol=1e-5)
+    np.testing.assert_allclose(rows[:, SIGNAL_COLUMNS.index("vocab_margin")], result.vocab_margin, atol=1e-5)
+    # the same pass stored the hidden states too: the hidden: encoder needs no model now
+    assert HiddenStateStore(model_identity(tiny)).contains([text_key(t) for t in TEXTS[15:19]]) == {
+        text_key(t) for t in TEXTS[15:19]
+    }

@@ -16,9 +16,10 @@ over the vocabulary) and the per-layer mean-pooled hidden states.
     signals, ``n_tokens``, ``cpu_s`` (process CPU seconds of the batch, shared out by prompt tokens),
     ``wall_s`` (likewise), ``run_id``, ``created_at``. Rows are only ever inserted
     (``INSERT OR IGNORE``): a stored outcome is final. ``runs``: one row per run.
-hidden states
+hidden states and signals
     float16 ``(n_states, dim)`` rows in the content-addressed :class:`HiddenStateStore` of the model
-    (under ``cache_dir()/"hidden-states"``), where the ``hidden:<model>`` encoder reads them.
+    (under ``cache_dir()/"hidden-states"``), where the ``hidden:<model>`` encoder reads them; the
+    signals again, float32, in the store the ``logits:<model>`` encoder reads (``"lm-signals"``).
 
 **Resuming**: a batch's hidden states are written first (one atomic shard), then its outcome rows
 in one transaction. A ``kill -9`` loses at most the batch in flight; a rerun skips every question
@@ -48,7 +49,7 @@ import numpy as np
 
 from routerlab._version import __version__
 from routerlab.data.features.cache import text_key
-from routerlab.data.features.hidden import HiddenStateStore, model_shape
+from routerlab.data.features.hidden import HiddenStateStore, model_shape, signal_store, store_forward
 from routerlab.data.features.lm import LETTERS, LOCAL_LMS, PROMPT_FORMAT, LocalLM, load_lm, model_identity, short_name
 from routerlab.data.loaders.mcq import QuestionSet
 from routerlab.data.loaders.routellm import STRONG, WEAK
@@ -249,7 +250,7 @@ def collect_lm(
             result = lm.forward([questions.texts[i] for i in batch])
             wall = time.perf_counter() - t0
             cpu_total += float(result.cpu_s.sum())
-            store.add([text_key(questions.texts[i]) for i in batch], result.hidden)
+            store_forward(identity, [text_key(questions.texts[i]) for i in batch], result)
             rows = _outcome_rows(lm, questions, batch, run_id, wall, result)
             with con:  # one transaction per batch
                 con.executemany(
@@ -264,6 +265,7 @@ def collect_lm(
                 progress(done, len(todo))
         if todo:
             store.compact()
+            signal_store(identity).compact()
         with con:
             con.execute(
                 "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",

@@ -30,6 +30,12 @@ a :data:`LOCAL_LMS` name or a model folder). ``SEL`` picks what a router sees, a
 The layer structure travels with the features: the encoder's ``name`` (the identity that
 :class:`~routerlab.data.features.Features` and fitted routers carry) ends in
 ``:layers=<SEL>:shape=<n_states>x<dim>``, and :func:`hidden_layout` parses it back.
+
+**Logit signals** ``logits:<model>`` (:class:`LogitSignalEncoder`, registered as ``logits``): the
+same forward pass's four letter logits and max probability / entropy / margin over the letters and
+over the vocabulary (:data:`SIGNAL_COLUMNS`), float32, from a second store
+(``cache_dir()/"lm-signals"``) that ``collect-lm`` fills beside the states. Every forward pass, by
+either encoder or the collector, writes both stores (:func:`store_forward`).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ import numpy as np
 
 from routerlab.data.features.cache import _KEY_BYTES, EmbeddingStore, _CorruptShard, text_key
 from routerlab.data.features.encoders import Progress
-from routerlab.data.features.lm import LOCAL_LMS, load_lm, model_folder, model_identity
+from routerlab.data.features.lm import LOCAL_LMS, ForwardResult, load_lm, model_folder, model_identity
 from routerlab.data.registry import cache_dir
 from routerlab.errors import RouterlabError, SchemaError
 
@@ -134,6 +140,63 @@ class HiddenStateStore(EmbeddingStore):
         return path
 
 
+#: the columns of a ``logits:`` row, in order (routerxbench §5.1 logit-based signals, and the raw letter logits)
+SIGNAL_COLUMNS = (
+    "logit_a", "logit_b", "logit_c", "logit_d",
+    "letter_max_prob", "letter_entropy", "letter_margin",
+    "vocab_max_prob", "vocab_entropy", "vocab_margin",
+)  # fmt: skip
+
+
+def signal_store(identity: str) -> EmbeddingStore:
+    """The float32 store of a model's logit signals (:data:`SIGNAL_COLUMNS`), keyed by text like the states."""
+    name = f"{identity}:signals"
+    slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", identity).strip("_")[:60]
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    return EmbeddingStore(name, len(SIGNAL_COLUMNS), root=cache_dir() / "lm-signals" / f"{slug}-{digest}")
+
+
+def signal_rows(result: ForwardResult) -> np.ndarray:
+    """The :data:`SIGNAL_COLUMNS` of a forward pass as a float32 ``(n, 10)`` array."""
+    cols = [result.letter_logits[:, j] for j in range(4)]
+    cols += [getattr(result, c) for c in SIGNAL_COLUMNS[4:]]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def store_forward(identity: str, keys: Sequence[bytes], result: ForwardResult) -> None:
+    """Write one forward pass's hidden states and logit signals to the model's two stores."""
+    HiddenStateStore(identity, (int(result.hidden.shape[1]), int(result.hidden.shape[2]))).add(keys, result.hidden)
+    signal_store(identity).add(keys, signal_rows(result))
+
+
+def compute_missing(
+    model: str,
+    texts: Sequence[str],
+    keys: Sequence[bytes],
+    todo: Sequence[int],
+    *,
+    progress: Progress | None = None,
+) -> tuple[dict[bytes, np.ndarray], dict[bytes, np.ndarray]]:
+    """Run ``model`` on ``texts[i]`` for ``i`` in ``todo``; store and return their states and signals by key."""
+    lm = load_lm(model)
+    order = sorted(dict.fromkeys(todo), key=lambda i: len(texts[i]))  # similar lengths share a batch
+    hidden: dict[bytes, np.ndarray] = {}
+    signals: dict[bytes, np.ndarray] = {}
+    for start in range(0, len(order), FORWARD_BATCH):
+        batch = order[start : start + FORWARD_BATCH]
+        batch_keys = [keys[i] for i in batch]
+        result = lm.forward([texts[i] for i in batch])
+        store_forward(lm.identity, batch_keys, result)
+        rows = signal_rows(result)
+        for j, k in enumerate(batch_keys):
+            hidden[k], signals[k] = result.hidden[j], rows[j]
+        if progress is not None:
+            progress(min(start + FORWARD_BATCH, len(order)), len(order))
+    HiddenStateStore(lm.identity).compact()
+    signal_store(lm.identity).compact()
+    return hidden, signals
+
+
 def model_shape(model: str) -> tuple[int, int]:
     """``(n_states, dim)`` of a local LM from its config alone (no weights loaded): layers + 1, hidden size."""
     spec = LOCAL_LMS.get(model)
@@ -212,23 +275,17 @@ class HiddenStateEncoder:
         """``(n, n_states, dim)`` float16 states of ``texts``: stored rows, plus the missing ones computed."""
         keys = [text_key(t) for t in texts]
         found = self.store.lookup(keys)
-        todo = sorted({k: i for i, k in enumerate(keys) if k not in found}.values(), key=lambda i: len(texts[i]))
+        todo = [i for i, k in enumerate(keys) if k not in found]
         if todo:
             log.info("hidden:%s: %d of %d texts not collected yet; computing them", self.model, len(todo), len(keys))
-            lm = load_lm(self.model)
-            if (lm.n_states, lm.dim) != (self.n_states, self.state_dim):
+            hidden, _ = compute_missing(self.model, texts, keys, todo, progress=progress)
+            shape = next(iter(hidden.values())).shape
+            if shape != (self.n_states, self.state_dim):
                 raise RouterlabError(
-                    f"{self.model}: the loaded model gives {lm.n_states}x{lm.dim} states, its config says "
+                    f"{self.model}: the loaded model gives {shape[0]}x{shape[1]} states, its config says "
                     f"{self.n_states}x{self.state_dim}."
                 )
-            for start in range(0, len(todo), FORWARD_BATCH):
-                batch = todo[start : start + FORWARD_BATCH]
-                result = lm.forward([texts[i] for i in batch])
-                self.store.add([keys[i] for i in batch], result.hidden)
-                found.update({keys[i]: result.hidden[j] for j, i in enumerate(batch)})
-                if progress is not None:
-                    progress(min(start + FORWARD_BATCH, len(todo)), len(todo))
-            self.store.compact()
+            found.update(hidden)
         out = np.empty((len(keys), self.n_states, self.state_dim), dtype=np.float16)
         for i, k in enumerate(keys):
             out[i] = found[k]
@@ -248,3 +305,39 @@ class HiddenStateEncoder:
 
     def __repr__(self) -> str:
         return f"HiddenStateEncoder(model={self.model!r}, layers={self.layers!r})"
+
+
+class LogitSignalEncoder:
+    """``logits:<model>``: the small model's next-token signals per query, :data:`SIGNAL_COLUMNS` in order.
+
+    The four letter logits, then max probability, entropy (nats) and margin over the letters and
+    over the vocabulary — the logit-based baselines of routerxbench §5.1 (MaxLogits, Entropy,
+    ConfidenceMargin) read them as features. Rows come from the store ``collect-lm`` fills; missing
+    ones are computed with one forward pass (which also stores the hidden states).
+    """
+
+    caches_itself = True
+
+    def __init__(self, model: str = "smollm2-135m") -> None:
+        self.model = model
+        self.identity = model_identity(model)
+        self.name = f"logits:{self.identity}:cols={','.join(SIGNAL_COLUMNS)}"
+        self.dim: int | None = len(SIGNAL_COLUMNS)
+        self.store = signal_store(self.identity)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """float32 ``(n, 10)`` rows of :data:`SIGNAL_COLUMNS`."""
+        keys = [text_key(t) for t in texts]
+        found = self.store.lookup(keys)
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        if todo:
+            log.info("logits:%s: %d of %d texts not collected yet; computing them", self.model, len(todo), len(keys))
+            _, signals = compute_missing(self.model, texts, keys, todo, progress=progress)
+            found.update(signals)
+        out = np.empty((len(keys), len(SIGNAL_COLUMNS)), dtype=np.float32)
+        for i, k in enumerate(keys):
+            out[i] = found[k]
+        return out
+
+    def __repr__(self) -> str:
+        return f"LogitSignalEncoder(model={self.model!r})"

