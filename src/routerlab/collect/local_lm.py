@@ -310,6 +310,10 @@ def routing_data(
       and RouteLLM's files hold no token counts. The small model costs its measured process CPU
       seconds × ``usd_per_cpu_hour`` / 3600 (default :data:`USD_PER_CPU_HOUR`, a cloud vCPU list
       price, an assumption recorded in ``meta``), never 0.
+    * ``tokens_in``/``latency_s``: measured for the small model only (prompt tokens, its wall
+      seconds); NaN for the large models, whose counts were never measured. ``tokens_out`` is NaN
+      throughout: the small model generates nothing (its answer is read from the logits), and the
+      large models' output counts were not recorded.
     * ``splits``: MMLU questions get a seeded hash split (train/val/test); MedQA is ``"ood"``.
     """
     if not (np.isfinite(usd_per_cpu_hour) and usd_per_cpu_hour > 0):
@@ -330,15 +334,14 @@ def routing_data(
         Y[i, 0] = float(r["correct"])
         cost[i, 0] = r["cpu_s"] * usd_per_cpu_hour / 3600.0
         tokens_in[i, 0] = r["n_tokens"]
-        tokens_out[i, 0] = 0  # the answer is read from the logits, nothing is generated
         latency[i, 0] = r["wall_s"]
         large = json.loads(r["large"])
         for j, short in enumerate(LARGE_PRICES, start=1):
             if short in large:
                 p_in, p_out = LARGE_PRICES[short]
                 Y[i, j] = large[short]
-                tokens_in[i, j] = r["n_tokens"]
-                tokens_out[i, j] = ANSWER_TOKENS
+                # no measured token counts for the large models (RouteLLM kept none): the proxy enters
+                # the cost only, and tokens_in/tokens_out stay NaN rather than pose as measurements
                 cost[i, j] = (r["n_tokens"] * p_in + ANSWER_TOKENS * p_out) / 1e6
     # a model with no outcome at all (MedQA only) stays in the pool with NaN: the schema needs a column
     ids = [r["query_id"] for r in rows]
