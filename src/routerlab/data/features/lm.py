@@ -273,12 +273,10 @@ class LocalLM:
     Build with :func:`load_lm`, which loads a model once per process.
     """
 
-    def __init__(self, name: str, folder: Path, *, threads: int | None = None) -> None:
+    def __init__(self, name: str, folder: Path) -> None:
         with optional_dependency(f"Local LMs need torch and transformers ({{exc}}): {LM_INSTALL}"):
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
-        if threads is not None:
-            torch.set_num_threads(threads)
         self.name = name
         self.identity = model_identity(name)
         self.folder = folder
@@ -329,10 +327,18 @@ class LocalLM:
             text_mask[i, : len(row)] = 1 - torch.tensor(special[i], dtype=torch.long)
         cpu0 = time.process_time()
         with torch.inference_mode():
-            out = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True, use_cache=False)
-            last = torch.as_tensor(lengths - 1)
-            rows = torch.arange(len(ids))
-            next_logits = out.logits[rows, last].double()  # causal + right padding: pads never reach real tokens
+            # Logits only at each row's last prompt position (a 262k vocabulary × every position would
+            # cost ~1 GB a batch); causal attention + right padding: pads never reach real tokens.
+            keep = sorted(set((lengths - 1).tolist()))
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                output_hidden_states=True,
+                use_cache=False,
+                logits_to_keep=torch.tensor(keep, dtype=torch.long),
+            )
+            column = torch.tensor([keep.index(int(n) - 1) for n in lengths], dtype=torch.long)
+            next_logits = out.logits[torch.arange(len(ids)), column].double()
             weights = text_mask.unsqueeze(-1).to(out.hidden_states[0].dtype)
             pooled = torch.stack(
                 [(h * weights).sum(dim=1) / weights.sum(dim=1) for h in out.hidden_states], dim=1
