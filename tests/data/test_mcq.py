@@ -103,3 +103,15 @@ def test_real_mmlu_joins_every_prompt(shared_data: Path) -> None:
 def test_real_medqa(shared_data: Path) -> None:
     qs = load_medqa_questions(shared_data / "raw-evals")
     assert len(qs) == 1273 and qs.gold[0] == 1  # the first question's answer_idx is B
+
+
+def test_mmlu_groups_cover_the_57_subjects_once(shared_data: Path) -> None:
+    from routerlab.data.loaders.mcq import MMLU_GROUPS, mmlu_group
+
+    subjects = sorted(p.name[: -len("_test.csv")] for p in (shared_data / "raw-evals/mmlu/test").glob("*_test.csv"))
+    grouped = [s for group in MMLU_GROUPS.values() for s in group]
+    assert sorted(grouped) == subjects and len(subjects) == 57
+    assert [len(g) for g in MMLU_GROUPS.values()] == [18, 13, 12, 14]
+    assert mmlu_group("anatomy") == "other" and mmlu_group("formal_logic") == "humanities"
+    with pytest.raises(SchemaError, match="not an MMLU subject"):
+        mmlu_group("astrology")

@@ -48,6 +48,41 @@ PANDAS_NA = frozenset(
 )  # fmt: skip
 _SPACE = re.compile(r"\s+")
 
+#: MMLU's four subject groups, as Hendrycks et al. define them (``categories.py`` of hendrycks/test:
+#: subject → subcategory → category); routerxbench Table 1 holds out groups of this kind.
+MMLU_GROUPS: dict[str, tuple[str, ...]] = {
+    "stem": (
+        "abstract_algebra", "astronomy", "college_biology", "college_chemistry", "college_computer_science",
+        "college_mathematics", "college_physics", "computer_security", "conceptual_physics",
+        "electrical_engineering", "elementary_mathematics", "high_school_biology", "high_school_chemistry",
+        "high_school_computer_science", "high_school_mathematics", "high_school_physics",
+        "high_school_statistics", "machine_learning",
+    ),
+    "humanities": (
+        "formal_logic", "high_school_european_history", "high_school_us_history", "high_school_world_history",
+        "international_law", "jurisprudence", "logical_fallacies", "moral_disputes", "moral_scenarios",
+        "philosophy", "prehistory", "professional_law", "world_religions",
+    ),
+    "social_sciences": (
+        "econometrics", "high_school_geography", "high_school_government_and_politics",
+        "high_school_macroeconomics", "high_school_microeconomics", "high_school_psychology", "human_sexuality",
+        "professional_psychology", "public_relations", "security_studies", "sociology", "us_foreign_policy",
+    ),
+    "other": (
+        "anatomy", "business_ethics", "clinical_knowledge", "college_medicine", "global_facts", "human_aging",
+        "management", "marketing", "medical_genetics", "miscellaneous", "nutrition", "professional_accounting",
+        "professional_medicine", "virology",
+    ),
+}  # fmt: skip
+
+
+def mmlu_group(subject: str) -> str:
+    """The MMLU group (:data:`MMLU_GROUPS`) of ``subject``; a clear error for an unknown subject."""
+    for group, subjects in MMLU_GROUPS.items():
+        if subject in subjects:
+            return group
+    raise SchemaError(f"{subject!r} is not an MMLU subject; the groups list 57 (e.g. 'anatomy', 'astronomy').")
+
 
 def normalise(text: str) -> str:
     """The join key of a text: NFKC, white space collapsed to single spaces, stripped."""
