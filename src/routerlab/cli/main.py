@@ -41,6 +41,7 @@ def main(
 def _register() -> None:
     from routerlab.cli.audit import audit_cmd
     from routerlab.cli.collect import collect_cmd, latency_cmd
+    from routerlab.cli.collect_lm import collect_lm_cmd
     from routerlab.cli.data import data_app
     from routerlab.cli.evaluate import evaluate_cmd
     from routerlab.cli.ope import ope_cmd
@@ -56,6 +57,7 @@ def _register() -> None:
     app.command("sweep")(sweep_cmd)
     app.command("collect")(collect_cmd)
     app.command("latency")(latency_cmd)
+    app.command("collect-lm")(collect_lm_cmd)
     app.command("score")(score_cmd)
     app.command("serve")(serve_cmd)
     app.command("serve-log")(serve_log_cmd)

@@ -332,7 +332,8 @@ def encode(
         inverse[i] = j
     keys = list(index)
 
-    store = EmbeddingStore(enc.name, enc.dim) if cache else None
+    # An encoder that keeps its own on-disk rows (``caches_itself``, e.g. ``hidden:``) is not copied here.
+    store = EmbeddingStore(enc.name, enc.dim) if cache and not getattr(enc, "caches_itself", False) else None
     found = store.lookup(keys) if store is not None else {}
     todo = [j for j, k in enumerate(keys) if k not in found]
     log.info(

@@ -22,6 +22,13 @@ entry-point group):
 ``st``
     any sentence-transformers model from a local folder, or from the local Hugging Face cache:
     ``get_encoder("st:/path/to/model")``. Nothing is ever downloaded.
+``hidden``
+    a local causal LM's mean-pooled hidden states, ``get_encoder("hidden:smollm2-135m?layers=all")``
+    (``all``, ``final``, ``input`` or ``mean``); rows are read from the collection's float16 store
+    and missing ones computed; see :mod:`routerlab.data.features.hidden`.
+``logits``
+    the same model's next-token signals, ``get_encoder("logits:smollm2-135m")``: 4 letter logits,
+    then max probability / entropy / margin over the letters and over the vocabulary.
 
 Neural models load lazily, on the first :meth:`Encoder.encode` call, so building an encoder (and
 a fully cached :func:`routerlab.data.features.encode`) never pays the model's load time.
@@ -191,6 +198,16 @@ ENCODERS.register("static64", "routerlab.data.features.encoders:Static64Encoder"
 ENCODERS.register("hashing", "routerlab.data.features.encoders:HashingEncoder")
 ENCODERS.register("handcrafted", "routerlab.data.features.handcrafted:HandcraftedEncoder")
 ENCODERS.register("st", "routerlab.data.features.encoders:SentenceTransformerEncoder")
+ENCODERS.register("hidden", "routerlab.data.features.hidden:HiddenStateEncoder")
+ENCODERS.register("logits", "routerlab.data.features.hidden:LogitSignalEncoder")
+
+#: name prefixes that carry an argument (``st:<path>``, ``hidden:<model>[?layers=...]``, ``logits:<model>``)
+PREFIXED = ("st:", "hidden:", "logits:")
+
+
+def is_encoder_name(name: str) -> bool:
+    """Whether ``name`` names an encoder (registered, or a ``st:``/``hidden:`` name with its argument)."""
+    return name in ENCODERS or name.startswith(PREFIXED)
 
 
 def get_encoder(name: str, **options: Any) -> Encoder:
@@ -202,6 +219,15 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     """
     if name.startswith("st:") and name not in ENCODERS:
         return SentenceTransformerEncoder(name[3:], **options)
+    if name.startswith("hidden:") and name not in ENCODERS:
+        from routerlab.data.features.hidden import HiddenStateEncoder, parse_hidden_name
+
+        model, layers = parse_hidden_name(name)
+        return HiddenStateEncoder(model, layers=layers, **options)
+    if name.startswith("logits:") and name not in ENCODERS:
+        from routerlab.data.features.hidden import LogitSignalEncoder
+
+        return LogitSignalEncoder(name[len("logits:") :], **options)
     factory = ENCODERS.get(name)
     encoder = factory(**options)
     if not isinstance(encoder, Encoder):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from routerlab.data.features.encoders import ENCODERS
+from routerlab.data.features.encoders import is_encoder_name
 from routerlab.data.features.value import encoder_identity
 from routerlab.data.schema import RoutingData
 from routerlab.errors import RouterlabError
@@ -35,7 +35,7 @@ def _identity(encoder: str) -> str | None:
     """The encoder's identity (model and version); its name when it is not registered (features passed in)."""
     if encoder == NO_ENCODER:
         return None
-    if encoder in ENCODERS or encoder.startswith("st:"):
+    if is_encoder_name(encoder):
         return encoder_identity(encoder)
     return encoder
 
