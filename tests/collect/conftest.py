@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -90,3 +94,38 @@ def make_config(tmp_path: Path, servers: Sequence[Served], n_queries: int = 12, 
 
 
 __all__ = ["FaultSchedule", "ServeFn", "Served", "make_config", "write_queries"]
+
+
+def kill_when_committed(
+    proc: subprocess.Popen[str], committed: Callable[[str], int | None], at_least: int, *, timeout_s: float
+) -> int:
+    """Read ``proc``'s stderr until ``committed(line)`` reports ``>= at_least`` rows, then SIGKILL it.
+
+    Returns the count its log reported; fails the test when the child ended before it was killed
+    (a watchdog kills it after ``timeout_s`` in any case).
+    """
+    watchdog = threading.Timer(timeout_s, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    count = 0
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line.rstrip())
+            reported = committed(line)
+            if reported is not None:
+                count = reported
+                if count >= at_least:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+        proc.wait(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert proc.returncode == -signal.SIGKILL, "the child ended before it was killed:\n" + "\n".join(lines[-20:])
+    return count

@@ -9,11 +9,8 @@ duplicated, and no answer committed before the kill was asked for again.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import yaml
@@ -21,7 +18,7 @@ import yaml
 from routerlab.collect import CollectStore, collect, load_config
 from routerlab.collect.mock_server import FaultSchedule, _prompt_sha, hash_backend
 from routerlab.collect.queries import queries_from_jsonl
-from tests.collect.conftest import ServeFn, make_config
+from tests.collect.conftest import ServeFn, kill_when_committed, make_config
 
 N_QUERIES = 210
 KILL_AFTER = 150
@@ -41,30 +38,11 @@ def _run_until_killed(config: Path, cwd: Path) -> int:
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(config)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    watchdog = threading.Timer(90.0, proc.kill)
-    watchdog.start()
-    lines: list[str] = []
-    committed = 0
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            if "committed" in line and " done" in line:
-                committed = int(line.split(";")[1].split()[0])
-                if committed >= KILL_AFTER:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
-        proc.wait(timeout=30)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-    assert proc.returncode == -signal.SIGKILL, "the child ended before it was killed:\n" + "\n".join(lines[-20:])
-    return committed
+    return kill_when_committed(proc, _committed, KILL_AFTER, timeout_s=90.0)
+
+
+def _committed(line: str) -> int | None:
+    return int(line.split(";")[1].split()[0]) if "committed" in line and " done" in line else None
 
 
 def test_sigkill_part_way_then_restart(tmp_path: Path, serve: ServeFn) -> None:

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from routerlab.data.features.lm import model_identity
 from routerlab.data.loaders.mcq import QuestionSet, mcq_prompt
 from routerlab.data.loaders.routellm import STRONG, WEAK
 from routerlab.errors import SchemaError
+from tests.collect.conftest import kill_when_committed
 from tests.data.tiny_lm import build_tiny_lm, tiny_questions
 
 N_KILL = 400
@@ -144,30 +143,11 @@ def _run_until_killed(out: Path, model: str) -> int:
         text=True,
         env=env,
     )
-    watchdog = threading.Timer(120.0, proc.kill)
-    watchdog.start()
-    lines: list[str] = []
-    committed = 0
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line.rstrip())
-            if "committed;" in line:
-                committed = int(line.split("committed;")[1].split()[0])
-                if committed >= KILL_AFTER:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    break
-        proc.wait(timeout=30)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-    assert proc.returncode == -signal.SIGKILL, "the child ended before it was killed:\n" + "\n".join(lines[-20:])
-    return committed
+    return kill_when_committed(proc, _committed, KILL_AFTER, timeout_s=120.0)
+
+
+def _committed(line: str) -> int | None:
+    return int(line.split("committed;")[1].split()[0]) if "committed;" in line else None
 
 
 def test_sigkill_mid_run_then_resume(tiny: str, tmp_path: Path) -> None:

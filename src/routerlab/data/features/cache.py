@@ -68,6 +68,16 @@ class _CorruptShard(Exception):
     pass
 
 
+def _load_member(shard: Path, name: str) -> np.ndarray:
+    """The array ``name`` of an ``.npz`` shard; a _CorruptShard when the file cannot be read as one."""
+    try:
+        with np.load(shard, allow_pickle=False) as z:
+            array: np.ndarray = z[name]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _CorruptShard(f"unreadable ({type(exc).__name__}: {exc})") from None
+    return array
+
+
 class EmbeddingStore:
     """The cached rows of one encoder: text key → float32 vector, spread over ``.npz`` shards."""
 
@@ -110,11 +120,7 @@ class EmbeddingStore:
         return keys
 
     def _read_vectors(self, shard: Path, n_rows: int) -> np.ndarray:
-        try:
-            with np.load(shard, allow_pickle=False) as z:
-                vectors: np.ndarray = z["vectors"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise _CorruptShard(f"unreadable ({type(exc).__name__}: {exc})") from None
+        vectors = _load_member(shard, "vectors")
         if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[0] != n_rows:
             raise _CorruptShard(
                 f"vectors have dtype {vectors.dtype} and shape {vectors.shape}, not float32 ({n_rows}, dim)"

@@ -44,14 +44,13 @@ import hashlib
 import json
 import logging
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from routerlab.data.features.cache import _KEY_BYTES, EmbeddingStore, _CorruptShard, text_key
+from routerlab.data.features.cache import _KEY_BYTES, EmbeddingStore, _CorruptShard, _load_member, text_key
 from routerlab.data.features.encoders import Progress
 from routerlab.data.features.lm import LOCAL_LMS, ForwardResult, load_lm, model_folder, model_identity
 from routerlab.data.registry import cache_dir
@@ -80,11 +79,7 @@ class HiddenStateStore(EmbeddingStore):
         self.shape = shape
 
     def _read_vectors(self, shard: Path, n_rows: int) -> np.ndarray:
-        try:
-            with np.load(shard, allow_pickle=False) as z:
-                vectors: np.ndarray = z["vectors"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            raise _CorruptShard(f"unreadable ({type(exc).__name__}: {exc})") from None
+        vectors = _load_member(shard, "vectors")
         if vectors.dtype != np.float16 or vectors.ndim != 3 or vectors.shape[0] != n_rows:
             raise _CorruptShard(
                 f"rows have dtype {vectors.dtype} and shape {vectors.shape}, not float16 ({n_rows}, n_states, dim)"
