@@ -3,7 +3,9 @@
 uvicorn's ``--workers N`` starts N processes that each import the app from an import string, so
 the app's arguments cannot be passed as Python objects. ``routerlab serve --workers N`` writes
 them, as JSON, to the environment variable :data:`CONFIG_ENV` (inherited by the workers) and runs
-``uvicorn.run("routerlab.serve.workers:app_from_env", factory=True, workers=N)``; each worker calls
+uvicorn's multi-process supervisor on ``"routerlab.serve.workers:app_from_env"`` (``factory=True``)
+over one listening socket with ``TCP_NODELAY`` set (``routerlab.cli.serve``: without it Nagle's
+algorithm delays each small answer by a delayed-ACK interval, ~40 ms); each worker calls
 :func:`app_from_env`, which reads the JSON back and calls :func:`routerlab.serve.create_app`.
 
 The JSON holds no secret: the pool's endpoints (each key is named by ``api_key_env``, read by the
@@ -11,7 +13,7 @@ worker from its environment) and, for client keys, only the *name* of the variab
 (``client_keys_env``). Keys: ``router_dir``, ``endpoints`` (the pool, as
 :class:`~routerlab.collect.config.EndpointConfig` dicts), and create_app's keyword arguments
 ``default_lambda``, ``deadline_s``, ``log``, ``log_queries``, ``max_body_bytes``,
-``breaker_failures``, ``breaker_cooldown_s``, ``explore``, ``seed``, plus ``client_keys_env``.
+``max_response_bytes``, ``breaker_failures``, ``breaker_cooldown_s``, ``explore``, ``seed``, plus ``client_keys_env``.
 
 Per-process state (documented where it lives): circuit breakers (:mod:`.breaker`), concurrency
 slots (:mod:`.upstreams`), the exploration stream (:mod:`.explore`: a given ``seed`` is mixed with
