@@ -128,3 +128,14 @@ def test_selection_uses_validation_only() -> None:
     )
     assert sel.val_auroc > 0.95
     assert "C" in sel.params
+
+
+def test_row_as_dict_is_json_ready() -> None:
+    import json
+
+    (row,) = table1_rows(
+        {"r": Y_SMALL.copy()}, y_small=Y_SMALL, y_large=Y_LARGE, reference="r", params={"r": {"C": 0.1}}, n_resamples=20
+    )
+    back = json.loads(json.dumps(row.as_dict()))
+    assert back["auroc"]["estimate"] == 1.0 and back["delta_vs_reference"] is None
+    assert back["lpm"] == pytest.approx(0.55) and back["params"] == {"C": 0.1}
