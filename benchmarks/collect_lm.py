@@ -1,7 +1,7 @@
 """Speed of the small model's forward pass on this CPU, and its MMLU accuracy with a binomial CI.
 
     python benchmarks/collect_lm.py [--n 200] [--batch-size 8] [--threads 1] [--model smollm2-135m]
-                                    [--data-dir ../shared/data] [--seed 0]
+                                    [--data-dir ../shared/data] [--seed 0] [--answer letter|cloze]
 
 Runs :func:`routerlab.collect.local_lm.collect_lm` (one forward pass per question: letter answer,
 logit signals, 31 × 576 mean-pooled hidden states, SQLite + float16 shard writes) over ``--n`` MMLU
@@ -64,6 +64,9 @@ def main() -> int:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--answer", default="letter", help="answer method: letter or cloze (see routerlab.data.features.lm)"
+    )
     args = ap.parse_args()
 
     import torch
@@ -82,22 +85,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ROUTERLAB_CACHE_DIR"] = str(Path(tmp) / "cache")
         out = Path(tmp) / "out"
-        summary = collect_lm(questions, out, model=args.model, batch_size=args.batch_size)
-        rows = read_outcomes(out, model=args.model)
-        data = routing_data(out, model=args.model)
+        summary = collect_lm(questions, out, model=args.model, answer=args.answer, batch_size=args.batch_size)
+        rows = read_outcomes(out, model=args.model, answer=args.answer)
+        data = routing_data(out, model=args.model, answer=args.answer)
     n = len(rows)
     forward_s = sum(r["wall_s"] for r in rows)
     tokens = sum(r["n_tokens"] for r in rows)
     correct = sum(r["correct"] for r in rows)
     lo, hi = wilson(correct, n)
     letters = np.bincount([r["answer"] for r in rows], minlength=4) / n
-    print(f"model {args.model}, {n} MMLU questions (seed {args.seed}), batch {args.batch_size}, "
+    gold = np.bincount([r["gold"] for r in rows], minlength=4) / n
+    print(f"model {args.model}, answer {args.answer}, {n} MMLU questions (seed {args.seed}), batch {args.batch_size}, "
           f"torch threads {torch.get_num_threads()}, load {load_s:.1f} s")  # fmt: skip
     print(f"end to end   {summary.queries_per_s:6.2f} questions/s ({summary.seconds:.1f} s, storage included)")
     print(f"forward only {n / forward_s:6.2f} questions/s, {tokens / forward_s:,.0f} prompt tokens/s "
           f"(mean {tokens / n:.0f} tokens/question), {summary.cpu_s / n:.3f} CPU s/question")  # fmt: skip
     print(f"accuracy     {correct / n:.3f} (95% Wilson CI {lo:.3f}-{hi:.3f}); chance is 0.25")
     print("answer share " + ", ".join(f"{c} {s:.2f}" for c, s in zip("ABCD", letters, strict=True)))
+    print("gold share   " + ", ".join(f"{c} {s:.2f}" for c, s in zip("ABCD", gold, strict=True)))
     for j, m in enumerate(data.models[1:], start=1):
         y = data.Y[:, j]
         print(f"{m.name:12s} {np.nanmean(y):.3f} on the same questions (RouteLLM's outcomes)")
