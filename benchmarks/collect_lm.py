@@ -27,6 +27,18 @@ other jobs, so expect +-30 %; load = the cached float32 copy, the first run also
 
     Mixtral-8x7B / GPT-4-1106 on the same 200: 0.660 / 0.765 (RouteLLM's outcomes).
 
+The two answer methods (``--answer``) on the same 200 questions, same machine, 2026-11-30, ``--threads 1``::
+
+    | --answer | questions/s | CPU s/question | accuracy (95% Wilson) | answer share                 |
+    | letter   | 1.66        | 0.59           | 0.255 (0.200-0.320)   | A 0.99, D 0.01               |
+    | cloze    | 0.63        | 1.42           | 0.285 (0.227-0.351)   | A 0.22, B 0.27, C 0.20, D 0.32 |
+
+    gold share on these 200: A 0.25, B 0.23, C 0.22, D 0.29.
+
+Cloze is still near chance (its CI covers 0.25), but its answers spread over the letters as the
+gold does, so its correctness depends on the question rather than on "the gold is A". It costs one
+more batched pass (four prompt+option sequences, no KV-cache reuse) per question: ~2.4x the CPU.
+
 (The Gemma row predates computing logits only at the last position, which cut SmolLM2's CPU per
 question by ~20 %.) Storage (SQLite commit + float16 shard per batch) costs < 1 % of the time.
 Both models are at or near chance and put nearly all their letter mass on one letter, so their
