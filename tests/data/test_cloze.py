@@ -141,3 +141,19 @@ def test_bad_method_and_encoder_names_say_what_to_write(tiny: str, tmp_path: Pat
     assert parse_lm_encoder_name("hidden:m?layers=mean&answer=cloze") == ("m", {"layers": "mean", "answer": "cloze"})
     with pytest.raises(RouterlabError, match="ending in"):
         load_lm(tiny).forward_cloze(["free text, no options"])
+
+
+def test_cli_collects_with_cloze_and_refuses_an_unknown_method(tiny: str, tmp_path: Path, shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+
+    base = ["collect-lm", "--model", tiny, "--data-dir", str(shared_data), "--limit", "3"]
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "bad"), "--answer", "mc"])
+    assert bad.exit_code == 2 and "--answer must be one of letter, cloze. Got 'mc'" in bad.output
+    out = tmp_path / "run"
+    ok = CliRunner().invoke(app, [*base, "--out", str(out), "--answer", "cloze"])
+    assert ok.exit_code == 0, ok.output
+    rows = read_outcomes(out, model=tiny, answer="cloze")
+    assert len(rows) == 3 and {r["model"] for r in rows} == {model_identity(tiny, "cloze")}
+    assert read_outcomes(out, model=tiny) == []  # nothing under the letter identity
