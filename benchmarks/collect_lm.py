@@ -34,6 +34,8 @@ The two answer methods (``--answer``) on the same 200 questions, same machine, 2
     | cloze    | 0.63        | 1.42           | 0.285 (0.227-0.351)   | A 0.22, B 0.27, C 0.20, D 0.32 |
 
     gold share on these 200: A 0.25, B 0.23, C 0.22, D 0.29.
+    other normalisations of the same option log-likelihoods (one-off check, LocalLM.option_logliks):
+    per token 0.270, none (summed) 0.275, per character (the method's) 0.285.
 
 Cloze is still near chance (its CI covers 0.25), but its answers spread over the letters as the
 gold does, so its correctness depends on the question rather than on "the gold is A". It costs one
