@@ -128,16 +128,16 @@ import logging, sys
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
 from tests.collect.test_local_lm import _questions
 from routerlab.collect.local_lm import collect_lm
-s = collect_lm(_questions(int(sys.argv[3])), sys.argv[1], model=sys.argv[2], batch_size=1)
+s = collect_lm(_questions(int(sys.argv[3])), sys.argv[1], model=sys.argv[2], answer=sys.argv[4], batch_size=1)
 print("finished", s.computed, flush=True)
 """
 
 
-def _run_until_killed(out: Path, model: str) -> int:
+def _run_until_killed(out: Path, model: str, answer: str = "letter") -> int:
     """Run a collection in a subprocess; SIGKILL it once its log says >= KILL_AFTER are committed."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(out), model, str(N_KILL)],
+        [sys.executable, "-c", CHILD, str(out), model, str(N_KILL), answer],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -150,14 +150,15 @@ def _committed(line: str) -> int | None:
     return int(line.split("committed;")[1].split()[0]) if "committed;" in line else None
 
 
-def test_sigkill_mid_run_then_resume(tiny: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("answer", ["letter", "cloze"])
+def test_sigkill_mid_run_then_resume(tiny: str, tmp_path: Path, answer: str) -> None:
     out = tmp_path / "run"
-    committed = _run_until_killed(out, tiny)
+    committed = _run_until_killed(out, tiny, answer)
     before = {q: run for q, _, run in _outcome_rows(out)}
     assert len(before) >= committed  # every batch the log called committed is on disk
     assert len(before) < N_KILL
     qs = _questions(N_KILL)
-    summary = collect_lm(qs, out, model=tiny, batch_size=16)
+    summary = collect_lm(qs, out, model=tiny, answer=answer, batch_size=16)
     # a question is done once its outcome row is committed (its hidden row is written before it):
     # only the batch in flight at the kill is lost, and nothing committed is computed again
     assert summary.already_done == len(before)
@@ -165,12 +166,13 @@ def test_sigkill_mid_run_then_resume(tiny: str, tmp_path: Path) -> None:
     after = _outcome_rows(out)
     assert [q for q, _, _ in after] == sorted(qs.query_ids)  # each question once, none missing
     assert all(before[q] == run for q, _, run in after if q in before)  # committed rows are never rewritten
-    store = HiddenStateStore(model_identity(tiny), model_shape(tiny))
+    assert {m for _, m, _ in after} == {model_identity(tiny, answer)}
+    store = HiddenStateStore(model_identity(tiny, answer), model_shape(tiny))
     keys = [text_key(t) for t in qs.texts]
     rows = store.lookup(keys)  # every shard on disk reads back whole: none was half-written
     assert set(rows) == set(keys)
     assert all(r.shape == model_shape(tiny) and r.dtype == np.float16 for r in rows.values())
-    data = routing_data(out, model=tiny)
+    data = routing_data(out, model=tiny, answer=answer)
     assert data.n_queries == N_KILL and not np.isnan(data.Y[:, 0]).any()
 
 

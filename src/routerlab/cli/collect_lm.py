@@ -54,6 +54,14 @@ def collect_lm_cmd(
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass and per commit.")] = 8,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's).")] = None,
+    answer: Annotated[
+        str,
+        typer.Option(
+            "--answer",
+            help="letter: argmax of the ' A'..' D' next-token logits; cloze: the option text with the highest "
+            "per-character log-likelihood after 'Question: ...\\nAnswer:' (hidden states from that prompt).",
+        ),
+    ] = "letter",
 ) -> None:
     """One forward pass of the small model per question: answer, correctness, logit signals, hidden states.
 
@@ -62,9 +70,12 @@ def collect_lm_cmd(
     Mixtral-8x7B, GPT-4-1106) for `routerlab evaluate`. A killed run loses at most one batch.
     """
     from routerlab.collect.local_lm import collect_lm, routing_data
+    from routerlab.data.features.lm import ANSWER_METHODS
     from routerlab.data.io import write_parquet
     from routerlab.data.loaders.mcq import load_medqa_questions, load_mmlu_questions
 
+    if answer not in ANSWER_METHODS:
+        raise SchemaError(f"--answer must be one of {', '.join(ANSWER_METHODS)}. Got {answer!r}.")
     if data not in DATASETS:
         raise SchemaError(f"--data must be one of {', '.join(DATASETS)}. Got {data!r}.")
     if subjects and data != "mmlu":
@@ -93,13 +104,14 @@ def collect_lm_cmd(
                 questions,
                 out,
                 model=model,
+                answer=answer,
                 batch_size=batch_size,
                 progress=lambda done, total: bar(completed=done, total=total),
             )
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted[/]: committed batches are in {out}; run the same command to resume")
         raise typer.Exit(code=130) from None
-    dataset = routing_data(out, model=model)
+    dataset = routing_data(out, model=model, answer=answer)
     path = write_parquet(dataset, out / "routing.parquet")
     small = dataset.Y[:, 0]
     table = Table(title=f"{out}: {dataset.n_queries:,} questions collected")

@@ -1,10 +1,18 @@
-"""Collect a small local LM's answers, logit signals and hidden states on a question set, resumably.
+r"""Collect a small local LM's answers, logit signals and hidden states on a question set, resumably.
 
 The data of routerxbench (arXiv 2602.11877) §3.1 and §5: for each multiple-choice question, one
 forward pass of the small model over the prompt (:meth:`routerlab.data.features.lm.LocalLM.forward`)
 gives its answer (the argmax over the option letters' next-token logits), whether it is right
 against the gold letter, the logit signals (max probability, entropy, margin over the letters and
 over the vocabulary) and the per-layer mean-pooled hidden states.
+
+``answer="cloze"`` (:data:`~routerlab.data.features.lm.ANSWER_METHODS`) answers instead by the
+options' per-character log-likelihoods as continuations of ``"Question: <q>\nAnswer:"``
+(:meth:`~routerlab.data.features.lm.LocalLM.forward_cloze`): one pass over that prompt for the
+hidden states, one batched pass over the four continuations. The method is part of the model's
+identity (the ``model`` column, the hidden-state and signal stores), so the two methods' rows
+never mix; for ``cloze`` the ``logit_a``..``logit_d`` columns hold the four per-character scores
+and the ``letter_*`` signals are those of their softmax.
 
 **Storage** (``OUT`` = the ``--out`` folder):
 
@@ -50,7 +58,16 @@ import numpy as np
 from routerlab._version import __version__
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.hidden import HiddenStateStore, model_shape, signal_store, store_forward
-from routerlab.data.features.lm import LETTERS, LOCAL_LMS, PROMPT_FORMAT, LocalLM, load_lm, model_identity, short_name
+from routerlab.data.features.lm import (
+    CLOZE_TEMPLATE,
+    DEFAULT_ANSWER,
+    LETTERS,
+    LOCAL_LMS,
+    PROMPT_FORMAT,
+    load_lm,
+    model_identity,
+    short_name,
+)
 from routerlab.data.loaders.mcq import QuestionSet
 from routerlab.data.loaders.routellm import STRONG, WEAK
 from routerlab.data.schema import ModelInfo, RoutingData
@@ -131,6 +148,7 @@ class LMCollectSummary:
 
     out: Path
     model: str
+    answer: str
     planned: int
     already_done: int
     computed: int
@@ -175,7 +193,7 @@ def _pending(con: sqlite3.Connection, store: HiddenStateStore, identity: str, qu
 
 
 def _outcome_rows(
-    lm: LocalLM, questions: QuestionSet, batch: Sequence[int], run_id: str, wall: float, result: Any
+    identity: str, questions: QuestionSet, batch: Sequence[int], run_id: str, wall: float, result: Any
 ) -> list[tuple[Any, ...]]:
     created = _now()
     rows = []
@@ -185,7 +203,7 @@ def _outcome_rows(
         rows.append(
             (
                 questions.query_ids[i],
-                lm.identity,
+                identity,
                 text_key(questions.texts[i]).hex(),
                 answer,
                 int(answer == int(questions.gold[i])),
@@ -206,10 +224,13 @@ def collect_lm(
     out: str | Path,
     *,
     model: str = "smollm2-135m",
+    answer: str = DEFAULT_ANSWER,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int, int], None] | None = None,
 ) -> LMCollectSummary:
     """Run ``model`` once over every question not yet collected in ``out``; see the module doc.
+
+    ``answer`` is the answer method (``"letter"`` or ``"cloze"``); each method is collected apart.
 
     ``progress(done, total)`` is called after each committed batch (``total`` = questions this call
     computes). Rerunning with the same arguments computes nothing new.
@@ -219,12 +240,12 @@ def collect_lm(
     if len(LETTERS) != 4:  # pragma: no cover - the table has one logit column per letter
         raise SchemaError("the outcome table stores four letter logits")
     out = Path(out)
-    identity = model_identity(model)
+    identity = model_identity(model, answer)
     start = time.perf_counter()
     cpu_total = 0.0
     with _connect(out / DB_NAME) as con:
         _write_questions(con, questions)
-        lm: LocalLM | None = None
+        lm = None
         store = HiddenStateStore(identity, model_shape(model))
         todo = _pending(con, store, identity, questions)
         already = len(questions) - len(todo)
@@ -247,11 +268,11 @@ def collect_lm(
             if lm is None:
                 lm = load_lm(model)
             t0 = time.perf_counter()
-            result = lm.forward([questions.texts[i] for i in batch])
+            result = lm.answer_pass([questions.texts[i] for i in batch], answer)
             wall = time.perf_counter() - t0
             cpu_total += float(result.cpu_s.sum())
             store_forward(identity, [text_key(questions.texts[i]) for i in batch], result)
-            rows = _outcome_rows(lm, questions, batch, run_id, wall, result)
+            rows = _outcome_rows(identity, questions, batch, run_id, wall, result)
             with con:  # one transaction per batch
                 con.executemany(
                     f"INSERT OR IGNORE INTO outcomes ({', '.join(_OUTCOME_COLUMNS)}) "
@@ -272,16 +293,18 @@ def collect_lm(
                 (_now(), done, run_id),
             )
     seconds = time.perf_counter() - start
-    return LMCollectSummary(out, model, len(questions), already, done, seconds, cpu_total)
+    return LMCollectSummary(out, model, answer, len(questions), already, done, seconds, cpu_total)
 
 
 # ------------------------------------------------------------------------------------ reading
-def read_outcomes(out: str | Path, *, model: str = "smollm2-135m") -> list[dict[str, Any]]:
-    """The collected rows of ``model`` joined with their questions, in question-id order."""
+def read_outcomes(
+    out: str | Path, *, model: str = "smollm2-135m", answer: str = DEFAULT_ANSWER
+) -> list[dict[str, Any]]:
+    """The collected rows of ``model`` with answer method ``answer``, joined with their questions, by query id."""
     path = Path(out) / DB_NAME
     if not path.exists():
         raise SchemaError(f"No collection at {str(path)!r}; run `routerlab collect-lm --out {out}` first.")
-    identity = model_identity(model)
+    identity = model_identity(model, answer)
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
         con.row_factory = sqlite3.Row
         rows = con.execute(
@@ -292,10 +315,26 @@ def read_outcomes(out: str | Path, *, model: str = "smollm2-135m") -> list[dict[
     return [dict(r) for r in rows]
 
 
+def _answer_meta(answer: str) -> dict[str, str]:
+    """The ``prompt`` and ``answer`` notes of a RoutingData's meta for an answer method."""
+    special = "the tokenizer's default special tokens (BOS where it adds one), excluded from the pooling"
+    if answer == "cloze":
+        return {
+            "prompt": f"cloze: {CLOZE_TEMPLATE!r} (question without its options), no chat template; {special}",
+            "answer": "cloze: argmax over the options of the log-likelihood of ' ' + option after the prompt, divided "
+            "by the option's length in characters (lm-evaluation-harness acc_norm)",
+        }
+    return {
+        "prompt": f"{PROMPT_FORMAT}: the query text as is (ends in 'Answer:'), no chat template; {special}",
+        "answer": "argmax of the next-token logits over the tokens ' A', ' B', ' C', ' D'",
+    }
+
+
 def routing_data(
     out: str | Path,
     *,
     model: str = "smollm2-135m",
+    answer: str = DEFAULT_ANSWER,
     name: str | None = None,
     usd_per_cpu_hour: float = USD_PER_CPU_HOUR,
     seed: int = 0,
@@ -318,9 +357,11 @@ def routing_data(
     """
     if not (np.isfinite(usd_per_cpu_hour) and usd_per_cpu_hour > 0):
         raise SchemaError(f"usd_per_cpu_hour must be a price > 0 (USD per CPU-hour). Got {usd_per_cpu_hour!r}.")
-    rows = read_outcomes(out, model=model)
+    rows = read_outcomes(out, model=model, answer=answer)
     if not rows:
-        raise SchemaError(f"{str(Path(out) / DB_NAME)!r} holds no outcome of {model!r}; collect first.")
+        raise SchemaError(
+            f"{str(Path(out) / DB_NAME)!r} holds no outcome of {model!r} with --answer {answer}; collect first."
+        )
     small = short_name(model)
     spec = LOCAL_LMS.get(model)
     names = (small, *LARGE_PRICES)
@@ -355,7 +396,7 @@ def routing_data(
             small,
             family=spec.family if spec else None,
             params_b=spec.params_b if spec else None,
-            provider_id=model_identity(model),
+            provider_id=model_identity(model, answer),
         ),
         ModelInfo("mixtral-8x7b", family="mistralai", params_b=46.7, input_price=0.24, output_price=0.24,
                   provider_id=WEAK),
@@ -378,16 +419,15 @@ def routing_data(
         latency_s=latency,
         meta={
             "collection": str(Path(out).resolve()),
-            "small_model": model_identity(model),
-            "prompt": f"{PROMPT_FORMAT}: the query text as is (ends in 'Answer:'), no chat template; the tokenizer's "
-            "default special tokens (BOS where it adds one), excluded from the pooling",
-            "answer": "argmax of the next-token logits over the tokens ' A', ' B', ' C', ' D'",
+            "small_model": model_identity(model, answer),
+            **_answer_meta(answer),
             "cost": (
                 f"usd. Large models: posted USD per 1M tokens {LARGE_PRICES} x (prompt tokens counted with the small "
                 f"model's tokenizer, a proxy; {ANSWER_TOKENS} answer token). Small model: measured process CPU "
                 f"seconds x {usd_per_cpu_hour} USD per CPU-hour (assumed cloud vCPU list price)."
             ),
             "splits": f"MMLU: hash split of query ids (seed {seed}); MedQA: ood",
-            "features": f"encoder hidden:{model} (float16 mean-pooled states per layer)",
+            "features": f"encoder hidden:{model}{'' if answer == 'letter' else '?answer=' + answer} "
+            "(float16 mean-pooled states per layer)",
         },
     )

@@ -220,14 +220,15 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     if name.startswith("st:") and name not in ENCODERS:
         return SentenceTransformerEncoder(name[3:], **options)
     if name.startswith("hidden:") and name not in ENCODERS:
-        from routerlab.data.features.hidden import HiddenStateEncoder, parse_hidden_name
+        from routerlab.data.features.hidden import HiddenStateEncoder, parse_lm_encoder_name
 
-        model, layers = parse_hidden_name(name)
-        return HiddenStateEncoder(model, layers=layers, **options)
+        model, parsed = parse_lm_encoder_name(name)
+        return HiddenStateEncoder(model, **{**parsed, **options})
     if name.startswith("logits:") and name not in ENCODERS:
-        from routerlab.data.features.hidden import LogitSignalEncoder
+        from routerlab.data.features.hidden import LogitSignalEncoder, parse_lm_encoder_name
 
-        return LogitSignalEncoder(name[len("logits:") :], **options)
+        model, parsed = parse_lm_encoder_name(name)
+        return LogitSignalEncoder(model, **{**parsed, **options})
     factory = ENCODERS.get(name)
     encoder = factory(**options)
     if not isinstance(encoder, Encoder):

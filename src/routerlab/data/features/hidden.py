@@ -1,4 +1,4 @@
-"""A local LM's mean-pooled hidden states as query features: a float16 shard store and the ``hidden:`` encoder.
+r"""A local LM's mean-pooled hidden states as query features: a float16 shard store and the ``hidden:`` encoder.
 
 **Store** (:class:`HiddenStateStore`, under ``cache_dir()/"hidden-states"``): one folder per model
 identity (:func:`routerlab.data.features.lm.model_identity`: weights, version, prompt format), shards
@@ -13,7 +13,7 @@ of per-layer mean-pooled states in float16 (31 × 576 for SmolLM2-135M: 36 KB a 
 ``routerlab collect-lm`` (:mod:`routerlab.collect.local_lm`) fills it while it records outcomes; the
 encoder reads it and computes only the rows it lacks (one forward pass each, :class:`LocalLM`).
 
-**Encoder** ``hidden:<model>[?layers=SEL]`` (registered in :data:`ENCODERS` as ``hidden``; ``<model>``
+**Encoder** ``hidden:<model>[?layers=SEL][&answer=METHOD]`` (registered in :data:`ENCODERS` as ``hidden``; ``<model>``
 a :data:`LOCAL_LMS` name or a model folder). ``SEL`` picks what a router sees, as float32 rows:
 
 ``all`` (default)
@@ -36,6 +36,12 @@ same forward pass's four letter logits and max probability / entropy / margin ov
 over the vocabulary (:data:`SIGNAL_COLUMNS`), float32, from a second store
 (``cache_dir()/"lm-signals"``) that ``collect-lm`` fills beside the states. Every forward pass, by
 either encoder or the collector, writes both stores (:func:`store_forward`).
+
+**Answer method** (``?answer=cloze``, default ``letter``; :data:`~routerlab.data.features.lm.ANSWER_METHODS`):
+both encoders read the stores of ``model_identity(model, answer)``. ``cloze`` states come from the
+cloze prompt ``"Question: <q>\nAnswer:"`` and its signals from the four options' scores, so they
+live in other stores than ``letter``'s and are computed with the cloze pass when missing. E.g.
+``hidden:smollm2-135m?answer=cloze&layers=final``, ``logits:smollm2-135m?answer=cloze``.
 """
 
 from __future__ import annotations
@@ -52,7 +58,16 @@ import numpy as np
 
 from routerlab.data.features.cache import _KEY_BYTES, EmbeddingStore, _CorruptShard, _load_member, text_key
 from routerlab.data.features.encoders import Progress
-from routerlab.data.features.lm import LOCAL_LMS, ForwardResult, load_lm, model_folder, model_identity
+from routerlab.data.features.lm import (
+    ANSWER_METHODS,
+    DEFAULT_ANSWER,
+    LOCAL_LMS,
+    ForwardResult,
+    check_answer_method,
+    load_lm,
+    model_folder,
+    model_identity,
+)
 from routerlab.data.registry import cache_dir
 from routerlab.errors import RouterlabError, SchemaError
 
@@ -170,25 +185,27 @@ def compute_missing(
     keys: Sequence[bytes],
     todo: Sequence[int],
     *,
+    answer: str = DEFAULT_ANSWER,
     progress: Progress | None = None,
 ) -> tuple[dict[bytes, np.ndarray], dict[bytes, np.ndarray]]:
     """Run ``model`` on ``texts[i]`` for ``i`` in ``todo``; store and return their states and signals by key."""
     lm = load_lm(model)
+    identity = model_identity(model, answer)
     order = sorted(dict.fromkeys(todo), key=lambda i: len(texts[i]))  # similar lengths share a batch
     hidden: dict[bytes, np.ndarray] = {}
     signals: dict[bytes, np.ndarray] = {}
     for start in range(0, len(order), FORWARD_BATCH):
         batch = order[start : start + FORWARD_BATCH]
         batch_keys = [keys[i] for i in batch]
-        result = lm.forward([texts[i] for i in batch])
-        store_forward(lm.identity, batch_keys, result)
+        result = lm.answer_pass([texts[i] for i in batch], answer)
+        store_forward(identity, batch_keys, result)
         rows = signal_rows(result)
         for j, k in enumerate(batch_keys):
             hidden[k], signals[k] = result.hidden[j], rows[j]
         if progress is not None:
             progress(min(start + FORWARD_BATCH, len(order)), len(order))
-    HiddenStateStore(lm.identity).compact()
-    signal_store(lm.identity).compact()
+    HiddenStateStore(identity).compact()
+    signal_store(identity).compact()
     return hidden, signals
 
 
@@ -225,22 +242,34 @@ def hidden_layout(encoder_identity: str) -> HiddenLayout | None:
     return HiddenLayout(found.group(1), int(found.group(2)), int(found.group(3)))
 
 
+def parse_lm_encoder_name(name: str) -> tuple[str, dict[str, str]]:
+    """``"hidden:<model>?layers=SEL&answer=M"`` (or ``logits:...``) → ``(model, {"layers": SEL, "answer": M})``.
+
+    Options absent from the name are absent from the dict; a clear error for a malformed name.
+    """
+    prefix, _, body = name.partition(":")
+    allowed = ("layers", "answer") if prefix == "hidden" else ("answer",)
+    model, _, query = body.partition("?")
+    options: dict[str, str] = {}
+    for part in query.split("&") if query else []:
+        key, _, value = part.partition("=")
+        choices = LAYER_CHOICES if key == "layers" else tuple(ANSWER_METHODS)
+        if key not in allowed or key in options or value not in choices:
+            raise SchemaError(
+                f"Encoder {name!r}: options are {' and '.join('?' + a + '=' for a in allowed)} (layers: "
+                f"{', '.join(LAYER_CHOICES)}; answer: {', '.join(ANSWER_METHODS)}), each once; got {part!r}. "
+                f"Example: {prefix}:smollm2-135m?{'layers=final&' if prefix == 'hidden' else ''}answer=cloze."
+            )
+        options[key] = value
+    if not model:
+        raise SchemaError(f"Encoder {name!r} names no model; write {prefix}:<model>, e.g. {prefix}:smollm2-135m.")
+    return model, options
+
+
 def parse_hidden_name(name: str) -> tuple[str, str]:
     """``"hidden:<model>?layers=SEL"`` → ``(model, SEL)``; a clear error for a malformed name."""
-    body = name[len("hidden:") :] if name.startswith("hidden:") else name
-    model, _, query = body.partition("?")
-    layers = "all"
-    if query:
-        key, _, value = query.partition("=")
-        if key != "layers" or value not in LAYER_CHOICES:
-            raise SchemaError(
-                f"Encoder {name!r}: the only option is ?layers=, one of {', '.join(LAYER_CHOICES)}; got {query!r}. "
-                "Example: hidden:smollm2-135m?layers=final."
-            )
-        layers = value
-    if not model:
-        raise SchemaError(f"Encoder {name!r} names no model; write hidden:<model>, e.g. hidden:smollm2-135m.")
-    return model, layers
+    model, options = parse_lm_encoder_name(name if name.startswith("hidden:") else f"hidden:{name}")
+    return model, options.get("layers", "all")
 
 
 class HiddenStateEncoder:
@@ -254,12 +283,13 @@ class HiddenStateEncoder:
 
     caches_itself = True
 
-    def __init__(self, model: str = "smollm2-135m", *, layers: str = "all") -> None:
+    def __init__(self, model: str = "smollm2-135m", *, layers: str = "all", answer: str = DEFAULT_ANSWER) -> None:
         if layers not in LAYER_CHOICES:
             raise SchemaError(f"layers must be one of {', '.join(LAYER_CHOICES)}. Got {layers!r}.")
         self.model = model
         self.layers = layers
-        self.identity = model_identity(model)
+        self.answer = check_answer_method(answer)
+        self.identity = model_identity(model, answer)
         self.n_states, self.state_dim = model_shape(model)
         self.layout = HiddenLayout(layers, self.n_states, self.state_dim)
         self.name = f"hidden:{self.identity}:layers={layers}:shape={self.n_states}x{self.state_dim}"
@@ -273,7 +303,7 @@ class HiddenStateEncoder:
         todo = [i for i, k in enumerate(keys) if k not in found]
         if todo:
             log.info("hidden:%s: %d of %d texts not collected yet; computing them", self.model, len(todo), len(keys))
-            hidden, _ = compute_missing(self.model, texts, keys, todo, progress=progress)
+            hidden, _ = compute_missing(self.model, texts, keys, todo, answer=self.answer, progress=progress)
             shape = next(iter(hidden.values())).shape
             if shape != (self.n_states, self.state_dim):
                 raise RouterlabError(
@@ -299,7 +329,7 @@ class HiddenStateEncoder:
         return mean
 
     def __repr__(self) -> str:
-        return f"HiddenStateEncoder(model={self.model!r}, layers={self.layers!r})"
+        return f"HiddenStateEncoder(model={self.model!r}, layers={self.layers!r}, answer={self.answer!r})"
 
 
 class LogitSignalEncoder:
@@ -313,9 +343,10 @@ class LogitSignalEncoder:
 
     caches_itself = True
 
-    def __init__(self, model: str = "smollm2-135m") -> None:
+    def __init__(self, model: str = "smollm2-135m", *, answer: str = DEFAULT_ANSWER) -> None:
         self.model = model
-        self.identity = model_identity(model)
+        self.answer = check_answer_method(answer)
+        self.identity = model_identity(model, answer)
         self.name = f"logits:{self.identity}:cols={','.join(SIGNAL_COLUMNS)}"
         self.dim: int | None = len(SIGNAL_COLUMNS)
         self.store = signal_store(self.identity)
@@ -327,7 +358,7 @@ class LogitSignalEncoder:
         todo = [i for i, k in enumerate(keys) if k not in found]
         if todo:
             log.info("logits:%s: %d of %d texts not collected yet; computing them", self.model, len(todo), len(keys))
-            _, signals = compute_missing(self.model, texts, keys, todo, progress=progress)
+            _, signals = compute_missing(self.model, texts, keys, todo, answer=self.answer, progress=progress)
             found.update(signals)
         out = np.empty((len(keys), len(SIGNAL_COLUMNS)), dtype=np.float32)
         for i, k in enumerate(keys):
@@ -335,4 +366,4 @@ class LogitSignalEncoder:
         return out
 
     def __repr__(self) -> str:
-        return f"LogitSignalEncoder(model={self.model!r})"
+        return f"LogitSignalEncoder(model={self.model!r}, answer={self.answer!r})"

@@ -1,4 +1,4 @@
-"""A small local causal LM, loaded offline, and the one forward pass per query that routers read.
+r"""A small local causal LM, loaded offline, and the one forward pass per query that routers read.
 
 routerxbench (arXiv 2602.11877) routes between a small local model and a large cloud model on the
 small model's own signals, all taken *before* it answers: its next-token logits after the query
@@ -35,6 +35,28 @@ give exactly one such token is refused (:func:`letter_token_ids`).
 **Signals** (per query, :class:`ForwardResult`): over the letter distribution (softmax of the
 letter logits) and over the full vocabulary (softmax of all next-token logits): the largest
 probability, the entropy (nats) and the margin (largest minus second-largest probability).
+
+**Answer methods** (:data:`ANSWER_METHODS`, part of the identity, so two methods never share a row):
+
+``letter`` (v1, the default)
+    As above: the prompt is the query text, the answer the argmax over the letter tokens. The
+    identity is the one this module always had, so earlier collections stay valid.
+``cloze`` (v1)
+    The "cloze formulation" SmolLM2's authors report MMLU with (lighteval's MMLU cloze task; Gu et
+    al., "OLMES", arXiv 2406.08446): the model never sees the lettered options. The query text is split back
+    into its question and options (:func:`split_mcq`), the prompt is ``"Question: <q>\nAnswer:"``
+    (:func:`cloze_prompt`) and each option is scored as its continuation ``" " + option``. One
+    forward pass over the prompt gives the hidden states (they do not depend on the options or
+    their order) and the next-token (vocab) signals; one batched pass over the four
+    ``prompt + " " + option`` sequences per question gives the options' summed log-likelihoods
+    (tokens as lm-evaluation-harness cuts them: ``encode(prompt + cont)[len(encode(prompt)):]``).
+    An option's score is its log-likelihood divided by its length in characters — the ``acc_norm``
+    of lm-evaluation-harness (``ConfigurableTask.process_results``: ``lls / completion_len``, with
+    ``completion_len = len(choice)``) and lighteval's ``LogLikelihoodAccNorm``. The answer is the
+    highest score; the ``letter_*`` signals (max probability, entropy, margin) are taken over the
+    softmax of the four scores, and ``letter_logits`` holds the scores. The prompt differs from
+    ``letter``'s, so the hidden states do too, and the identity (``prompt=cloze-v1``) keeps their
+    stores apart.
 """
 
 from __future__ import annotations
@@ -62,6 +84,10 @@ PROMPT_FORMAT = "raw"
 LETTERS = ("A", "B", "C", "D")
 #: bump when the forward pass changes what it returns (pooling, prompt), so cached rows are not reused
 FORWARD_VERSION = 1
+#: answer method -> version; a version bump changes the identity of that method's rows
+ANSWER_METHODS: dict[str, int] = {"letter": 1, "cloze": 1}
+DEFAULT_ANSWER = "letter"
+CLOZE_TEMPLATE = "Question: {question}\nAnswer:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +151,27 @@ def _folder_fingerprint(folder: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def model_identity(model: str) -> str:
+def check_answer_method(answer: str) -> str:
+    """``answer`` if it is one of :data:`ANSWER_METHODS`; a clear error otherwise."""
+    if answer not in ANSWER_METHODS:
+        raise RouterlabError(
+            f"Unknown answer method {answer!r}; use one of {', '.join(ANSWER_METHODS)} (e.g. --answer cloze)."
+        )
+    return answer
+
+
+def model_identity(model: str, answer: str = DEFAULT_ANSWER) -> str:
     """The stable identity of ``model`` (a :data:`LOCAL_LMS` name or a model folder): weights, version, prompt.
 
     Every cache keyed on the model's outputs uses it, so another model, package version, folder
-    content, prompt format or forward-pass version never shares cached rows.
+    content, prompt format, forward-pass version or answer method never shares cached rows. The
+    ``letter`` method keeps the identity it had before answer methods existed.
     """
+    check_answer_method(answer)
     suffix = f"prompt={PROMPT_FORMAT}:fwd=v{FORWARD_VERSION}"
+    if answer != "letter":
+        method = f"{answer}-v{ANSWER_METHODS[answer]}"
+        suffix = f"prompt={method}:fwd=v{FORWARD_VERSION}:answer={method}"
     if model in LOCAL_LMS:
         spec = LOCAL_LMS[model]
         return f"{spec.name}:{spec.gguf_file}/{spec.distribution}=={_version(spec.distribution)}:{suffix}"
@@ -245,6 +285,37 @@ def distribution_signals(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     return top2[:, 0], entropy, top2[:, 0] - top2[:, 1]
 
 
+def split_mcq(text: str, letters: Sequence[str] = LETTERS) -> tuple[str, list[str]]:
+    r"""``(question, options)`` of a query rendered as :func:`routerlab.data.loaders.mcq.mcq_prompt` renders it.
+
+    The options are cut at the last ``"\nD. "``, then the last ``"\nC. "`` before it, and so on;
+    the text must end in ``"\nAnswer:"``. Raises :class:`RouterlabError` for any other text.
+    """
+    suffix = "\nAnswer:"
+    if not text.endswith(suffix):
+        raise RouterlabError(
+            f"Cloze scoring needs a multiple-choice query ending in {suffix!r} (question, 'A. ...' to 'D. ...', "
+            f"'Answer:'); this one ends in {text[-40:]!r}. Use --answer letter for other prompts."
+        )
+    body = text[: -len(suffix)]
+    options: list[str] = []
+    for letter in reversed(letters):
+        head, sep, option = body.rpartition(f"\n{letter}. ")
+        if not sep:
+            raise RouterlabError(
+                f"Cloze scoring: no line starting {letter + '. '!r} in the query {text[:80]!r}...; it needs the "
+                "options on lines 'A. ...' to 'D. ...'. Use --answer letter for other prompts."
+            )
+        options.append(option)
+        body = head
+    return body, options[::-1]
+
+
+def cloze_prompt(question: str) -> str:
+    """The cloze prompt of a question (:data:`CLOZE_TEMPLATE`); each option follows it as ``" " + option``."""
+    return CLOZE_TEMPLATE.format(question=question)
+
+
 def letter_token_ids(tokenizer: Any, letters: Sequence[str] = LETTERS, prefix: str = "Answer:") -> list[int]:
     """The token id of ``" " + letter`` as it follows ``prefix`` (``"Answer:"``), one per letter.
 
@@ -304,8 +375,8 @@ class LocalLM:
         enc = self.tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
         return np.array([len(x) for x in enc], dtype=np.int64)
 
-    def forward(self, prompts: Sequence[str]) -> ForwardResult:
-        """One forward pass over each prompt (one batch, right-padded); see :class:`ForwardResult`."""
+    def _prompt_pass(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """One batched pass: next-token logits (n, vocab), pooled float16 states, lengths, CPU seconds."""
         import torch
 
         if not prompts:
@@ -344,8 +415,6 @@ class LocalLM:
                 [(h * weights).sum(dim=1) / weights.sum(dim=1) for h in out.hidden_states], dim=1
             )  # (n, n_states, dim), eq. 12 over the prompt's own tokens (no pads, no BOS)
         cpu = time.process_time() - cpu0
-        vocab = next_logits.numpy()
-        letters = vocab[:, self.letter_ids]
         pooled32 = pooled.float().numpy()
         hidden = pooled32.astype(np.float16)
         if not np.isfinite(hidden).all():
@@ -353,6 +422,12 @@ class LocalLM:
                 f"{self.name}: a mean-pooled hidden state exceeds float16's range (max |h| = "
                 f"{float(np.abs(pooled32).max()):.3g}); it cannot be stored as float16."
             )
+        return next_logits.numpy(), hidden, lengths, cpu
+
+    def forward(self, prompts: Sequence[str]) -> ForwardResult:
+        """One forward pass over each prompt (one batch, right-padded); see :class:`ForwardResult`."""
+        vocab, hidden, lengths, cpu = self._prompt_pass(prompts)
+        letters = vocab[:, self.letter_ids]
         l_max, l_ent, l_margin = distribution_signals(letters)
         v_max, v_ent, v_margin = distribution_signals(vocab)
         return ForwardResult(
@@ -368,6 +443,87 @@ class LocalLM:
             n_tokens=lengths,
             cpu_s=cpu * lengths / lengths.sum(),
         )
+
+    def option_logliks(self, prompt: str, options: Sequence[str]) -> np.ndarray:
+        """Summed log-likelihood of each ``" " + option`` as the continuation of ``prompt``: (n_options,) float64.
+
+        One batch of the ``len(options)`` full sequences (right-padded; causal attention, so pads
+        never reach real tokens). Continuation tokens are cut as lm-evaluation-harness cuts them
+        (``_encode_pair``): the tokens of ``prompt + " " + option`` after the first
+        ``len(tokens(prompt))``. Logits are kept only from the prompt's last position on.
+        """
+        import torch
+
+        ctx = list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        rows = [list(self.tokenizer(f"{prompt} {o}", add_special_tokens=True)["input_ids"]) for o in options]
+        short = [j for j, r in enumerate(rows) if len(r) <= len(ctx)]
+        if short:
+            raise RouterlabError(
+                f"Cloze scoring: option #{short[0]} ({options[short[0]]!r}) adds no token to the prompt "
+                f"{prompt[-60:]!r}; every option needs text."
+            )
+        width = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            mask[i, : len(row)] = 1
+        first = len(ctx) - 1  # the position whose logits predict the first continuation token
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                use_cache=False,
+                logits_to_keep=torch.arange(first, width - 1, dtype=torch.long),
+            )
+            logp = torch.log_softmax(out.logits.double(), dim=-1)  # (n_options, width - len(ctx), vocab)
+        total = np.zeros(len(rows), dtype=np.float64)
+        for i, row in enumerate(rows):
+            cont = row[len(ctx) :]
+            total[i] = float(logp[i, torch.arange(len(cont)), torch.tensor(cont, dtype=torch.long)].sum())
+        return total
+
+    def forward_cloze(self, texts: Sequence[str]) -> ForwardResult:
+        """The ``cloze`` answer method (module doc) over multiple-choice query texts; see :class:`ForwardResult`.
+
+        ``letter_logits`` holds the four per-character scores, ``answer`` their argmax, ``letter_*``
+        the signals of their softmax; ``vocab_*`` and ``hidden`` come from the cloze prompt's pass.
+        ``n_tokens`` counts the query text's tokens (what a large model would read, as for
+        ``letter``); ``cpu_s`` is the prompt pass shared out by prompt tokens plus each question's own
+        option pass.
+        """
+        if not texts:
+            raise RouterlabError("forward_cloze() needs at least one query.")
+        parts = [split_mcq(t) for t in texts]
+        prompts = [cloze_prompt(q) for q, _ in parts]
+        vocab, hidden, lengths, cpu = self._prompt_pass(prompts)
+        scores = np.empty((len(texts), len(LETTERS)), dtype=np.float64)
+        option_cpu = np.empty(len(texts), dtype=np.float64)
+        for i, (prompt, (_, options)) in enumerate(zip(prompts, parts, strict=True)):
+            cpu0 = time.process_time()
+            sums = self.option_logliks(prompt, options)
+            option_cpu[i] = time.process_time() - cpu0
+            # acc_norm: log-likelihood per character of the option text (lm-evaluation-harness)
+            scores[i] = sums / np.array([max(len(o), 1) for o in options], dtype=np.float64)
+        l_max, l_ent, l_margin = distribution_signals(scores)
+        v_max, v_ent, v_margin = distribution_signals(vocab)
+        return ForwardResult(
+            letter_logits=scores.astype(np.float32),
+            answer=scores.argmax(axis=1).astype(np.int64),
+            letter_max_prob=l_max,
+            letter_entropy=l_ent,
+            letter_margin=l_margin,
+            vocab_max_prob=v_max,
+            vocab_entropy=v_ent,
+            vocab_margin=v_margin,
+            hidden=hidden,
+            n_tokens=self.count_tokens(texts),
+            cpu_s=cpu * lengths / lengths.sum() + option_cpu,
+        )
+
+    def answer_pass(self, texts: Sequence[str], answer: str = DEFAULT_ANSWER) -> ForwardResult:
+        """:meth:`forward` for the ``letter`` method, :meth:`forward_cloze` for ``cloze``."""
+        return self.forward_cloze(texts) if check_answer_method(answer) == "cloze" else self.forward(texts)
 
 
 _LOADED: dict[str, LocalLM] = {}
