@@ -338,6 +338,27 @@ def letter_token_ids(tokenizer: Any, letters: Sequence[str] = LETTERS, prefix: s
     return ids
 
 
+def _result(
+    options: np.ndarray, vocab: np.ndarray, hidden: np.ndarray, *, n_tokens: np.ndarray, cpu_s: np.ndarray
+) -> ForwardResult:
+    """A :class:`ForwardResult` from each row's option scores (letter logits or cloze scores) and vocabulary logits."""
+    l_max, l_ent, l_margin = distribution_signals(options)
+    v_max, v_ent, v_margin = distribution_signals(vocab)
+    return ForwardResult(
+        letter_logits=options.astype(np.float32),
+        answer=options.argmax(axis=1).astype(np.int64),
+        letter_max_prob=l_max,
+        letter_entropy=l_ent,
+        letter_margin=l_margin,
+        vocab_max_prob=v_max,
+        vocab_entropy=v_ent,
+        vocab_margin=v_margin,
+        hidden=hidden,
+        n_tokens=n_tokens,
+        cpu_s=cpu_s,
+    )
+
+
 class LocalLM:
     """A loaded local causal LM (CPU, float32, eval mode) with its tokenizer and letter tokens.
 
@@ -428,21 +449,7 @@ class LocalLM:
         """One forward pass over each prompt (one batch, right-padded); see :class:`ForwardResult`."""
         vocab, hidden, lengths, cpu = self._prompt_pass(prompts)
         letters = vocab[:, self.letter_ids]
-        l_max, l_ent, l_margin = distribution_signals(letters)
-        v_max, v_ent, v_margin = distribution_signals(vocab)
-        return ForwardResult(
-            letter_logits=letters.astype(np.float32),
-            answer=letters.argmax(axis=1).astype(np.int64),
-            letter_max_prob=l_max,
-            letter_entropy=l_ent,
-            letter_margin=l_margin,
-            vocab_max_prob=v_max,
-            vocab_entropy=v_ent,
-            vocab_margin=v_margin,
-            hidden=hidden,
-            n_tokens=lengths,
-            cpu_s=cpu * lengths / lengths.sum(),
-        )
+        return _result(letters, vocab, hidden, n_tokens=lengths, cpu_s=cpu * lengths / lengths.sum())
 
     def option_logliks(self, prompt: str, options: Sequence[str]) -> np.ndarray:
         """Summed log-likelihood of each ``" " + option`` as the continuation of ``prompt``: (n_options,) float64.
@@ -505,21 +512,8 @@ class LocalLM:
             option_cpu[i] = time.process_time() - cpu0
             # acc_norm: log-likelihood per character of the option text (lm-evaluation-harness)
             scores[i] = sums / np.array([max(len(o), 1) for o in options], dtype=np.float64)
-        l_max, l_ent, l_margin = distribution_signals(scores)
-        v_max, v_ent, v_margin = distribution_signals(vocab)
-        return ForwardResult(
-            letter_logits=scores.astype(np.float32),
-            answer=scores.argmax(axis=1).astype(np.int64),
-            letter_max_prob=l_max,
-            letter_entropy=l_ent,
-            letter_margin=l_margin,
-            vocab_max_prob=v_max,
-            vocab_entropy=v_ent,
-            vocab_margin=v_margin,
-            hidden=hidden,
-            n_tokens=self.count_tokens(texts),
-            cpu_s=cpu * lengths / lengths.sum() + option_cpu,
-        )
+        cpu_s = cpu * lengths / lengths.sum() + option_cpu
+        return _result(scores, vocab, hidden, n_tokens=self.count_tokens(texts), cpu_s=cpu_s)
 
     def answer_pass(self, texts: Sequence[str], answer: str = DEFAULT_ANSWER) -> ForwardResult:
         """:meth:`forward` for the ``letter`` method, :meth:`forward_cloze` for ``cloze``."""
