@@ -41,14 +41,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from routerlab.data.features.value import featurize
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import hash_split
 from routerlab.decisions import Decisions, policy_for
 from routerlab.metrics.ope import OffPolicyValue, off_policy_value
 from routerlab.routers.base import Router
 from routerlab.routers.persist import load_router
-from routerlab.routers.pipeline import FeatureRouter
+from routerlab.serve.routing import RequestRouter
 
 log = logging.getLogger(__name__)
 
@@ -133,25 +132,10 @@ def _load(router: Router | str | os.PathLike[str]) -> Router:
     return router if isinstance(router, Router) else load_router(router)
 
 
-def target_decisions(router: Router, texts: Sequence[str], query_ids: Sequence[str]) -> Decisions:
-    """``router``'s decisions on every query text at once (a FeatureRouter encodes them with its encoder)."""
-    models = tuple(router.model_names_)
-    n, m = len(texts), len(models)
-    data = RoutingData(
-        name="serve-log",
-        query_ids=np.array(list(query_ids), dtype=object),
-        sources=np.array(["serve"] * n, dtype=object),
-        splits=np.array(["test"] * n, dtype=object),
-        models=tuple(ModelInfo(name) for name in models),
-        Y=np.full((n, m), np.nan),
-        cost=np.full((n, m), np.nan),
-        cost_unit=str(getattr(router, "cost_unit_", None) or "usd"),
-        texts=np.array(list(texts), dtype=object),
-    )
-    if isinstance(router, FeatureRouter):
-        decided = router.decide(data, featurize(data, router.encoder, cache=False))
-    else:
-        decided = router.decide(data)
+def target_decisions(router: Router, texts: Sequence[str]) -> Decisions:
+    """``router``'s decisions on every query text at once, as the gateway makes them (one table, one encoder call)."""
+    # no thread limit: an offline evaluation does not share its cores with an event loop
+    decided = RequestRouter(router, cost_unit=getattr(router, "cost_unit_", None), threads=None).decide_many(texts)
     if decided.needs_outcomes:
         raise ValueError(
             f"router {decided.router!r} reads the outcomes to choose (an oracle); it cannot be evaluated on logged "
@@ -262,7 +246,7 @@ def logged_bandit(
     column = {name: j for j, name in enumerate(models)}
     ids = [str(rec["request_id"]) for rec in used]
     texts = [str(rec["query"]) for rec in used]
-    decided = target_decisions(fitted, texts, ids)
+    decided = target_decisions(fitted, texts)
     target = np.asarray(decided.choose(policy_for(lam=None if budget is not None else lam, budget=budget)))
     bandit = LoggedBandit(
         models=models,
