@@ -264,6 +264,7 @@ class Upstreams:
                 attempt = await self._call(name, transport, body, stream=stream)
         except _FAILURES as exc:
             breaker.failure()
+            self.refresh_gauges()
             await connections.give(transport, healthy=False)
             release()
             error = _error_name(exc)
@@ -272,12 +273,12 @@ class Upstreams:
             return Attempt({"model": name, "status": None, "error": error})
         except BaseException:  # cancelled (the client went away): no verdict on the upstream
             breaker.abandon()
+            self.refresh_gauges()
             await connections.give(transport, healthy=False)
             release()
             raise
         finally:
             self._metrics.upstream_latency.labels(model=name).observe(time.monotonic() - started)
-            self.refresh_gauges()
         status = attempt.status
         assert status is not None
         if status in RETRY_STATUSES:
