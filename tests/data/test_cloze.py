@@ -74,6 +74,20 @@ def test_cloze_scores_equal_a_hand_computation(tiny: str) -> None:
     np.testing.assert_array_equal(result.n_tokens, lm.count_tokens(TEXTS[:6]))
 
 
+def test_cached_prompt_pass_equals_the_full_sequence_pass(tiny: str) -> None:
+    """The key/value-cache path and the full-sequence path (the boundary-merge fallback) agree per option."""
+    lm = load_lm(tiny)
+    for q, c, _ in QUESTIONS:
+        prompt = cloze_prompt(q)
+        cached, vocab, hidden, n_ctx = lm._cloze_one(prompt, c)
+        np.testing.assert_allclose(cached, lm.option_logliks(prompt, c), rtol=1e-5, atol=1e-5)
+        assert n_ctx == len(lm.tokenizer(prompt)["input_ids"])
+        full = lm.forward([prompt])
+        np.testing.assert_allclose(hidden.astype(np.float32), full.hidden[0].astype(np.float32), rtol=1e-2, atol=1e-2)
+        p = np.exp(vocab - vocab.max())
+        assert p.max() / p.sum() == pytest.approx(float(full.vocab_max_prob[0]), rel=1e-5)
+
+
 def test_option_order_does_not_change_the_chosen_text_or_the_states(tiny: str) -> None:
     lm = load_lm(tiny)
     rng = np.random.default_rng(0)

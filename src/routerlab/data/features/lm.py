@@ -47,9 +47,9 @@ probability, the entropy (nats) and the margin (largest minus second-largest pro
     into its question and options (:func:`split_mcq`), the prompt is ``"Question: <q>\nAnswer:"``
     (:func:`cloze_prompt`) and each option is scored as its continuation ``" " + option``. One
     forward pass over the prompt gives the hidden states (they do not depend on the options or
-    their order) and the next-token (vocab) signals; one batched pass over the four
-    ``prompt + " " + option`` sequences per question gives the options' summed log-likelihoods
-    (tokens as lm-evaluation-harness cuts them: ``encode(prompt + cont)[len(encode(prompt)):]``).
+    their order), the next-token (vocab) signals and the prompt's key/value cache; one batched pass
+    of the four continuations on that cache gives the options' summed log-likelihoods (tokens as
+    lm-evaluation-harness cuts them: ``encode(prompt + cont)[len(encode(prompt)):]``).
     An option's score is its log-likelihood divided by its length in characters — the ``acc_norm``
     of lm-evaluation-harness (``ConfigurableTask.process_results``: ``lls / completion_len``, with
     ``completion_len = len(choice)``) and lighteval's ``LogLikelihoodAccNorm``. The answer is the
@@ -490,30 +490,95 @@ class LocalLM:
             total[i] = float(logp[i, torch.arange(len(cont)), torch.tensor(cont, dtype=torch.long)].sum())
         return total
 
+    def _cloze_one(self, prompt: str, options: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """One question's cloze pass: (option log-likelihood sums, vocab logits, pooled states, prompt length).
+
+        The prompt runs once (hidden states, next-token logits and its key/value cache); the four
+        continuations then run as one batch on that cache, repeated per option, so the prompt is
+        not recomputed per option (the full-sequence pass, :meth:`option_logliks`, costs 4 prompts
+        more). With causal attention the result is the same computation: a continuation token sees
+        the same prompt keys and values either way. When ``prompt + " " + option`` does not tokenize
+        as the prompt's tokens followed by more (a merge across the boundary), that question falls
+        back to :meth:`option_logliks`, which cuts the tokens as lm-evaluation-harness does.
+        """
+        import torch
+
+        enc = self.tokenizer(prompt, add_special_tokens=True, return_special_tokens_mask=True)
+        ctx = list(enc["input_ids"])
+        rows = [list(self.tokenizer(f"{prompt} {o}", add_special_tokens=True)["input_ids"]) for o in options]
+        vocab, hidden, cache = self._single_prompt_pass(ctx, list(enc["special_tokens_mask"]))
+        if any(len(r) <= len(ctx) or r[: len(ctx)] != ctx for r in rows):
+            return self.option_logliks(prompt, options), vocab, hidden, len(ctx)
+        conts = [r[len(ctx) :] for r in rows]
+        width = max(len(c) for c in conts)
+        input_ids = torch.full((len(conts), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(conts), len(ctx) + width), dtype=torch.long)
+        mask[:, : len(ctx)] = 1
+        for i, cont in enumerate(conts):
+            input_ids[i, : len(cont)] = torch.tensor(cont, dtype=torch.long)
+            mask[i, len(ctx) : len(ctx) + len(cont)] = 1
+        cache.batch_repeat_interleave(len(conts))
+        first = torch.log_softmax(torch.from_numpy(vocab), dim=-1)  # predicts each continuation's first token
+        with torch.inference_mode():
+            out = self.model(input_ids=input_ids, attention_mask=mask, cache=cache, use_cache=True)
+            logp = torch.log_softmax(out.logits.double(), dim=-1)  # position k predicts continuation token k + 1
+        total = np.zeros(len(conts), dtype=np.float64)
+        for i, cont in enumerate(conts):
+            tail = torch.tensor(cont[1:], dtype=torch.long)
+            total[i] = float(first[cont[0]]) + float(logp[i, torch.arange(len(cont) - 1), tail].sum())
+        return total, vocab, hidden, len(ctx)
+
+    def _single_prompt_pass(self, ctx: list[int], special: list[int]) -> tuple[np.ndarray, np.ndarray, Any]:
+        """One unpadded prompt: next-token logits (vocab,) float64, pooled float16 states, the key/value cache.
+
+        The pooling covers the prompt's text tokens (``special`` = 0), as :meth:`_prompt_pass`'s does (eq. 12).
+        """
+        import torch
+
+        weights = torch.tensor([1 - s for s in special], dtype=torch.float32).unsqueeze(-1)
+        if float(weights.sum()) == 0:
+            raise RouterlabError("A cloze prompt is empty after tokenising; every query needs text.")
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.tensor([ctx], dtype=torch.long),
+                output_hidden_states=True,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            pooled = torch.stack([(h[0] * weights).sum(dim=0) / weights.sum() for h in out.hidden_states])
+        pooled32 = pooled.float().numpy()
+        hidden = pooled32.astype(np.float16)
+        if not np.isfinite(hidden).all():
+            raise RouterlabError(
+                f"{self.name}: a mean-pooled hidden state exceeds float16's range (max |h| = "
+                f"{float(np.abs(pooled32).max()):.3g}); it cannot be stored as float16."
+            )
+        return out.logits[0, -1].double().numpy(), hidden, out.cache
+
     def forward_cloze(self, texts: Sequence[str]) -> ForwardResult:
         """The ``cloze`` answer method (module doc) over multiple-choice query texts; see :class:`ForwardResult`.
 
         ``letter_logits`` holds the four per-character scores, ``answer`` their argmax, ``letter_*``
         the signals of their softmax; ``vocab_*`` and ``hidden`` come from the cloze prompt's pass.
         ``n_tokens`` counts the query text's tokens (what a large model would read, as for
-        ``letter``); ``cpu_s`` is the prompt pass shared out by prompt tokens plus each question's own
-        option pass.
+        ``letter``); ``cpu_s`` is each question's own prompt and option passes (:meth:`_cloze_one`).
         """
         if not texts:
             raise RouterlabError("forward_cloze() needs at least one query.")
         parts = [split_mcq(t) for t in texts]
-        prompts = [cloze_prompt(q) for q, _ in parts]
-        vocab, hidden, lengths, cpu = self._prompt_pass(prompts)
         scores = np.empty((len(texts), len(LETTERS)), dtype=np.float64)
-        option_cpu = np.empty(len(texts), dtype=np.float64)
-        for i, (prompt, (_, options)) in enumerate(zip(prompts, parts, strict=True)):
+        vocab: list[np.ndarray] = []
+        hidden: list[np.ndarray] = []
+        cpu_s = np.empty(len(texts), dtype=np.float64)
+        for i, (question, options) in enumerate(parts):
             cpu0 = time.process_time()
-            sums = self.option_logliks(prompt, options)
-            option_cpu[i] = time.process_time() - cpu0
+            sums, v, h, _ = self._cloze_one(cloze_prompt(question), options)
+            cpu_s[i] = time.process_time() - cpu0
+            vocab.append(v)
+            hidden.append(h)
             # acc_norm: log-likelihood per character of the option text (lm-evaluation-harness)
             scores[i] = sums / np.array([max(len(o), 1) for o in options], dtype=np.float64)
-        cpu_s = cpu * lengths / lengths.sum() + option_cpu
-        return _result(scores, vocab, hidden, n_tokens=self.count_tokens(texts), cpu_s=cpu_s)
+        return _result(scores, np.stack(vocab), np.stack(hidden), n_tokens=self.count_tokens(texts), cpu_s=cpu_s)
 
     def answer_pass(self, texts: Sequence[str], answer: str = DEFAULT_ANSWER) -> ForwardResult:
         """:meth:`forward` for the ``letter`` method, :meth:`forward_cloze` for ``cloze``."""
