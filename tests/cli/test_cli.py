@@ -94,6 +94,15 @@ def test_evaluate_several_lambdas(tmp_path: Path) -> None:
             assert r["utility"] < r["quality"] or r["mean_cost"] == 0
 
 
+def test_a_repeated_router_option_adds_routers_and_a_repeated_encoder_is_refused(tmp_path: Path) -> None:
+    """Click keeps only the last of a repeated plain option; --router accumulates, a second --encoder is an error."""
+    _ok(["evaluate", "--router", "oracle", "-r", "cheapest,best_single", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "leaderboard.json").read_text())["rows"]
+    assert {r["router"] for r in rows} == {"oracle", "cheapest", "best_single"}
+    out = _fails(["evaluate", "-r", "knn", "--encoder", "hashing", "--encoder", "minilm", "--out", str(tmp_path)])
+    assert "--encoder was given 2 times" in out and "routerlab sweep" in out
+
+
 def test_data_ls_lists_every_dataset() -> None:
     out = _ok(["data", "ls"])
     for name in DATASETS.names():

@@ -40,8 +40,9 @@ def audit_cmd(
     out: Annotated[Path | None, typer.Option(help="Write audit.json and audit.md into this folder.")] = None,
     download: Annotated[bool, typer.Option(help="Fetch the dataset from its public home if absent.")] = False,
     router: Annotated[
-        str, typer.Option("--router", "-r", help="Routers of the probes pseudo_specialists / ood_holdout.")
-    ] = "",
+        list[str] | None,
+        typer.Option("--router", "-r", help="Routers of the probes pseudo_specialists / ood_holdout (repeatable)."),
+    ] = None,
     holdout: Annotated[
         str, typer.Option(help="ood_holdout: categories to hold out (names or regexes; default: math).")
     ] = "",
@@ -72,7 +73,7 @@ def audit_cmd(
     if router:
         if not selected & set(PROBE_CHECKS):
             raise ValueError(f"--router applies to the probes {', '.join(PROBE_CHECKS)}; name them with --checks.")
-        options["routers"] = _split_list(router, "router")
+        options["routers"] = _split_list(",".join(router), "router")
     if holdout:
         if "ood_holdout" not in selected:
             raise ValueError("--holdout applies to the ood_holdout probe; add it with --checks ood_holdout.")

@@ -47,19 +47,19 @@ def evaluate_cmd(
     data: Annotated[str, typer.Option("--data", "-d", help="Dataset name or path.")] = DEFAULT_DATA,
     path: Annotated[Path | None, typer.Option(help=_PATH_HELP)] = None,
     router: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             "--router",
             "-r",
-            help="Comma-separated router names (default: the baselines oracle, random, best_single, cheapest, "
-            f"majority_label and the learned {', '.join(DEFAULT_LEARNED)}).",
+            help="Comma-separated router names, or the option repeated (default: the baselines oracle, random, "
+            f"best_single, cheapest, majority_label and the learned {', '.join(DEFAULT_LEARNED)}).",
         ),
-    ] = "",
+    ] = None,
     lam: Annotated[str, typer.Option("--lambda", "-l", help="Comma-separated cost weights λ in [0, 1].")] = "0",
     out: Annotated[Path | None, typer.Option(help="Output folder (default routerlab-results/<dataset>).")] = None,
     download: Annotated[bool, typer.Option(help="Fetch the dataset from its public home if absent.")] = False,
     encoder: Annotated[
-        str,
+        list[str],
         typer.Option(
             "--encoder",
             "-e",
@@ -67,7 +67,7 @@ def evaluate_cmd(
             "instant), minilm (all-MiniLM-L6-v2 sentence embeddings; about 1-3 min per 5,000 queries on 2 CPU "
             "cores the first time, cached after), static64, st:<model>.",
         ),
-    ] = DEFAULT_ENCODER,
+    ] = [DEFAULT_ENCODER],  # noqa: B006 - typer reads the default; a list so a repeated --encoder is refused
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
     missing: Annotated[
         str,
@@ -109,7 +109,13 @@ def evaluate_cmd(
     from routerlab.experiments.protocol import evaluate_protocol
     from routerlab.routers import BASELINES, ROUTERS
 
-    names = _split_list(router, "router") if router else [*BASELINES, *DEFAULT_LEARNED]
+    names = _split_list(",".join(router), "router") if router else [*BASELINES, *DEFAULT_LEARNED]
+    if len(encoder) != 1:  # click keeps only the last of a repeated plain option: say so instead
+        raise ValueError(
+            f"--encoder was given {len(encoder)} times ({', '.join(encoder)}); evaluate uses one encoder per run. "
+            "Compare encoders with `routerlab sweep` (an encoders: list) or one run per encoder."
+        )
+    encoder_name = encoder[0]
     for n in names:
         ROUTERS.get(n)  # unknown names fail before any loading, with a suggestion
     lams = _parse_lams(lam)
@@ -119,7 +125,7 @@ def evaluate_cmd(
     dataset = _load_dataset(data, path, download, opts)
     target = out if out is not None else Path("routerlab-results") / dataset.name
     with progress_steps() as step:
-        encoding = step(f"encoding {dataset.n_queries} queries with {encoder}")
+        encoding = step(f"encoding {dataset.n_queries} queries with {encoder_name}")
 
         def encoded(done: int, total: int) -> None:  # total 0: every text came from the cache
             encoding(done, total, "") if total else encoding(1, 1, "from the cache")
@@ -128,7 +134,7 @@ def evaluate_cmd(
             dataset,
             names,
             lams=lams,
-            encoder=encoder,
+            encoder=encoder_name,
             sweep_dir=target / "sweep",
             dataset_ref={"name": data, "path": path},
             n_jobs=n_jobs,

@@ -17,7 +17,10 @@ def sweep_cmd(
     config: Annotated[Path, typer.Argument(help="YAML sweep config: datasets, routers, encoders, seeds, out_dir, ...")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (overrides out_dir).")] = None,
     n_jobs: Annotated[int | None, typer.Option("--n-jobs", help="Processes, -1 = all cores (overrides file).")] = None,
-    router: Annotated[str, typer.Option("--router", "-r", help="Comma-separated router names (overrides file).")] = "",
+    router: Annotated[
+        list[str] | None,
+        typer.Option("--router", "-r", help="Comma-separated router names, or the option repeated (overrides file)."),
+    ] = None,
 ) -> None:
     """Run or resume the seed protocol: stage-1 grid at seed 42, top-k re-trained with more seeds, mean ± std.
 
@@ -28,7 +31,7 @@ def sweep_cmd(
     from routerlab.routers import ROUTERS
 
     cfg = SweepConfig.from_yaml(
-        config, out_dir=out, n_jobs=n_jobs, routers=_split_list(router, "router") if router else None
+        config, out_dir=out, n_jobs=n_jobs, routers=_split_list(",".join(router), "router") if router else None
     )
     for name in cfg.routers:
         ROUTERS.get(name)  # unknown names fail before any work, with a suggestion
