@@ -246,5 +246,5 @@ def test_unparseable_files_are_refused(tmp_path: Path, raw: bytes, expected: str
 def test_oversized_file_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_xbench(small_results(), tmp_path)
     monkeypatch.setattr(xb, "MAX_XBENCH_BYTES", 100)
-    with pytest.raises(SchemaError, match=r"bytes is over the 100 an xbench.json may hold"):
+    with pytest.raises(SchemaError, match=r"more bytes than the 100 an xbench.json may hold"):
         read_xbench(tmp_path)

@@ -40,7 +40,7 @@ from routerlab._random import rng
 from routerlab._version import __version__
 from routerlab.data.loaders.mcq import mmlu_group
 from routerlab.data.schema import RoutingData
-from routerlab.errors import SchemaError
+from routerlab.errors import DataNotFoundError, RouterlabError, SchemaError
 from routerlab.metrics import call_rate_curve, hcr_score, lpm_score, mpm_score
 from routerlab.metrics.bootstrap import Interval
 from routerlab.routers import ROUTERS, Router, make_router
@@ -496,8 +496,6 @@ def write_xbench(results: XBenchResults, folder: str | Path) -> Path:
 
 def read_xbench(path: str | Path) -> XBenchResults:
     """Read and validate ``xbench.json`` (``path`` is the file or its folder); see :class:`XBenchResults`."""
-    from routerlab.errors import DataNotFoundError
-
     p = Path(path)
     if p.is_dir():
         p = p / XBENCH_JSON
@@ -505,14 +503,18 @@ def read_xbench(path: str | Path) -> XBenchResults:
         raise DataNotFoundError(
             f"{str(p)!r} does not exist. {_WRITER} (benchmarks/probes_xbench.py --out DIR writes DIR/{XBENCH_JSON})."
         )
-    size = p.stat().st_size
-    if size > MAX_XBENCH_BYTES:
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_XBENCH_BYTES + 1)  # never more than the cap, whatever the file grows to
+    except OSError as exc:
+        raise RouterlabError(f"{p} could not be read ({exc}); check its permissions.") from None
+    if len(raw) > MAX_XBENCH_BYTES:
         raise SchemaError(
-            f"{p}: {size:,} bytes is over the {MAX_XBENCH_BYTES:,} an xbench.json may hold; it is not one "
+            f"{p}: more bytes than the {MAX_XBENCH_BYTES:,} an xbench.json may hold; it is not one "
             f"written by routerlab. {_WRITER}."
         )
     try:
-        doc = json.loads(p.read_bytes().decode("utf-8"), object_pairs_hook=_unique_keys)
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
     except SchemaError as exc:
         raise SchemaError(f"{p}: {exc}") from None
     except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or a nesting bomb
