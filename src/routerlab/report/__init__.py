@@ -7,13 +7,14 @@
 
 Figures are Display objects (:mod:`routerlab.report.displays`): computed once from arrays by a
 ``from_...`` classmethod, drawn with ``.plot(ax=...)``. What the page shows and how its intervals
-and tiers are computed is documented in :mod:`routerlab.report.content`.
+and tiers are computed is documented in :mod:`routerlab.report.content`. A folder holding an
+``xbench.json`` (:func:`routerlab.experiments.xbench.write_xbench`) gets a RouterXBench section.
 """
 
 from __future__ import annotations
 
 from routerlab.report.build import FIGURES_DIR, REPORT_HTML, REPORT_MD, render_figures, report, write_report
-from routerlab.report.content import ReportContent, build_content
+from routerlab.report.content import ReportContent, XBenchContent, build_content, build_xbench_content
 from routerlab.report.displays import (
     CallRateDisplay,
     DeferralCurveDisplay,
@@ -22,6 +23,8 @@ from routerlab.report.displays import (
     RoutingShareDisplay,
     SignificanceDisplay,
     UtilityDisplay,
+    XBenchAurocDisplay,
+    XBenchScalingDisplay,
 )
 
 __all__ = [
@@ -36,7 +39,11 @@ __all__ = [
     "RoutingShareDisplay",
     "SignificanceDisplay",
     "UtilityDisplay",
+    "XBenchAurocDisplay",
+    "XBenchContent",
+    "XBenchScalingDisplay",
     "build_content",
+    "build_xbench_content",
     "render_figures",
     "report",
     "write_report",

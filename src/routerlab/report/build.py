@@ -8,9 +8,9 @@ from pathlib import Path
 
 from routerlab.experiments.evaluate import Leaderboard
 from routerlab.report._mpl import new_figure, require_matplotlib, style, to_png, to_svg
-from routerlab.report.content import ReportContent, build_content
-from routerlab.report.html import render_html
-from routerlab.report.markdown import render_markdown
+from routerlab.report.content import ReportContent, XBenchContent, build_content, build_xbench_content, is_xbench_only
+from routerlab.report.html import render_html, render_xbench_html
+from routerlab.report.markdown import render_markdown, render_xbench_markdown
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,9 @@ REPORT_MD = "report.md"
 FIGURES_DIR = "figures"
 
 
-def render_figures(content: ReportContent, out_dir: Path | None = None, *, dpi: int = 200) -> dict[str, str]:
+def render_figures(
+    content: ReportContent | XBenchContent, out_dir: Path | None = None, *, dpi: int = 200
+) -> dict[str, str]:
     """Draw every figure once: the inline SVG of each figure id, and (with ``out_dir``) a PNG there."""
     require_matplotlib()
     svgs: dict[str, str] = {}
@@ -45,7 +47,9 @@ def report(
 
     ``results_dir`` is a folder written by ``routerlab evaluate --out`` (or
     :meth:`~routerlab.experiments.evaluate.Leaderboard.save_results`), optionally with an
-    ``audit.json`` from ``routerlab audit DATA --out``. Into ``out`` (default
+    ``audit.json`` from ``routerlab audit DATA --out`` and an ``xbench.json``
+    (:func:`routerlab.experiments.xbench.write_xbench`; a RouterXBench section), or a folder
+    holding only an ``xbench.json`` (a report of that section alone). Into ``out`` (default
     ``results_dir/report``) go ``report.html`` (self-contained: inline CSS and SVG, nothing to
     fetch), ``report.md`` (Markdown tables) and ``figures/<id>.png``. ``n_resamples``/``seed``
     drive the paired bootstrap; ``pair`` names the (small, large) models of the call-rate curves.
@@ -54,11 +58,17 @@ def report(
     start = time.perf_counter()
     folder = Path(results_dir)
     target = Path(out) if out is not None else folder / "report"
-    content = build_content(folder, n_resamples=n_resamples, seed=seed, pair=pair)
+    content: ReportContent | XBenchContent
+    if is_xbench_only(folder):
+        content = build_xbench_content(folder)
+    else:
+        content = build_content(folder, n_resamples=n_resamples, seed=seed, pair=pair)
     return write_report(content, target, started=start)
 
 
-def write_report(content: ReportContent | Leaderboard, out: str | Path, *, started: float | None = None) -> Path:
+def write_report(
+    content: ReportContent | XBenchContent | Leaderboard, out: str | Path, *, started: float | None = None
+) -> Path:
     """Write ``report.html``, ``report.md`` and the PNGs of ``content`` (or of an evaluated leaderboard) to ``out``."""
     start = time.perf_counter() if started is None else started
     if isinstance(content, Leaderboard):
@@ -68,12 +78,18 @@ def write_report(content: ReportContent | Leaderboard, out: str | Path, *, start
     figures = target / FIGURES_DIR
     svgs = render_figures(content, figures)
     html_path = target / REPORT_HTML
-    html_path.write_text(render_html(content, svgs), encoding="utf-8")
     pngs = {fid: f"{FIGURES_DIR}/{fid}.png" for fid in svgs}
-    (target / REPORT_MD).write_text(render_markdown(content, pngs), encoding="utf-8")
+    if isinstance(content, XBenchContent):
+        html_path.write_text(render_xbench_html(content, svgs), encoding="utf-8")
+        (target / REPORT_MD).write_text(render_xbench_markdown(content, pngs), encoding="utf-8")
+        name = content.xbench.title
+    else:
+        html_path.write_text(render_html(content, svgs), encoding="utf-8")
+        (target / REPORT_MD).write_text(render_markdown(content, pngs), encoding="utf-8")
+        name = content.board.dataset
     log.info(
         "report of %s (%d figures) written to %s in %.1fs",
-        content.board.dataset,
+        name,
         len(svgs),
         html_path,
         time.perf_counter() - start,

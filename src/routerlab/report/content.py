@@ -15,6 +15,10 @@ The HTML and Markdown renderers only format what is here. Conventions:
   alphabetically — tied, not ranked.
 * **Main λ.** Diagnostics of one operating point (routing share, hard/easy gap, exchanged wins)
   use the smallest evaluated λ (normally 0: quality only).
+* **RouterXBench.** A folder holding ``xbench.json`` (:func:`routerlab.experiments.xbench.write_xbench`)
+  gets a RouterXBench section: the file's tables as written (their intervals and tiers are the
+  benchmark's), and figures of Tab. 1's AUROC and the §6 curve. A folder holding only that file
+  gets a report of that section alone (:class:`XBenchContent`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,16 @@ from routerlab.audit.findings import AuditReport
 from routerlab.data.schema import RoutingData
 from routerlab.decisions.policy import CostScale
 from routerlab.errors import RouterlabError, SchemaError
-from routerlab.experiments.evaluate import Leaderboard, LeaderboardRow, RouterPredictions, load_results
+from routerlab.experiments.evaluate import (
+    LEADERBOARD_JSON,
+    PREDICTIONS_PARQUET,
+    TEST_PARQUET,
+    Leaderboard,
+    LeaderboardRow,
+    RouterPredictions,
+    load_results,
+)
+from routerlab.experiments.xbench import XBENCH_JSON, XBenchResults, read_xbench
 from routerlab.metrics import core as M
 from routerlab.metrics.bootstrap import Interval, bootstrap_means
 from routerlab.metrics.curves import PLATEAU_LAMBDAS, area_under_curve, non_decreasing_hull
@@ -47,6 +60,8 @@ from routerlab.report.displays import (
     RoutingShareDisplay,
     SignificanceDisplay,
     UtilityDisplay,
+    XBenchAurocDisplay,
+    XBenchScalingDisplay,
     router_choices,
 )
 
@@ -105,6 +120,7 @@ class ReportContent:
     colors: dict[str, str] = field(default_factory=dict)  # one colour per router in every figure
     n_resamples: int = 1000
     seed: int = 0
+    xbench: XBenchResults | None = None  # the folder's xbench.json, when it holds one
 
     @property
     def test(self) -> RoutingData:
@@ -206,6 +222,8 @@ class ReportContent:
                     "diagnostics",
                 )
             )
+        if self.xbench is not None:
+            figs += xbench_figures(self.xbench)
         return figs
 
 
@@ -317,6 +335,7 @@ def build_content(
 
     audit = _read_audit(folder, note) if folder is not None else None
     sweep = _read_sweep(folder, note) if folder is not None else None
+    xbench = _read_xbench(folder, note) if folder is not None else None
     if sweep is not None:
         learned = sorted({str(r.get("router")) for r in sweep["rows"]} & {p.router for p in preds})
         if learned:
@@ -350,6 +369,7 @@ def build_content(
         ),
         n_resamples=n_resamples,
         seed=seed,
+        xbench=xbench,
     )
 
 
@@ -526,6 +546,74 @@ def _read_audit(folder: Path, note: Any) -> AuditReport | None:
         return None
 
 
+def _read_xbench(folder: Path, note: Any) -> XBenchResults | None:
+    path = folder / XBENCH_JSON
+    if not path.is_file():
+        return None
+    try:
+        return read_xbench(path)
+    except RouterlabError as exc:  # SchemaError names the field, the value and the fix
+        note("xbench", f"The RouterXBench section is left out: {exc}")
+        return None
+
+
+def xbench_figures(results: XBenchResults) -> list[FigureSpec]:
+    """The RouterXBench section's figures: Tab. 1's AUROC per router and setting, and the §6 curve if present."""
+    t1 = results.table1
+    auroc = XBenchAurocDisplay.from_table(t1)
+    figs = [
+        FigureSpec(
+            "xbench-auroc",
+            "RouterXBench Table 1: AUROC",
+            f"AUROC of each router's keep-the-small-model score against {results.model}'s correctness, with its "
+            "95 % paired-bootstrap CI, in each setting (one colour a setting); dashed: chance (0.5).",
+            auroc,
+            (10.0, max(3.0, 1.8 + 0.22 * len(auroc.routers) * max(1.0, 0.6 * len(auroc.groups)))),
+            "xbench",
+        )
+    ]
+    if results.scaling is not None:
+        scaling = XBenchScalingDisplay.from_table(results.scaling)
+        figs.append(
+            FigureSpec(
+                "xbench-scaling",
+                "RouterXBench §6: data scaling",
+                "In-domain test AUROC (95 % CI band) against the number of training queries (routerxbench §6).",
+                scaling,
+                (8.5, 4.2),
+                "xbench",
+            )
+        )
+    return figs
+
+
+@dataclass(frozen=True, slots=True)
+class XBenchContent:
+    """The report of a folder holding ``xbench.json`` and no evaluation: the RouterXBench section alone."""
+
+    xbench: XBenchResults
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def figures(self) -> list[FigureSpec]:
+        """The figures in report order."""
+        return xbench_figures(self.xbench)
+
+
+def is_xbench_only(folder: str | Path) -> bool:
+    """True when ``folder`` holds ``xbench.json`` and none of the files of ``routerlab evaluate --out``."""
+    path = Path(folder)
+    evaluated = any((path / f).is_file() for f in (TEST_PARQUET, PREDICTIONS_PARQUET, LEADERBOARD_JSON))
+    return (path / XBENCH_JSON).is_file() and not evaluated
+
+
+def build_xbench_content(folder: str | Path) -> XBenchContent:
+    """The content of a folder holding only ``xbench.json``.
+
+    A bad file raises its SchemaError: with nothing else to show, it cannot be a note as in a full report.
+    """
+    return XBenchContent(read_xbench(Path(folder) / XBENCH_JSON))
+
+
 #: what the seed-protocol table shows, for the lead sentence of both renderers
 SEED_PROTOCOL_LEAD = (
     "The seed protocol of `routerlab evaluate`/`sweep`: configuration selected on validation, mean ± std "
@@ -587,7 +675,11 @@ __all__ = [
     "Entry",
     "FigureSpec",
     "ReportContent",
+    "XBenchContent",
     "build_content",
+    "build_xbench_content",
+    "is_xbench_only",
     "pick_pair",
     "seed_protocol_table",
+    "xbench_figures",
 ]

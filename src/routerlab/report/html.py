@@ -4,8 +4,10 @@ No ``<script>``, no external stylesheet, image or font: the page names no URL to
 ``http`` strings are the SVG namespace declarations, which browsers never fetch). Sections, in
 order: ``leaderboard``, ``deferral``, ``call-rate``, ``utility``, ``reliability``,
 ``significance``, ``diagnostics``, then ``seed-protocol`` (when the results directory holds a
-sweep) and ``audit`` (when it holds an ``audit.json``). Every figure is a
-``<figure class="figure" id="fig-<id>">`` holding one ``<svg>``.
+sweep), ``audit`` (when it holds an ``audit.json``) and ``xbench`` (when it holds an
+``xbench.json``; a folder holding only that file gets a page of that section alone,
+:func:`render_xbench_html`). Every figure is a ``<figure class="figure" id="fig-<id>">`` holding
+one ``<svg>``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from routerlab._version import __version__
+from routerlab.experiments.xbench import Table1Row, XBenchGroup, XBenchResults, XBenchTable
 from routerlab.metrics.bootstrap import Interval
-from routerlab.report.content import FigureSpec, ReportContent
+from routerlab.report.content import FigureSpec, ReportContent, XBenchContent
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("leaderboard", "Leaderboard"),
@@ -150,6 +153,8 @@ def render_html(content: ReportContent, svgs: Mapping[str, str]) -> str:
         sections["seed-protocol"] = "Seed protocol (learned routers)"
     if content.audit is not None:
         sections["audit"] = "Audit"
+    if content.xbench is not None or content.notes.get("xbench"):
+        sections["xbench"] = XBENCH_TITLE
     body = {
         "leaderboard": _leaderboard(content),
         "deferral": figures_of("deferral") + _deferral_table(content),
@@ -160,8 +165,8 @@ def render_html(content: ReportContent, svgs: Mapping[str, str]) -> str:
         "diagnostics": _diagnostics(content, by_section.get("diagnostics", []), svgs),
         "seed-protocol": _sweep(content),
         "audit": _audit(content),
+        "xbench": "" if content.xbench is None else xbench_section(content.xbench, by_section.get("xbench", []), svgs),
     }
-    nav = "".join(f'<a href="#{sid}">{esc(title)}</a>' for sid, title in sections.items())
     parts = [
         f'<section id="{sid}"><h2>{esc(title)}</h2>{body[sid]}{_notes(content, sid)}</section>'
         for sid, title in sections.items()
@@ -172,16 +177,49 @@ def render_html(content: ReportContent, svgs: Mapping[str, str]) -> str:
         f"Cost unit <code>{esc(board.cost_unit)}</code>. Oracle quality {fmt(board.oracle_quality)}, "
         f"ceiling {fmt(board.ceiling)}. λ evaluated: {', '.join(f'{v:g}' for v in board.lams)}."
     )
+    return _page(
+        title=f"routerlab report: {esc(board.dataset)}",
+        header=f"<h1>Routing report: {esc(board.dataset)}</h1><p>{meta}</p>"
+        f"<p>Models: {esc(', '.join(test.model_names))}.</p>",
+        sections=sections,
+        parts=parts,
+        footer=f"Written by routerlab {esc(__version__)}. Confidence intervals: {content.n_resamples} paired "
+        f"bootstrap resamples of the test queries (seed {content.seed}), 95 % percentile intervals. "
+        "Bound routers read the true outcomes and are shown for reference only.",
+    )
+
+
+def _page(*, title: str, header: str, sections: Mapping[str, str], parts: Sequence[str], footer: str) -> str:
+    """The page around the sections: head with the inline CSS, header, navigation, sections, footer (HTML)."""
+    nav = "".join(f'<a href="#{sid}">{esc(name)}</a>' for sid, name in sections.items())
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>routerlab report: {esc(board.dataset)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>Routing report: {esc(board.dataset)}</h1><p>{meta}</p>"
-        f"<p>Models: {esc(', '.join(test.model_names))}.</p></header>\n"
+        f"<title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<header>{header}</header>\n"
         f"<nav>{nav}</nav>\n<main>\n" + "\n".join(parts) + "\n</main>\n"
-        f"<footer>Written by routerlab {esc(__version__)}. Confidence intervals: {content.n_resamples} paired "
-        f"bootstrap resamples of the test queries (seed {content.seed}), 95 % percentile intervals. "
-        "Bound routers read the true outcomes and are shown for reference only.</footer>\n</body>\n</html>\n"
+        f"<footer>{footer}</footer>\n</body>\n</html>\n"
+    )
+
+
+def render_xbench_html(content: XBenchContent, svgs: Mapping[str, str]) -> str:
+    """The page of a folder holding only ``xbench.json``: its RouterXBench section, figures inline."""
+    x = content.xbench
+    figs = content.figures()
+    missing = [f.id for f in figs if f.id not in svgs]
+    if missing:
+        raise ValueError(f"No SVG for figure(s) {missing}; render every figure of content.figures().")
+    notes = "".join(f'<p class="note">{esc(n)}</p>' for n in content.notes.get("xbench", []))
+    part = f'<section id="xbench"><h2>{XBENCH_TITLE}</h2>{xbench_section(x, figs, svgs)}{notes}</section>'
+    resamples = f"{x.n_resamples} paired bootstrap resamples" if x.n_resamples else "paired bootstrap resamples"
+    return _page(
+        title=f"routerlab report: {esc(x.title)}",
+        header=f"<h1>RouterXBench report: {esc(x.title)}</h1><p>Small model {esc(x.model)}, large model "
+        f"{esc(x.large_model)}; {len(x.table1.groups)} setting(s) in Table 1.</p>",
+        sections={"xbench": XBENCH_TITLE},
+        parts=[part],
+        footer=f"Written by routerlab {esc(__version__)} from xbench.json. Confidence intervals and tiers are "
+        f"the file's: {resamples} of the test queries, shared by the routers of a setting.",
     )
 
 
@@ -478,4 +516,103 @@ def _audit(content: ReportContent) -> str:
     )
 
 
-__all__ = ["CSS", "SECTIONS", "render_html"]
+# --------------------------------------------------------------------------- RouterXBench
+
+XBENCH_TITLE = "RouterXBench"
+
+
+def _x(value: float | None, signed: bool = False) -> str:
+    """A RouterXBench number at the paper's 3 decimals (``+`` on differences); – when undefined."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def _x_ci(iv: Interval, signed: bool = False) -> str:
+    return f'{_x(iv.estimate, signed)} <span class="ci">[{_x(iv.low, signed)}, {_x(iv.high, signed)}]</span>'
+
+
+def _params(row: Table1Row) -> str:
+    return esc(", ".join(f"{k}={v}" for k, v in row.params.items())) or "–"
+
+
+def _table1(group: XBenchGroup, reference: str, element_id: str) -> str:
+    rows = [
+        [
+            esc(r.router),
+            _x_ci(r.auroc),
+            "(reference)" if r.delta is None else _x_ci(r.delta, signed=True),
+            esc(r.mark),
+            _x(r.lpm),
+            _x(r.mpm),
+            _x(r.hcr),
+            _params(r),
+        ]
+        for r in group.rows
+    ]
+    head = ["router", "AUROC [95% CI]", f"Δ AUROC vs {esc(reference)} [95% CI]", "tier", "LPM", "MPM", "HCR"]
+    return table([*head, "selected"], rows, element_id=element_id, wrap=(7,))
+
+
+def _sizes(group: XBenchGroup) -> str:
+    sizes = [f"{n:,} {what}" for n, what in ((group.n_train, "training"), (group.n_test, "test")) if n is not None]
+    return f" ({' / '.join(sizes)} queries)" if sizes else ""
+
+
+def _grid_cell(row: Table1Row | None) -> str:
+    if row is None:
+        return "–"
+    if row.delta is None:
+        return _x_ci(row.auroc) + " (ref.)"
+    return f"{_x_ci(row.auroc)} Δ {_x(row.delta.estimate, signed=True)}{esc(row.mark)}"
+
+
+def _grid(table_: XBenchTable, element_id: str, *, scaling: bool = False) -> str:
+    """Routers × groups: AUROC [95% CI] and Δ with its tier against the table's reference."""
+    head = ["router"]
+    for g in table_.groups:
+        head.append(esc(g.name) + (f" (n = {g.n_train:,})" if scaling and g.n_train is not None else ""))
+    rows = [[esc(name), *[_grid_cell(g.row(name)) for g in table_.groups]] for name in table_.routers]
+    lead = (
+        f'<p class="lead">AUROC [95% CI]; Δ: paired difference to {esc(table_.reference)} with its tier '
+        "(** / *: its 99 % / 95 % interval excludes 0); – = not scored there.</p>"
+    )
+    return lead + table(head, rows, element_id=element_id)
+
+
+def xbench_section(results: XBenchResults, figs: Sequence[FigureSpec], svgs: Mapping[str, str]) -> str:
+    """The RouterXBench section: Tab. 1 per setting, Tab. 3, Tab. 4, §6 scaling, notes and commands (HTML)."""
+    by_id = {f.id: f for f in figs}
+    x = results
+    resamples = f" ({x.n_resamples} resamples)" if x.n_resamples else ""
+    out = [
+        f'<p class="lead">{esc(x.title)}: <b>{esc(x.model)}</b> (small, local) and <b>{esc(x.large_model)}</b> '
+        "(large). AUROC: the router's keep-the-small-model score against the small model's correctness (0.5 = "
+        "chance). Δ: the paired-bootstrap difference to the table's reference on the same resampled test "
+        f"queries{resamples}; tier ** when its 99 % interval excludes 0, * when its 95 % one does. LPM, MPM and "
+        "HCR of the call-rate curve Φ (RouterXBench §3.3, Eqs. 6–11); – = undefined (no large-model outcomes "
+        "on the test set, or no such band on Φ). Brackets: 95 % CIs.</p>"
+    ]
+    for i, g in enumerate(x.table1.groups):
+        out.append(f"<h3>Table 1 — {esc(g.name)}{_sizes(g)}</h3>")
+        out.append(_table1(g, x.table1.reference, f"xbench-table1-{i}"))
+    if "xbench-auroc" in by_id:
+        out.append(_figure(by_id["xbench-auroc"], svgs))
+    if x.table3 is not None:
+        out += ["<h3>Table 3 — layer aggregation</h3>", _grid(x.table3, "xbench-table3")]
+    if x.table4 is not None:
+        out += ["<h3>Table 4 — representation, same linear probe</h3>", _grid(x.table4, "xbench-table4")]
+    if x.scaling is not None:
+        out += ["<h3>§6 data scaling — test AUROC by training queries</h3>"]
+        out.append(_grid(x.scaling, "xbench-scaling", scaling=True))
+        if "xbench-scaling" in by_id:
+            out.append(_figure(by_id["xbench-scaling"], svgs))
+    for title, text in x.notes:
+        paragraphs = "".join(f"<p>{esc(p.strip())}</p>" for p in text.split("\n\n") if p.strip())
+        out.append(f'<h3>{esc(title)}</h3><div class="xbench-note">{paragraphs}</div>')
+    if x.commands:
+        out.append('<h3>Commands</h3><pre id="xbench-commands"><code>' + esc("\n".join(x.commands)) + "</code></pre>")
+    return "".join(out)
+
+
+__all__ = ["CSS", "SECTIONS", "XBENCH_TITLE", "render_html", "render_xbench_html", "xbench_section"]

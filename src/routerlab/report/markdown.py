@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from routerlab.experiments.xbench import Table1Row, XBenchResults, XBenchTable
 from routerlab.metrics.bootstrap import Interval
-from routerlab.report.content import SEED_PROTOCOL_LEAD, ReportContent, seed_protocol_table
+from routerlab.report.content import (
+    SEED_PROTOCOL_LEAD,
+    FigureSpec,
+    ReportContent,
+    XBenchContent,
+    seed_protocol_table,
+)
 
 
 def _num(value: float | None, digits: int = 4) -> str:
@@ -161,10 +168,123 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
         lines += ["", "## Audit", ""]
         rows = [[f.check, f.severity, f.title] for f in content.audit.findings]
         lines += md_table(["check", "severity", "finding"], rows, left=3)
+    if content.xbench is not None:
+        lines += ["", *xbench_markdown(content.xbench, _figure_lines(figs, pngs))]
     for section, notes in content.notes.items():
         for n in notes:
             lines += ["", f"> Note ({section}): {n}"]
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["md_table", "render_markdown"]
+def _figure_lines(figs: Mapping[str, FigureSpec], pngs: Mapping[str, str]) -> Callable[[str], list[str]]:
+    """The Markdown of a figure (image link and caption) by id; nothing for a figure not drawn."""
+
+    def lines(fid: str) -> list[str]:
+        if fid not in figs or fid not in pngs:
+            return []
+        return ["", f"![{figs[fid].title}]({pngs[fid]})", "", f"*{figs[fid].caption}*"]
+
+    return lines
+
+
+def _x(value: float | None, signed: bool = False) -> str:
+    """A RouterXBench number at 3 decimals (``+`` on differences); – when undefined."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def _x_ci(iv: Interval, signed: bool = False) -> str:
+    return f"{_x(iv.estimate, signed)} [{_x(iv.low, signed)}, {_x(iv.high, signed)}]"
+
+
+def _tier(mark: str) -> str:
+    """``*``/``**`` escaped so that Markdown shows them rather than reading emphasis."""
+    return mark.replace("*", "\\*")
+
+
+def _grid_cell(row: Table1Row | None) -> str:
+    if row is None:
+        return "–"
+    if row.delta is None:
+        return f"{_x_ci(row.auroc)} (ref.)"
+    return f"{_x_ci(row.auroc)} Δ {_x(row.delta.estimate, signed=True)}{_tier(row.mark)}"
+
+
+def _xbench_grid(table: XBenchTable, *, scaling: bool = False) -> list[str]:
+    head = ["router"]
+    for g in table.groups:
+        head.append(g.name + (f" (n = {g.n_train:,})" if scaling and g.n_train is not None else ""))
+    rows = [[name, *[_grid_cell(g.row(name)) for g in table.groups]] for name in table.routers]
+    lead = (
+        f"AUROC [95% CI]; Δ: paired difference to {table.reference} with its tier (\\*\\* / \\*: its 99 % / 95 % "
+        "interval excludes 0); – = not scored there."
+    )
+    return ["", lead, "", *md_table(head, rows)]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def xbench_markdown(results: XBenchResults, figure: Callable[[str], list[str]]) -> list[str]:
+    """The RouterXBench section as Markdown lines: Tab. 1 per setting, Tab. 3, Tab. 4, §6, notes, commands."""
+    x = results
+    resamples = f" ({x.n_resamples} resamples)" if x.n_resamples else ""
+    lines = [
+        "## RouterXBench",
+        "",
+        f"{_one_line(x.title)}: {_one_line(x.model)} (small, local) and {_one_line(x.large_model)} (large). "
+        "AUROC: keep-the-small-model score vs the small model's correctness (0.5 = chance). Δ: paired-bootstrap "
+        f"difference to the table's reference{resamples}; tier \\*\\* when its 99 % interval excludes 0, \\* when "
+        "its 95 % one does. LPM, MPM, HCR of the call-rate curve (RouterXBench §3.3); – = undefined. "
+        "Brackets: 95 % CIs.",
+    ]
+    for g in x.table1.groups:
+        sizes = [f"{n:,} {w}" for n, w in ((g.n_train, "training"), (g.n_test, "test")) if n is not None]
+        heading = f"### Table 1 — {_one_line(g.name)}" + (f" ({' / '.join(sizes)} queries)" if sizes else "")
+        rows = [
+            [
+                r.router,
+                _x_ci(r.auroc),
+                "(reference)" if r.delta is None else _x_ci(r.delta, signed=True),
+                _tier(r.mark),
+                _x(r.lpm),
+                _x(r.mpm),
+                _x(r.hcr),
+                ", ".join(f"{k}={v}" for k, v in r.params.items()) or "–",
+            ]
+            for r in g.rows
+        ]
+        head = ["router", "AUROC [95% CI]", f"Δ AUROC vs {x.table1.reference} [95% CI]", "tier", "LPM", "MPM"]
+        lines += ["", heading, "", *md_table([*head, "HCR", "selected"], rows)]
+    lines += figure("xbench-auroc")
+    if x.table3 is not None:
+        lines += ["", "### Table 3 — layer aggregation", *_xbench_grid(x.table3)]
+    if x.table4 is not None:
+        lines += ["", "### Table 4 — representation, same linear probe", *_xbench_grid(x.table4)]
+    if x.scaling is not None:
+        lines += ["", "### §6 data scaling — test AUROC by training queries", *_xbench_grid(x.scaling, scaling=True)]
+        lines += figure("xbench-scaling")
+    for title, text in x.notes:
+        paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+        lines += ["", f"### {_one_line(title)}"]
+        for p in paragraphs:
+            lines += ["", p]
+    if x.commands:
+        fence = "~~~~" if any("```" in c for c in x.commands) else "```"
+        lines += ["", "### Commands", "", f"{fence}sh", *x.commands, fence]
+    return lines
+
+
+def render_xbench_markdown(content: XBenchContent, pngs: Mapping[str, str]) -> str:
+    """``report.md`` of a folder holding only ``xbench.json``: its RouterXBench section."""
+    figs = {f.id: f for f in content.figures()}
+    x = content.xbench
+    lines = [f"# RouterXBench report: {_one_line(x.title)}", "", *xbench_markdown(x, _figure_lines(figs, pngs))]
+    for n in content.notes.get("xbench", []):
+        lines += ["", f"> Note: {n}"]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["md_table", "render_markdown", "render_xbench_markdown", "xbench_markdown"]

@@ -19,13 +19,15 @@ draws on ``ax`` (or on a new pyplot figure) and returns the axes. Matplotlib is 
 * :class:`RoutingShareDisplay` — share of queries routed to each model, flagging collapse
   (`unsolvability-ceiling-artifacts.txt` ("Unsolvability Ceiling in Multi-LLM Routing") §8).
 * :class:`HardEasyDisplay` — accuracy on hard and easy solvable queries (`routing-plateau.txt` §5.1).
+* :class:`XBenchAurocDisplay`, :class:`XBenchScalingDisplay` — RouterXBench's AUROC with its CI per
+  router and setting (Tab. 1), and against the number of training queries (§6), from ``xbench.json``.
 
 Routers choose with the shared policy on their *own* cost estimates (the mean training cost;
 the oracle knows the true cost) — exactly what :meth:`routerlab.routers.Router.route` does — and
 are scored on the true outcomes and costs.
 
 One display a module (:mod:`.deferral`, :mod:`.call_rate`, :mod:`.utility`, :mod:`.reliability`,
-:mod:`.significance`, :mod:`.routing_share`, :mod:`.hard_easy`); the pieces they share (outcomes read
+:mod:`.significance`, :mod:`.routing_share`, :mod:`.hard_easy`, :mod:`.xbench`); the pieces they share (outcomes read
 as 0/1, :func:`router_choices`, labels and colours) are in :mod:`._common`.
 """
 
@@ -39,6 +41,7 @@ from routerlab.report.displays.reliability import ReliabilityDisplay
 from routerlab.report.displays.routing_share import RoutingShareDisplay
 from routerlab.report.displays.significance import SignificanceDisplay
 from routerlab.report.displays.utility import UtilityDisplay
+from routerlab.report.displays.xbench import XBenchAurocDisplay, XBenchScalingDisplay
 
 __all__ = [
     "CORRECT_AT",
@@ -50,6 +53,8 @@ __all__ = [
     "RoutingShareDisplay",
     "SignificanceDisplay",
     "UtilityDisplay",
+    "XBenchAurocDisplay",
+    "XBenchScalingDisplay",
     "binary_outcomes",
     "router_choices",
 ]
