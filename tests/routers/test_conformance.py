@@ -151,6 +151,7 @@ EXPECTED_TAGS = {
         n: T(requires_features=True, features="logit_signals")
         for n in ("logit_max_prob", "logit_entropy", "logit_margin")
     },
+    **{n: T(requires_features=True, features="verbal_signals") for n in ("selfask", "semantic_entropy")},
 }
 
 
@@ -163,6 +164,7 @@ def test_baselines_are_derived_from_tags_in_registration_order() -> None:
     assert LEARNED == (
         "knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo", "mlp", "mf", "contrastive", "irt",
         "probe_final", "probe_mean", "probe_dirichlet", "logit_max_prob", "logit_entropy", "logit_margin",
+        "selfask", "semantic_entropy",
     )  # fmt: skip
     assert baseline_names() == BASELINES
 

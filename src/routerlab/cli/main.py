@@ -42,6 +42,7 @@ def _register() -> None:
     from routerlab.cli.audit import audit_cmd
     from routerlab.cli.collect import collect_cmd, latency_cmd
     from routerlab.cli.collect_lm import collect_lm_cmd
+    from routerlab.cli.collect_lm_gen import collect_lm_gen_cmd
     from routerlab.cli.data import data_app
     from routerlab.cli.evaluate import evaluate_cmd
     from routerlab.cli.ope import ope_cmd
@@ -58,6 +59,7 @@ def _register() -> None:
     app.command("collect")(collect_cmd)
     app.command("latency")(latency_cmd)
     app.command("collect-lm")(collect_lm_cmd)
+    app.command("collect-lm-gen")(collect_lm_gen_cmd)
     app.command("score")(score_cmd)
     app.command("serve")(serve_cmd)
     app.command("serve-log")(serve_log_cmd)

@@ -46,6 +46,8 @@ _BUILTINS = {
     "logit_max_prob": "routerlab.routers.probe.signals:LogitMaxProbRouter",
     "logit_entropy": "routerlab.routers.probe.signals:LogitEntropyRouter",
     "logit_margin": "routerlab.routers.probe.signals:LogitMarginRouter",
+    "selfask": "routerlab.routers.probe.verbal:SelfAskRouter",
+    "semantic_entropy": "routerlab.routers.probe.verbal:SemanticEntropyRouter",
 }
 for _name, _target in _BUILTINS.items():
     ROUTERS.register(_name, _target)

@@ -29,6 +29,10 @@ entry-point group):
 ``logits``
     the same model's next-token signals, ``get_encoder("logits:smollm2-135m")``: 4 letter logits,
     then max probability / entropy / margin over the letters and over the vocabulary.
+``verbal``
+    the same model's verbal signals, ``get_encoder("verbal:smollm2-135m?k=5&max_new_tokens=24")``:
+    SelfAsk's P(True) and the semantic entropy of K sampled answers, read from the generation cache
+    ``routerlab collect-lm-gen`` fills; see :mod:`routerlab.data.features.verbal`.
 
 Neural models load lazily, on the first :meth:`Encoder.encode` call, so building an encoder (and
 a fully cached :func:`routerlab.data.features.encode`) never pays the model's load time.
@@ -200,9 +204,11 @@ ENCODERS.register("handcrafted", "routerlab.data.features.handcrafted:Handcrafte
 ENCODERS.register("st", "routerlab.data.features.encoders:SentenceTransformerEncoder")
 ENCODERS.register("hidden", "routerlab.data.features.hidden:HiddenStateEncoder")
 ENCODERS.register("logits", "routerlab.data.features.hidden:LogitSignalEncoder")
+ENCODERS.register("verbal", "routerlab.data.features.verbal:VerbalSignalEncoder")
 
-#: name prefixes that carry an argument (``st:<path>``, ``hidden:<model>[?layers=...]``, ``logits:<model>``)
-PREFIXED = ("st:", "hidden:", "logits:")
+#: name prefixes that carry an argument (``st:<path>``, ``hidden:<model>[?layers=...]``, ``logits:<model>``,
+#: ``verbal:<model>[?k=...]``)
+PREFIXED = ("st:", "hidden:", "logits:", "verbal:")
 
 
 def is_encoder_name(name: str) -> bool:
@@ -229,6 +235,11 @@ def get_encoder(name: str, **options: Any) -> Encoder:
 
         model, parsed = parse_lm_encoder_name(name)
         return LogitSignalEncoder(model, **{**parsed, **options})
+    if name.startswith("verbal:") and name not in ENCODERS:
+        from routerlab.data.features.verbal import VerbalSignalEncoder, parse_verbal_name
+
+        model, settings, classes = parse_verbal_name(name)
+        return VerbalSignalEncoder(model, **{"settings": settings, "classes": classes, **options})
     factory = ENCODERS.get(name)
     encoder = factory(**options)
     if not isinstance(encoder, Encoder):

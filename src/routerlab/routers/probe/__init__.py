@@ -13,7 +13,9 @@ both read it. The small model is ``small_model`` (default: the cheapest in the t
 * :mod:`~routerlab.routers.probe.dirichlet` — :class:`ProbeDirichlet` (``probe_dirichlet``): learned
   Dirichlet layer weights (§4, App. C); ``hidden > 0`` is the MLP probe of §6;
 * :mod:`~routerlab.routers.probe.signals` — ``logit_max_prob``, ``logit_entropy``, ``logit_margin``:
-  the logit baselines of §5.1, over a signals matrix with columns :data:`LOGIT_SIGNALS`.
+  the logit baselines of §5.1, over a signals matrix with columns :data:`LOGIT_SIGNALS`;
+* :mod:`~routerlab.routers.probe.verbal` — ``selfask``, ``semantic_entropy``: the verbal baselines of
+  §5.1, over the ``verbal:`` encoder's matrix with columns :data:`VERBAL_SIGNALS`.
 
 Hidden-state features are ``n_layers`` blocks of ``d`` columns, layer-major; ``n_layers`` must be
 given (31 for SmolLM2-135M's embeddings + 30 blocks), since a bare matrix cannot carry it;
@@ -38,9 +40,11 @@ from routerlab.routers.probe.signals import (
     LogitMarginRouter,
     LogitMaxProbRouter,
 )
+from routerlab.routers.probe.verbal import VERBAL_SIGNALS, SelfAskRouter, SemanticEntropyRouter
 
 __all__ = [
     "LOGIT_SIGNALS",
+    "VERBAL_SIGNALS",
     "LayerProbe",
     "LogitEntropyRouter",
     "LogitMarginRouter",
@@ -48,6 +52,8 @@ __all__ = [
     "ProbeDirichlet",
     "ProbeFinal",
     "ProbeMean",
+    "SelfAskRouter",
+    "SemanticEntropyRouter",
     "SmallModelRouter",
     "encoder_n_layers",
     "small_model_scores",

@@ -47,6 +47,8 @@ class _LogitSignalRouter(SmallModelRouter):
     """One signal column, oriented so that higher = the small model is more likely right, Platt-calibrated."""
 
     features: ClassVar[str | None] = "logit_signals"
+    #: the columns of the signals matrix this family reads, in order (``signal`` is one of them)
+    signal_columns: ClassVar[tuple[str, ...]] = LOGIT_SIGNALS
     signal: ClassVar[str]
     higher_is_confident: ClassVar[bool]
     _parameter_constraints: ClassVar[dict[str, list[Constraint]]] = {
@@ -63,12 +65,13 @@ class _LogitSignalRouter(SmallModelRouter):
         return s if self.higher_is_confident else -s
 
     def _prepare(self, feats: np.ndarray) -> None:
-        column = LOGIT_SIGNALS.index(self.signal) if self.column is None else int(self.column)
+        column = self.signal_columns.index(self.signal) if self.column is None else int(self.column)
         if column >= feats.shape[1]:
             raise SchemaError(
                 f"{type(self).__name__}: column={column} ({self.signal!r}) is beyond the {feats.shape[1]} feature "
-                f"columns; pass the logit-signals matrix (columns {list(LOGIT_SIGNALS)}) or set column to the "
-                f"position of {self.signal!r} in your features."
+                f"columns; pass the {self.features.replace('_', '-') if self.features else 'signals'} matrix "
+                f"(columns {list(self.signal_columns)}) or set column to the position of {self.signal!r} in your "
+                "features."
             )
         self.column_ = column
         s = self._oriented(feats)
