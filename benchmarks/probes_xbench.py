@@ -38,6 +38,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +54,15 @@ from routerlab.data.io import read_parquet
 from routerlab.data.schema import RoutingData
 from routerlab.experiments.xbench import (
     Table1Row,
+    XBenchResults,
+    XBenchTable,
     keep_small_score,
     mmlu_groups,
     rows_markdown,
     scaling_sizes,
     select_on_validation,
     table1_rows,
+    write_xbench,
 )
 
 REFERENCE = "ProbeDirichlet"
@@ -68,6 +73,8 @@ TABLE1: list[tuple[str, str, dict[str, Any], str]] = [
     ("ProbeMean", "probe_mean", {}, "hidden"),
     ("ProbeDirichlet", "probe_dirichlet", {}, "hidden"),
     ("ProbeDirichlet MLP(64)", "probe_dirichlet", {"hidden": 64}, "hidden"),
+    ("SelfAsk", "selfask", {}, "verbal"),
+    ("SemanticEntropy", "semantic_entropy", {}, "verbal"),
     ("MaxLogits", "logit_max_prob", {}, "signals"),
     ("Entropy", "logit_entropy", {}, "signals"),
     ("ConfidenceMargin", "logit_margin", {}, "signals"),
@@ -85,6 +92,51 @@ TABLE4: list[tuple[str, str]] = [
 ]
 SCALING = ["ProbeMean", "ProbeDirichlet", "EmbeddingMLP (MiniLM)"]
 
+#: `routerxbench.txt` Tab. 1 (AUROC %, Llama-3.1-8B-Instruct → a large model; probes trained on 12K mixed
+#: Alpaca / Big Math / MMLU queries): MMLU in-domain, and the four held-out MMLU-style subject groups
+#: (out-of-domain columns STEM, Human., Social Sci., Others). Our row names map onto theirs.
+PAPER_COLUMNS = ("in", "stem", "humanities", "social_sciences", "other")
+PAPER_TABLE1: dict[str, dict[str, float]] = {
+    row: dict(zip(PAPER_COLUMNS, values, strict=True))
+    for row, values in {
+        "SelfAsk": (53.75, 53.74, 55.86, 56.06, 50.91),
+        "SemanticEntropy": (53.93, 56.27, 51.72, 52.90, 53.95),
+        "ConfidenceMargin": (46.56, 54.42, 46.97, 54.37, 49.52),
+        "Entropy": (49.26, 49.70, 52.36, 48.54, 49.23),
+        "MaxLogits": (43.82, 50.03, 50.53, 41.14, 46.43),
+        "EmbeddingMLP (MiniLM)": (54.89, 52.97, 53.77, 48.16, 50.45),
+        "ProbeDirichlet": (67.88, 65.32, 57.84, 58.82, 62.77),
+    }.items()
+}
+#: `routerxbench.txt` Tab. 3 (AUROC %, MMLU column): Final 49.45, Mean 67.10, Dirichlet 67.88
+PAPER_TABLE3_MMLU = {"ProbeFinal": 49.45, "ProbeMean": 67.10, "ProbeDirichlet": 67.88}
+
+
+def paper_vs_ours(t1: dict[str, dict[str, Table1Row]]) -> str:
+    """Paper (Llama-3.1-8B, AUROC %) beside ours (AUROC % [95 % CI]) for MMLU in-domain and each held-out group."""
+    columns: list[tuple[str, str]] = []
+    for name in t1:
+        if name.startswith("In-domain"):
+            columns.append(("in", name))
+        for group in PAPER_COLUMNS[1:]:
+            if name.startswith(f"OOD: held-out {group} "):
+                columns.append((group, name))
+    head = " | ".join(f"{key}: paper | ours" for key, _ in columns)
+    lines = [f"| router | {head} |", "|---" * (1 + 2 * len(columns)) + "|"]
+    for row, paper in PAPER_TABLE1.items():
+        cells = []
+        for key, setting in columns:
+            ours = t1[setting].get(row)
+            cells.append(f"{paper[key]:.1f}")
+            cells.append(
+                "–"
+                if ours is None
+                else f"{100 * ours.auroc.estimate:.1f} [{100 * ours.auroc.low:.1f}, {100 * ours.auroc.high:.1f}]"
+            )
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 Part = dict[str, tuple[RoutingData, np.ndarray]]  # feature kind -> (data, features) of one part
 
 
@@ -96,11 +148,16 @@ class Setting:
     test: Part
 
 
+def answer_of(data: RoutingData) -> str:
+    """The collection's answer method (``letter`` or ``cloze``), from its RoutingData's meta."""
+    return "cloze" if str(data.meta.get("answer", "")).startswith("cloze") else "letter"
+
+
 def signals_matrix(collection: str, data: RoutingData, model: str) -> np.ndarray:
     """The small model's logit signals per query of ``data`` (collect-lm's columns, letter signals first)."""
     from routerlab.collect.local_lm import SIGNALS, read_outcomes  # benchmark-only: the collection's table
 
-    rows = {r["query_id"]: r for r in read_outcomes(collection, model=model)}
+    rows = {r["query_id"]: r for r in read_outcomes(collection, model=model, answer=answer_of(data))}
     return np.array([[float(rows[q][c]) for c in SIGNALS] for q in data.query_ids], dtype=np.float64)
 
 
@@ -113,15 +170,37 @@ def load(run: str, model: str, large: str | None, *, require_large: bool) -> Rou
     return data.subset(keep).select_models([data.model_names[small], data.model_names[big]])
 
 
-def matrices(run: str, data: RoutingData, model: str) -> dict[str, np.ndarray]:
-    enc = f"hidden:{model}"
+def verbal_matrix(data: RoutingData, encoder: str) -> np.ndarray:
+    """SelfAsk / semantic entropy per query (``collect-lm-gen``'s cache); NaN rows where none was generated."""
+    from routerlab.data.features import get_encoder
+    from routerlab.data.features.cache import text_key
+    from routerlab.data.features.verbal import VERBAL_COLUMNS
+
+    enc = get_encoder(encoder)
+    if data.texts is None:
+        raise SystemExit(f"{data.name}: no query texts; the verbal signals are found by text")
+    keys = [text_key(str(t)).hex() for t in data.texts]
+    found = enc.cache.signals(enc.identity, enc.classes, keys)  # type: ignore[attr-defined]
+    out = np.full((data.n_queries, len(VERBAL_COLUMNS)), np.nan)
+    for i, k in enumerate(keys):
+        if k in found:
+            out[i] = found[k]
+    return out
+
+
+def matrices(run: str, data: RoutingData, model: str, verbal: str | None) -> dict[str, np.ndarray]:
+    answer = answer_of(data)
+    enc = f"hidden:{model}" + ("" if answer == "letter" else f"?answer={answer}")
+    sep = "&" if "?" in enc else "?"
     out = {
         "hidden": featurize(data, enc).matrix,
         "signals": signals_matrix(run, data, model),
         "minilm": featurize(data, "minilm").matrix,
     }
+    if verbal:
+        out["verbal"] = verbal_matrix(data, verbal)
     for layers in ("final", "mean", "input"):
-        out[layers] = featurize(data, f"{enc}?layers={layers}").matrix
+        out[layers] = featurize(data, f"{enc}{sep}layers={layers}").matrix
     return out
 
 
@@ -130,7 +209,9 @@ def part(data: RoutingData, mats: dict[str, np.ndarray], mask: np.ndarray) -> Pa
 
 
 def encoder_of(kind: str, model: str) -> str:
-    return {"hidden": f"hidden:{model}", "minilm": "minilm", "signals": "signals"}.get(kind, f"hidden:{model}")
+    """The encoder name a router's layout is read from (``with_encoder_layout``: ``hidden:...`` = stacked layers)."""
+    named = {"hidden": f"hidden:{model}", "minilm": "minilm", "signals": "signals", "verbal": f"verbal:{model}"}
+    return named.get(kind, f"hidden:{model}")
 
 
 def score_rows(
@@ -139,6 +220,10 @@ def score_rows(
     scores: dict[str, np.ndarray] = {}
     params: dict[str, dict[str, Any]] = {}
     for row, name, fixed, kind in rows:
+        if kind not in setting.test or any(
+            np.isnan(p[kind][1]).any() for p in (setting.train, setting.val, setting.test)
+        ):
+            continue  # verbal signals are generated on a subset: those rows live in the generated-subset setting
         t0 = time.perf_counter()
         sel = select_on_validation(name, fixed, encoder_of(kind, model), setting.train[kind], setting.val[kind])
         scores[row] = keep_small_score(sel.router, *setting.test[kind], 0, 1)
@@ -172,6 +257,8 @@ def settings(
                 part(ood_data, ood_mats, np.ones(ood_data.n_queries, dtype=bool)),
             )
         )
+    if "verbal" in run_mats:
+        out += generated_subset(run_data, run_mats, out[0])
     groups = mmlu_groups(run_data)
     for g in sorted(set(groups)):
         rest = groups != g
@@ -184,6 +271,30 @@ def settings(
             )
         )
     return out
+
+
+def generated_subset(data: RoutingData, mats: dict[str, np.ndarray], indomain: Setting) -> list[Setting]:
+    """In-domain again, tested on the test queries with verbal signals: every router on the same queries.
+
+    Verbal signals (SelfAsk, semantic entropy) take generation, so ``collect-lm-gen`` may cover a
+    subset. Here the verbal routers are fitted (Platt calibration only: their AUROC is the signal's
+    own) on the covered train / val queries; every other router keeps the full train / val split. An
+    empty list when the generated queries hold no test query, or all of them (then Table 1 has them).
+    """
+    covered = ~np.isnan(mats["verbal"]).any(axis=1)
+    sp = data.splits
+    test = covered & (sp == "test")
+    if covered.all() or not test.any() or (covered & (sp == "train")).sum() < 20:
+        return []
+    train = dict(indomain.train)
+    val = dict(indomain.val)
+    train["verbal"] = (data.subset(covered & (sp == "train")), mats["verbal"][covered & (sp == "train")])
+    val["verbal"] = (data.subset(covered & (sp == "val")), mats["verbal"][covered & (sp == "val")])
+    name = (
+        f"In-domain, generated subset (verbal {int((covered & (sp == 'train')).sum())}/"
+        f"{int((covered & (sp == 'val')).sum())}/{int(test.sum())})"
+    )
+    return [Setting(name, train, val, part(data, mats, test))]
 
 
 def auroc_cell(r: Table1Row) -> str:
@@ -209,15 +320,22 @@ def main() -> None:
     ap.add_argument("--large", default=None, help="the large model (default: the best by mean quality)")
     ap.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples")
     ap.add_argument("--seed", type=int, default=0, help="seed of the §6 training subsamples")
+    ap.add_argument("--note", default=None, help="free text shown under Notes in the report (e.g. what transfers)")
+    ap.add_argument(
+        "--verbal",
+        default=None,
+        help="verbal-signal encoder (e.g. verbal:smollm2-135m, from `routerlab collect-lm-gen`): adds SelfAsk and "
+        "SemanticEntropy rows where every query of a setting has them, and a generated-subset setting otherwise",
+    )
     args = ap.parse_args()
 
     t_start = time.perf_counter()
     data = load(args.run, args.model, args.large, require_large=True)
-    mats = matrices(args.run, data, args.model)
+    mats = matrices(args.run, data, args.model, args.verbal)
     ood = None
     if args.ood_run:
         ood_data = load(args.ood_run, args.model, data.model_names[1], require_large=False)
-        ood = (ood_data, matrices(args.ood_run, ood_data, args.model))
+        ood = (ood_data, matrices(args.ood_run, ood_data, args.model, args.verbal))
     md = [
         f"# RouterXBench tables: {args.model} → {data.model_names[1]}",
         "",
@@ -242,11 +360,23 @@ def main() -> None:
         t1[s.name] = {r.router: r for r in rows}
         md += ["", f"## Table 1 — {s.name}", "", rows_markdown(rows, reference=REFERENCE)]
         out["table1"][s.name] = [r.as_dict() for r in rows]
+        if s.name.startswith("In-domain, generated subset"):
+            continue  # Table 4 needs no second in-domain column
         rows4 = score_rows(s, probe4, args.model, TABLE4[0][0], args.resamples)
         t4[s.name] = {r.router: r for r in rows4}
         out["table4"][s.name] = [r.as_dict() for r in rows4]
         print(f"{s.name}: done ({time.perf_counter() - t_start:.0f} s)", flush=True)
+    md += [
+        "",
+        "## Paper vs ours — Table 1 AUROC (%): routerxbench (Llama-3.1-8B) beside this run",
+        "",
+        paper_vs_ours(t1),
+    ]
     md += ["", "## Table 3 — layer aggregation (AUROC [95% CI])", "", grid_markdown(TABLE3, t1)]
+    md += [
+        "",
+        "Paper, Tab. 3 MMLU column: " + ", ".join(f"{k} {v:.2f}" for k, v in PAPER_TABLE3_MMLU.items()) + ".",
+    ]
     md += [
         "",
         "## Table 4 — representation, same linear probe (AUROC [95% CI])",
@@ -258,7 +388,8 @@ def main() -> None:
     n_train = next(iter(indomain.train.values()))[0].n_queries
     order = np.random.default_rng(args.seed).permutation(n_train)
     scaling: dict[str, dict[str, Table1Row]] = {}
-    for label, n in scaling_sizes(n_train):
+    sizes = scaling_sizes(n_train)
+    for label, n in sizes:
         sub = np.zeros(n_train, dtype=bool)
         sub[order[:n]] = True
         s = Setting(
@@ -277,8 +408,28 @@ def main() -> None:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "tables.md").write_text("\n".join(md) + "\n")
     (Path(args.out) / "tables.json").write_text(json.dumps(out, indent=1, allow_nan=True) + "\n")
+    results = XBenchResults(
+        title=f"{args.model} → {data.model_names[1]}",
+        model=args.model,
+        large_model=data.model_names[1],
+        table1=XBenchTable.from_rows({s: list(r.values()) for s, r in t1.items()}, reference=REFERENCE),
+        table3=XBenchTable.from_rows({s: [r[n] for n in TABLE3 if n in r] for s, r in t1.items()}, reference=REFERENCE),
+        table4=XBenchTable.from_rows({s: list(r.values()) for s, r in t4.items()}, reference=TABLE4[0][0]),
+        scaling=XBenchTable.from_rows(
+            {label: list(scaling[f"train {label}"].values()) for label, _ in sizes},
+            reference=REFERENCE,
+            n_train=dict(sizes),
+        ),
+        notes=(("Paper vs ours", paper_vs_ours(t1)), *((("Notes", args.note),) if args.note else ())),
+        commands=(shlex.join(["python", *sys.argv]),),
+        n_resamples=args.resamples,
+    )
+    write_xbench(results, args.out)
     print("\n".join(md))
-    print(f"\nwrote {args.out}/tables.md and tables.json in {time.perf_counter() - t_start:.0f} s")
+    print(
+        f"\nwrote {args.out}/tables.md, tables.json and xbench.json (`routerlab report {args.out}`) "
+        f"in {time.perf_counter() - t_start:.0f} s"
+    )
 
 
 if __name__ == "__main__":
