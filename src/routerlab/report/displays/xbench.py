@@ -15,7 +15,6 @@ import numpy as np
 from routerlab.errors import SchemaError
 from routerlab.experiments.xbench import XBenchTable
 from routerlab.report._mpl import colour, new_axes, require_matplotlib
-from routerlab.report.displays._common import _short
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,6 +36,11 @@ def _grid(table: XBenchTable) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 @dataclass(frozen=True, slots=True)
+def _clip(name: str, n: int) -> str:
+    """A setting name cut to ``n`` characters (not ``_common._short``, which drops a model's "org/" prefix)."""
+    return name if len(name) <= n else name[: n - 1] + "…"
+
+
 class XBenchAurocDisplay:
     """AUROC with its 95 % CI of each router (rows) in each setting (one colour a setting)."""
 
@@ -77,7 +81,7 @@ class XBenchAurocDisplay:
                 elinewidth=1.0,
                 capsize=2.0,
                 color=colour(j),
-                label=_short(name, 48),
+                label=_clip(name, 48),
             )
         ax.axvline(CHANCE, color="#999999", linewidth=0.8, linestyle="--")
         ax.set_yticks(y, list(self.routers))
