@@ -35,12 +35,12 @@ def _grid(table: XBenchTable) -> tuple[tuple[str, ...], np.ndarray]:
     return routers, out
 
 
-@dataclass(frozen=True, slots=True)
 def _clip(name: str, n: int) -> str:
     """A setting name cut to ``n`` characters (not ``_common._short``, which drops a model's "org/" prefix)."""
     return name if len(name) <= n else name[: n - 1] + "…"
 
 
+@dataclass(frozen=True, slots=True)
 class XBenchAurocDisplay:
     """AUROC with its 95 % CI of each router (rows) in each setting (one colour a setting)."""
 
