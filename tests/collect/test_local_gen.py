@@ -209,6 +209,8 @@ def test_cli_samples_the_questions_collect_lm_samples_and_evaluate_reads_verbal_
                 router,
                 "--encoder",
                 f"verbal:{tiny}?k=3&max_new_tokens=4",
+                "--out",
+                str(tmp_path / f"eval-{router}"),
             ],
         )
         assert result.exit_code == 0, result.output
