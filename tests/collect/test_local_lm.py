@@ -211,7 +211,7 @@ def test_cli_collects_real_mmlu_then_evaluate_reads_hidden_features(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "knn" in result.output and (tmp_path / "results" / "leaderboard.json").is_file()
+    assert "knn" in result.output and (tmp_path / "results" / "predictions.parquet").is_file()
 
 
 def test_cli_refuses_subjects_for_medqa(tmp_path: Path, shared_data: Path) -> None:
