@@ -28,29 +28,17 @@ from routerlab.data.features.generate import GenSettings, generation_identity
 from routerlab.data.features.lm import split_mcq
 from routerlab.data.features.verbal import GenerationCache, VerbalSignalEncoder, discrete_semantic_entropy
 from routerlab.data.io import read_parquet
-from routerlab.data.loaders.mcq import QuestionSet, mcq_prompt
-from routerlab.data.loaders.routellm import STRONG, WEAK
+from routerlab.data.loaders.mcq import mcq_prompt
 from tests.collect.conftest import kill_when_committed
 from tests.data.tiny_chat_lm import build_tiny_chat_lm
-from tests.data.tiny_lm import tiny_questions
+from tests.data.tiny_lm import tiny_question_set, tiny_questions
 
 SETTINGS = GenSettings(k=3, max_new_tokens=4)
 N_KILL = 120
 KILL_AFTER = 20
 
 
-def _questions(n: int) -> QuestionSet:
-    qs = tiny_questions(n, seed=1)
-    rng = np.random.default_rng(0)
-    return QuestionSet(
-        name="tinyset",
-        query_ids=[f"tiny/{i:04d}" for i in range(n)],
-        texts=[mcq_prompt(q, c) for q, c, _ in qs],
-        subjects=[f"subj{i % 3}" for i in range(n)],
-        gold=np.array([g for *_, g in qs]),
-        large_models=(WEAK, STRONG),
-        large=rng.integers(0, 2, size=(n, 2)).astype(float),
-    )
+_questions = tiny_question_set
 
 
 @pytest.fixture(scope="module")

@@ -22,28 +22,16 @@ from routerlab.collect.local_lm import DB_NAME, LARGE_PRICES, USD_PER_CPU_HOUR, 
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.hidden import HiddenStateStore, model_shape
 from routerlab.data.features.lm import model_identity
-from routerlab.data.loaders.mcq import QuestionSet, mcq_prompt
-from routerlab.data.loaders.routellm import STRONG, WEAK
+from routerlab.data.loaders.mcq import mcq_prompt
 from routerlab.errors import SchemaError
 from tests.collect.conftest import kill_when_committed
-from tests.data.tiny_lm import build_tiny_lm, tiny_questions
+from tests.data.tiny_lm import build_tiny_lm, tiny_question_set, tiny_questions
 
 N_KILL = 400
 KILL_AFTER = 60
 
 
-def _questions(n: int, *, large: bool = True) -> QuestionSet:
-    qs = tiny_questions(n, seed=1)
-    rng = np.random.default_rng(0)
-    return QuestionSet(
-        name="tinyset",
-        query_ids=[f"tiny/{i:04d}" for i in range(n)],
-        texts=[mcq_prompt(q, c) for q, c, _ in qs],
-        subjects=[f"subj{i % 3}" for i in range(n)],
-        gold=np.array([g for *_, g in qs]),
-        large_models=(WEAK, STRONG) if large else (),
-        large=rng.integers(0, 2, size=(n, 2)).astype(float) if large else np.zeros((n, 0)),
-    )
+_questions = tiny_question_set
 
 
 @pytest.fixture(scope="module")

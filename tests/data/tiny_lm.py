@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from routerlab.data.loaders.mcq import QuestionSet
 
 N_LAYERS = 2
 DIM = 32
@@ -25,6 +29,26 @@ def tiny_questions(n: int, *, seed: int = 0) -> list[tuple[str, list[str], int]]
         choices = [" ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) for _ in range(4)]
         out.append((q, choices, rng.randrange(4)))
     return out
+
+
+def tiny_question_set(n: int, *, large: bool = True) -> QuestionSet:
+    """``tiny_questions(n, seed=1)`` as a QuestionSet ("tinyset", 3 subjects), random large-model outcomes."""
+    import numpy as np
+
+    from routerlab.data.loaders.mcq import QuestionSet, mcq_prompt
+    from routerlab.data.loaders.routellm import STRONG, WEAK
+
+    qs = tiny_questions(n, seed=1)
+    rng = np.random.default_rng(0)
+    return QuestionSet(
+        name="tinyset",
+        query_ids=[f"tiny/{i:04d}" for i in range(n)],
+        texts=[mcq_prompt(q, c) for q, c, _ in qs],
+        subjects=[f"subj{i % 3}" for i in range(n)],
+        gold=np.array([g for *_, g in qs]),
+        large_models=(WEAK, STRONG) if large else (),
+        large=rng.integers(0, 2, size=(n, 2)).astype(float) if large else np.zeros((n, 0)),
+    )
 
 
 def build_tiny_lm(folder: Path, corpus: Sequence[str] = ()) -> Path:

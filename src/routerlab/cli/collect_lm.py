@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -18,7 +18,10 @@ from rich.table import Table
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
 from routerlab.errors import DataNotFoundError, SchemaError
 
-__all__ = ["collect_lm_cmd"]
+if TYPE_CHECKING:
+    from routerlab.data.loaders.mcq import QuestionSet
+
+__all__ = ["collect_lm_cmd", "question_sample"]
 
 DATASETS = ("mmlu", "medqa")
 
@@ -31,6 +34,40 @@ def _data_root(data_dir: Path | None) -> Path:
             "ROUTERLAB_DATA_DIR."
         )
     return root
+
+
+def question_sample(
+    data: str, *, subjects: str, data_dir: Path | None, limit: int | None, seed: int, threads: int | None
+) -> QuestionSet:
+    """The seeded ``--limit`` sample of ``--data`` that ``collect-lm`` and ``collect-lm-gen`` both run on.
+
+    Checks ``--data``/``--subjects``, sets torch's CPU threads, and prints how many RouteLLM MMLU
+    prompts joined their gold answer (the rest are left out, said here rather than silently).
+    """
+    from routerlab.data.loaders.mcq import load_medqa_questions, load_mmlu_questions
+
+    if data not in DATASETS:
+        raise SchemaError(f"--data must be one of {', '.join(DATASETS)}. Got {data!r}.")
+    if subjects and data != "mmlu":
+        raise SchemaError(f"--subjects applies to --data mmlu only (got --data {data}).")
+    root = _data_root(data_dir)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    wanted = [s.strip() for s in subjects.split(",") if s.strip()] or None
+    if data == "mmlu":
+        questions = load_mmlu_questions(root / "routellm-evals", root / "raw-evals", subjects=wanted)
+        total = questions.join.total if questions.join is not None else None
+        if total is not None:
+            console.print(
+                f"MMLU: {total.matched:,} of {total.prompts:,} RouteLLM prompts joined their gold answer "
+                f"({total.unmatched} without a raw row, {total.ambiguous} ambiguous; those are left out)",
+                highlight=False,
+            )
+    else:
+        questions = load_medqa_questions(root / "raw-evals")
+    return questions.sample(limit, seed=seed)
 
 
 @_friendly_errors
@@ -72,32 +109,10 @@ def collect_lm_cmd(
     from routerlab.collect.local_lm import collect_lm, routing_data
     from routerlab.data.features.lm import ANSWER_METHODS
     from routerlab.data.io import write_parquet
-    from routerlab.data.loaders.mcq import load_medqa_questions, load_mmlu_questions
 
     if answer not in ANSWER_METHODS:
         raise SchemaError(f"--answer must be one of {', '.join(ANSWER_METHODS)}. Got {answer!r}.")
-    if data not in DATASETS:
-        raise SchemaError(f"--data must be one of {', '.join(DATASETS)}. Got {data!r}.")
-    if subjects and data != "mmlu":
-        raise SchemaError(f"--subjects applies to --data mmlu only (got --data {data}).")
-    root = _data_root(data_dir)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    wanted = [s.strip() for s in subjects.split(",") if s.strip()] or None
-    if data == "mmlu":
-        questions = load_mmlu_questions(root / "routellm-evals", root / "raw-evals", subjects=wanted)
-        total = questions.join.total if questions.join is not None else None
-        if total is not None:
-            console.print(
-                f"MMLU: {total.matched:,} of {total.prompts:,} RouteLLM prompts joined their gold answer "
-                f"({total.unmatched} without a raw row, {total.ambiguous} ambiguous; those are left out)",
-                highlight=False,
-            )
-    else:
-        questions = load_medqa_questions(root / "raw-evals")
-    questions = questions.sample(limit, seed=seed)
+    questions = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
     try:
         with progress_bar(f"collect-lm {model} → {out}") as bar:
             summary = collect_lm(

@@ -20,8 +20,7 @@ import typer
 from rich.table import Table
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
-from routerlab.cli.collect_lm import DATASETS, _data_root
-from routerlab.errors import SchemaError
+from routerlab.cli.collect_lm import question_sample
 
 __all__ = ["LetterClasses", "collect_lm_gen_cmd"]
 
@@ -93,24 +92,9 @@ def collect_lm_gen_cmd(
     from routerlab.collect.local_gen import collect_lm_gen, read_generations, write_answer_files
     from routerlab.data.features.generate import GenSettings
     from routerlab.data.features.lm import LETTERS
-    from routerlab.data.loaders.mcq import load_medqa_questions, load_mmlu_questions
 
-    if data not in DATASETS:
-        raise SchemaError(f"--data must be one of {', '.join(DATASETS)}. Got {data!r}.")
-    if subjects and data != "mmlu":
-        raise SchemaError(f"--subjects applies to --data mmlu only (got --data {data}).")
     settings = GenSettings(k=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=gen_seed)
-    root = _data_root(data_dir)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    wanted = [s.strip() for s in subjects.split(",") if s.strip()] or None
-    if data == "mmlu":
-        questions = load_mmlu_questions(root / "routellm-evals", root / "raw-evals", subjects=wanted)
-    else:
-        questions = load_medqa_questions(root / "raw-evals")
-    questions = questions.sample(limit, seed=seed)
+    questions = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
     classify = LetterClasses()
     try:
         with progress_bar(f"collect-lm-gen {model} → {out}") as bar:

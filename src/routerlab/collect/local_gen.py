@@ -44,19 +44,19 @@ carries its query's figures divided by ``K + 1``, an even share, stated here rat
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from routerlab._version import __version__
+from routerlab.collect._question_store import connect_store, utc_now, write_questions
 from routerlab.collect.local_lm import LARGE_SOURCES, USD_PER_CPU_HOUR
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.generate import GenSettings, QueryGeneration, generate_query, generation_identity
@@ -86,11 +86,6 @@ SAMPLES_FILE = "samples.jsonl"
 DEFAULT_BATCH = 8
 
 _DDL = """
-CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS questions (
-    query_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, subject TEXT NOT NULL, text TEXT NOT NULL,
-    gold INTEGER NOT NULL, large TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS generations (
     query_id TEXT NOT NULL, identity TEXT NOT NULL, classes TEXT NOT NULL, text_sha256 TEXT NOT NULL,
     record TEXT NOT NULL, greedy_letter TEXT, sample_letters TEXT NOT NULL,
@@ -125,28 +120,6 @@ class AnswerClassifier(Protocol):
         ...
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
-
-
-@contextmanager
-def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(str(path), timeout=30.0)) as con:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")  # a committed batch survives a kill
-        con.executescript(_DDL)
-        con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) != SCHEMA_VERSION:
-            raise SchemaError(
-                f"{str(path)!r} has generation-store schema {row[0] if row else None}; this routerlab writes "
-                f"{SCHEMA_VERSION}. Collect into a new --out folder."
-            )
-        con.commit()
-        yield con
-
-
 @dataclass(frozen=True, slots=True)
 class GenCollectSummary:
     """What a :func:`collect_lm_gen` call did: planned, found in ``OUT``, taken from the cache, generated."""
@@ -164,26 +137,6 @@ class GenCollectSummary:
     def queries_per_s(self) -> float:
         """Questions generated per wall-clock second (cache hits and storage time excluded from the count)."""
         return self.generated / self.seconds if self.seconds > 0 and self.generated else float("nan")
-
-
-def _write_questions(con: sqlite3.Connection, questions: QuestionSet) -> None:
-    rows = []
-    for i, qid in enumerate(questions.query_ids):
-        large = {
-            short: float(questions.large[i, questions.large_models.index(src)])
-            for short, src in LARGE_SOURCES.items()
-            if src in questions.large_models
-        }
-        rows.append(
-            (qid, questions.name, questions.subjects[i], questions.texts[i], int(questions.gold[i]), json.dumps(large))
-        )
-    with con:
-        con.executemany(
-            "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (query_id) DO UPDATE SET dataset = "
-            "excluded.dataset, subject = excluded.subject, text = excluded.text, gold = excluded.gold, "
-            "large = excluded.large",
-            rows,
-        )
 
 
 def _letters(
@@ -219,8 +172,8 @@ def collect_lm_gen(
     start = time.perf_counter()
     generated = from_cache = 0
     cpu_total = 0.0
-    with _connect(out / DB_NAME) as con:
-        _write_questions(con, questions)
+    with connect_store(out / DB_NAME, _DDL, schema_version=SCHEMA_VERSION, kind="generation-store") as con:
+        write_questions(con, questions, LARGE_SOURCES)
         done = {
             r[0]
             for r in con.execute(
@@ -238,7 +191,7 @@ def collect_lm_gen(
         with con:
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, NULL, 'running', ?, 0, ?)",
-                (run_id, identity, classes, _now(), len(todo), __version__),
+                (run_id, identity, classes, utc_now(), len(todo), __version__),
             )
         lm = None
         n_done = 0
@@ -264,7 +217,7 @@ def collect_lm_gen(
                 greedy, labels = _letters(gens[k], choices[i], classify)
                 entropies[k] = (greedy, labels, discrete_semantic_entropy(labels))
             cache.put(identity, classes, new, [(k, json.dumps(v[1]), v[2]) for k, v in entropies.items()])
-            created = _now()
+            created = utc_now()
             rows = [
                 (
                     questions.query_ids[i], identity, classes, k, gens[k].to_json(), entropies[k][0],
@@ -287,7 +240,7 @@ def collect_lm_gen(
         with con:
             con.execute(
                 "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",
-                (_now(), n_done, run_id),
+                (utc_now(), n_done, run_id),
             )
     seconds = time.perf_counter() - start
     return GenCollectSummary(out, identity, len(questions), already, from_cache, generated, seconds, cpu_total)

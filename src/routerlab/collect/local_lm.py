@@ -41,14 +41,13 @@ store's merge de-duplicates).
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from routerlab._version import __version__
+from routerlab.collect._question_store import connect_store, utc_now, write_questions
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.hidden import HiddenStateStore, model_shape, signal_store, store_forward
 from routerlab.data.features.lm import (
@@ -85,11 +85,6 @@ SIGNALS = ("letter_max_prob", "letter_entropy", "letter_margin", "vocab_max_prob
 _LOGITS = tuple(f"logit_{c.lower()}" for c in LETTERS)
 
 _DDL = f"""
-CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS questions (
-    query_id TEXT PRIMARY KEY, dataset TEXT NOT NULL, subject TEXT NOT NULL, text TEXT NOT NULL,
-    gold INTEGER NOT NULL, large TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS outcomes (
     query_id TEXT NOT NULL, model TEXT NOT NULL, text_sha256 TEXT NOT NULL,
     answer INTEGER NOT NULL, correct INTEGER NOT NULL,
@@ -120,28 +115,6 @@ LARGE_SOURCES = {"mixtral-8x7b": WEAK, "gpt-4-1106": STRONG}
 ANSWER_TOKENS = 1
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
-
-
-@contextmanager
-def _connect(path: Path) -> Iterator[sqlite3.Connection]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(str(path), timeout=30.0)) as con:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")  # a committed batch survives a kill or a power cut
-        con.executescript(_DDL)
-        con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-        if row is None or int(row[0]) != SCHEMA_VERSION:
-            raise SchemaError(
-                f"{str(path)!r} has outcome-store schema {row[0] if row else None}; this routerlab writes "
-                f"{SCHEMA_VERSION}. Collect into a new --out folder."
-            )
-        con.commit()
-        yield con
-
-
 @dataclass(frozen=True, slots=True)
 class LMCollectSummary:
     """What a :func:`collect_lm` call did: questions planned, already done before it, computed by it."""
@@ -161,27 +134,6 @@ class LMCollectSummary:
         return self.computed / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _write_questions(con: sqlite3.Connection, questions: QuestionSet) -> None:
-    large = [
-        json.dumps({short: float(questions.large[i, questions.large_models.index(src)])
-                    for short, src in LARGE_SOURCES.items() if src in questions.large_models})
-        for i in range(len(questions))
-    ]  # fmt: skip
-    rows = [
-        (qid, questions.name, subj, text, int(g), lg)
-        for qid, subj, text, g, lg in zip(
-            questions.query_ids, questions.subjects, questions.texts, questions.gold, large, strict=True
-        )
-    ]
-    with con:
-        con.executemany(
-            "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (query_id) DO UPDATE SET dataset = "
-            "excluded.dataset, subject = excluded.subject, text = excluded.text, gold = excluded.gold, "
-            "large = excluded.large",
-            rows,
-        )
-
-
 def _pending(con: sqlite3.Connection, store: HiddenStateStore, identity: str, questions: QuestionSet) -> list[int]:
     """Indices of the questions that lack an outcome row or a hidden-state row."""
     done = {r[0] for r in con.execute("SELECT query_id FROM outcomes WHERE model = ?", (identity,))}
@@ -195,7 +147,7 @@ def _pending(con: sqlite3.Connection, store: HiddenStateStore, identity: str, qu
 def _outcome_rows(
     identity: str, questions: QuestionSet, batch: Sequence[int], run_id: str, wall: float, result: Any
 ) -> list[tuple[Any, ...]]:
-    created = _now()
+    created = utc_now()
     rows = []
     share = result.n_tokens / result.n_tokens.sum()
     for j, i in enumerate(batch):
@@ -243,8 +195,8 @@ def collect_lm(
     identity = model_identity(model, answer)
     start = time.perf_counter()
     cpu_total = 0.0
-    with _connect(out / DB_NAME) as con:
-        _write_questions(con, questions)
+    with connect_store(out / DB_NAME, _DDL, schema_version=SCHEMA_VERSION, kind="outcome-store") as con:
+        write_questions(con, questions, LARGE_SOURCES)
         lm = None
         store = HiddenStateStore(identity, model_shape(model))
         todo = _pending(con, store, identity, questions)
@@ -258,7 +210,7 @@ def collect_lm(
         with con:
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', ?, 0, ?)",
-                (run_id, identity, _now(), len(todo), __version__),
+                (run_id, identity, utc_now(), len(todo), __version__),
             )
         # longest first: similar lengths share a batch (less padding), and the slowest batches come early
         order = sorted(todo, key=lambda i: -len(questions.texts[i]))
@@ -290,7 +242,7 @@ def collect_lm(
         with con:
             con.execute(
                 "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",
-                (_now(), done, run_id),
+                (utc_now(), done, run_id),
             )
     seconds = time.perf_counter() - start
     return LMCollectSummary(out, model, answer, len(questions), already, done, seconds, cpu_total)

@@ -64,6 +64,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -241,7 +242,15 @@ def _convert_gguf(spec: LocalLMSpec, out: Path) -> None:
     tmp.mkdir(parents=True)
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    tmp.rename(out)  # a killed conversion leaves only a temporary folder, never a half model
+    try:
+        tmp.rename(out)  # a killed conversion leaves only a temporary folder, never a half model
+    except OSError:
+        # Two processes converted at once and the other renamed first: its copy is as good as ours.
+        if not (out / "config.json").is_file():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.info("another process saved %s first; using its copy", out)
+        return
     log.info("saved %s in %.0f s", out, time.perf_counter() - start)
 
 
