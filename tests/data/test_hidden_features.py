@@ -103,6 +103,17 @@ def test_forward_matches_an_unbatched_pass_by_hand(tiny: str) -> None:
     assert (result.letter_entropy <= math.log(4) + 1e-9).all()
 
 
+def test_hidden_states_past_float16_range_are_refused_not_stored_as_inf() -> None:
+    from routerlab.data.features.lm import _as_float16
+
+    ok = np.array([[65504.0, -1.5, 0.0]], dtype=np.float32)  # float16's largest finite value is kept exactly
+    np.testing.assert_array_equal(_as_float16("m", ok), ok.astype(np.float16))
+    with pytest.raises(
+        RouterlabError, match=r"tiny-lm: a mean-pooled hidden state exceeds float16's range \(max \|h\| = 7e\+04\)"
+    ):
+        _as_float16("tiny-lm", np.array([[1.0, -70000.0]], dtype=np.float32))
+
+
 # ------------------------------------------------------------------------------ store
 def test_store_round_trip_and_refuses_a_wrong_shape(tmp_path: Path) -> None:
     store = HiddenStateStore("m1", (3, 4), root=tmp_path / "s")

@@ -254,6 +254,18 @@ def _convert_gguf(spec: LocalLMSpec, out: Path) -> None:
     log.info("saved %s in %.0f s", out, time.perf_counter() - start)
 
 
+def _as_float16(model: str, pooled: np.ndarray) -> np.ndarray:
+    """The mean-pooled hidden states as float16 (the store's type); refuse a value past float16's range."""
+    with np.errstate(over="ignore"):  # the overflow is reported below, with the model's name
+        hidden = pooled.astype(np.float16)
+    if not np.isfinite(hidden).all():
+        raise RouterlabError(
+            f"{model}: a mean-pooled hidden state exceeds float16's range (max |h| = "
+            f"{float(np.abs(pooled).max()):.3g}); it cannot be stored as float16."
+        )
+    return hidden
+
+
 @dataclass(frozen=True, slots=True)
 class ForwardResult:
     """What one forward pass over each prompt gives (row ``i`` is ``prompts[i]``).
@@ -445,13 +457,7 @@ class LocalLM:
                 [(h * weights).sum(dim=1) / weights.sum(dim=1) for h in out.hidden_states], dim=1
             )  # (n, n_states, dim), eq. 12 over the prompt's own tokens (no pads, no BOS)
         cpu = time.process_time() - cpu0
-        pooled32 = pooled.float().numpy()
-        hidden = pooled32.astype(np.float16)
-        if not np.isfinite(hidden).all():
-            raise RouterlabError(
-                f"{self.name}: a mean-pooled hidden state exceeds float16's range (max |h| = "
-                f"{float(np.abs(pooled32).max()):.3g}); it cannot be stored as float16."
-            )
+        hidden = _as_float16(self.name, pooled.float().numpy())
         return next_logits.numpy(), hidden, lengths, cpu
 
     def forward(self, prompts: Sequence[str]) -> ForwardResult:
@@ -555,13 +561,7 @@ class LocalLM:
                 logits_to_keep=1,
             )
             pooled = torch.stack([(h[0] * weights).sum(dim=0) / weights.sum() for h in out.hidden_states])
-        pooled32 = pooled.float().numpy()
-        hidden = pooled32.astype(np.float16)
-        if not np.isfinite(hidden).all():
-            raise RouterlabError(
-                f"{self.name}: a mean-pooled hidden state exceeds float16's range (max |h| = "
-                f"{float(np.abs(pooled32).max()):.3g}); it cannot be stored as float16."
-            )
+        hidden = _as_float16(self.name, pooled.float().numpy())
         return out.logits[0, -1].double().numpy(), hidden, out.cache
 
     def forward_cloze(self, texts: Sequence[str]) -> ForwardResult:
