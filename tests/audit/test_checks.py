@@ -222,6 +222,7 @@ def test_artifacts_by_hand() -> None:
     assert n["raw_score_is_rescaled_y"] is False
     assert n["rates_by_model"]["truncation_rate"] == {"m0": pytest.approx(1 / 6, abs=1e-4), "m1": 0.0}
     assert f.severity == "warning" and set(f.involved) == {"q1", "q2", "q3", "q5"}
+    assert f.title.endswith("ceiling 33.3% (judge) vs 50.0% (exact-match corrected)")
 
 
 def test_artifacts_truncation_only() -> None:
@@ -231,6 +232,12 @@ def test_artifacts_truncation_only() -> None:
     assert d["n_unsolved"] == 1 and d["truncation"]["n"] == 1
     assert d["evaluation_misalignment"] is None and d["parse_failure"] is None
     assert f.numbers["ceiling_if_artifacts_recovered"] == 1.0
+    # no judge: the title speaks of the scorer's verdicts, not of a judge (q1 solved: 1/2 as scored)
+    assert "judge" not in f.title and "judge" not in f.advice
+    assert f.title == (
+        "1 of 1 unsolved queries (100%) have a truncated answer; "
+        "ceiling 50.0% as scored, up to 100.0% were every such answer recoverable"
+    )
 
 
 def test_artifacts_same_judgement_is_reported() -> None:

@@ -204,10 +204,28 @@ def artifacts(
     disc = numbers.get("dual_judge", {}).get("discordance") or 0.0
     art_share = share(int(anyart.sum()), n_uns) or 0.0
     severity = "warning" if art_share >= artifact_warn or disc >= 0.05 else "info"
-    title = (
-        f"{int(anyart.sum())} of {n_uns} unsolved queries ({art_share:.0%}) show an evaluation artifact; "
-        f"ceiling {judge_ceiling or 0:.1%} (judge) vs {em_ceiling or 0:.1%} (exact-match corrected)"
-    )
+    if raw is not None:
+        title = (
+            f"{int(anyart.sum())} of {n_uns} unsolved queries ({art_share:.0%}) show an evaluation artifact; "
+            f"ceiling {judge_ceiling or 0:.1%} (judge) vs {em_ceiling or 0:.1%} (exact-match corrected)"
+        )
+        advice = (
+            "Pair the judge with exact match where gold answers exist and build oracle labels from the metric "
+            "that matches deployment; raise generation budgets until truncation is rare and report the rate; "
+            "fix answer extraction before calling a query unsolvable. Quote the corrected ceiling beside the "
+            "judge ceiling."
+        )
+    else:
+        # no judge here: Y is the scorer's own verdict, so the only artifacts are truncation and parsing
+        kinds = " or ".join(k for k, v in (("truncated", have["truncated"]), ("unparsed", have["parsed"])) if v)
+        title = (
+            f"{int(anyart.sum())} of {n_uns} unsolved queries ({art_share:.0%}) have a {kinds} answer; "
+            f"ceiling {judge_ceiling or 0:.1%} as scored, up to {upper or 0:.1%} were every such answer recoverable"
+        )
+        advice = (
+            "Raise generation budgets until truncation is rare and report the rate; fix answer extraction "
+            "before calling a query unsolvable. Quote the ceiling with artifacts recovered beside the scored one."
+        )
     return [
         make_finding(
             check,
@@ -215,10 +233,7 @@ def artifacts(
             title,
             numbers=numbers,
             involved=data.query_ids[anyart],
-            advice="Pair the judge with exact match where gold answers exist and build oracle labels from the metric "
-            "that matches deployment; raise generation budgets until truncation is rare and report the rate; "
-            "fix answer extraction before calling a query unsolvable. Quote the corrected ceiling beside the "
-            "judge ceiling.",
+            advice=advice,
             reference=ref,
         )
     ]
