@@ -202,6 +202,52 @@ def test_cli_collects_real_mmlu_then_evaluate_reads_hidden_features(
     assert "knn" in result.output and (tmp_path / "results" / "predictions.parquet").is_file()
 
 
+def test_cli_shards_run_at_once_into_one_folder_equal_one_unsharded_run(
+    tiny: str, tmp_path: Path, shared_data: Path
+) -> None:
+    from routerlab.data.io import read_parquet
+
+    args = ["collect-lm", "--model", tiny, "--data", "mmlu", "--subjects", "anatomy", "--limit", "30"]
+    args += ["--data-dir", str(shared_data), "--batch-size", "2"]
+    cli = [sys.executable, "-c", "from routerlab.cli.main import app; app()"]
+    env = {**os.environ, "ROUTERLAB_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+    shards = [
+        subprocess.Popen(
+            [*cli, *args, "--out", str(tmp_path / "sharded"), "--shard", f"{k}/2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        for k in (0, 1)
+    ]  # two processes writing one outcome store and one hidden-state cache at the same time
+    outputs = [p.communicate(timeout=300)[0] for p in shards]
+    assert [p.returncode for p in shards] == [0, 0], outputs
+    assert all("15 computed (0 found done)" in o for o in outputs), outputs
+    whole = subprocess.run([*cli, *args, "--out", str(tmp_path / "whole")], capture_output=True, text=True, env=env)
+    assert whole.returncode == 0, whole.stdout
+    again = subprocess.run(
+        [*cli, *args, "--out", str(tmp_path / "sharded"), "--shard", "0/2"], capture_output=True, text=True, env=env
+    )
+    assert "0 computed (15 found done)" in again.stdout and "of the sample's" not in again.stdout
+    a, b = read_parquet(tmp_path / "sharded" / "routing.parquet"), read_parquet(tmp_path / "whole" / "routing.parquet")
+    order = np.argsort(a.query_ids)
+    assert sorted(a.query_ids) == sorted(b.query_ids) and len(a.query_ids) == 30
+    np.testing.assert_array_equal(a.Y[order], b.Y[np.argsort(b.query_ids)])
+
+
+def test_cli_refuses_a_bad_shard(tmp_path: Path, shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+
+    for bad in ("2/2", "1", "a/b", "0/0"):
+        result = CliRunner().invoke(
+            app, ["collect-lm", "--shard", bad, "--out", str(tmp_path), "--data-dir", str(shared_data)]
+        )
+        assert result.exit_code == 2 and "--shard must be K/N with 0 <= K < N" in result.output, result.output
+
+
 def test_cli_refuses_subjects_for_medqa(tmp_path: Path, shared_data: Path) -> None:
     from typer.testing import CliRunner
 

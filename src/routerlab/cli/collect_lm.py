@@ -21,7 +21,7 @@ from routerlab.errors import DataNotFoundError, SchemaError
 if TYPE_CHECKING:
     from routerlab.data.loaders.mcq import QuestionSet
 
-__all__ = ["collect_lm_cmd", "question_sample"]
+__all__ = ["collect_lm_cmd", "question_sample", "shard_note", "take_shard"]
 
 DATASETS = ("mmlu", "medqa")
 
@@ -70,6 +70,36 @@ def question_sample(
     return questions.sample(limit, seed=seed)
 
 
+SHARD_HELP = (
+    "K/N: compute only every N-th question of the sample, from the K-th (0-based), so that N processes, "
+    "one per core, share a run: start each with the same options and --out and its own K."
+)
+
+
+def take_shard(questions: QuestionSet, shard: str | None) -> QuestionSet:
+    """The ``--shard K/N`` part of ``questions``: rows K, K+N, K+2N, … (all of them without ``--shard``)."""
+    if shard is None:
+        return questions
+    k_text, sep, n_text = shard.partition("/")
+    try:
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        k, n = -1, 0
+    if not sep or n < 1 or not 0 <= k < n:
+        raise SchemaError(f"--shard must be K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two processes. Got {shard!r}.")
+    return questions.take(range(k, len(questions), n))
+
+
+def shard_note(what: str, done: int, planned: int) -> str | None:
+    """The line that says a shard's output is partial until every shard has finished, or None when complete."""
+    if done >= planned:
+        return None
+    return (
+        f"[yellow]{done:,} of the sample's {planned:,} questions are collected[/]: {what} is complete once every "
+        "--shard has finished (rerun any shard's command then to rewrite it)"
+    )
+
+
 @_friendly_errors
 def collect_lm_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Collection folder (outcomes.sqlite, routing.parquet).")],
@@ -99,6 +129,7 @@ def collect_lm_cmd(
             "per-character log-likelihood after 'Question: ...\\nAnswer:' (hidden states from that prompt).",
         ),
     ] = "letter",
+    shard: Annotated[str | None, typer.Option("--shard", help=SHARD_HELP)] = None,
 ) -> None:
     """One forward pass of the small model per question: answer, correctness, logit signals, hidden states.
 
@@ -112,7 +143,8 @@ def collect_lm_cmd(
 
     if answer not in ANSWER_METHODS:
         raise SchemaError(f"--answer must be one of {', '.join(ANSWER_METHODS)}. Got {answer!r}.")
-    questions = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
+    sample = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
+    questions = take_shard(sample, shard)
     try:
         with progress_bar(f"collect-lm {model} → {out}") as bar:
             summary = collect_lm(
@@ -144,3 +176,6 @@ def collect_lm_cmd(
         f"{summary.queries_per_s:.2f} questions/s; small-model accuracy {small.mean():.3f}; wrote {path}",
         highlight=False,
     )
+    note = shard_note(str(path), len(set(sample.query_ids) & set(dataset.query_ids)), len(sample))
+    if note:
+        console.print(note, highlight=False)

@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_bar
-from routerlab.cli.collect_lm import question_sample
+from routerlab.cli.collect_lm import SHARD_HELP, question_sample, shard_note, take_shard
 
 __all__ = ["LetterClasses", "collect_lm_gen_cmd"]
 
@@ -81,6 +81,7 @@ def collect_lm_gen_cmd(
     ] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per committed batch.")] = 8,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads (default: torch's).")] = None,
+    shard: Annotated[str | None, typer.Option("--shard", help=SHARD_HELP)] = None,
 ) -> None:
     """Greedy answer, K sampled answers and SelfAsk's P(True) per question; semantic entropy over the samples.
 
@@ -94,7 +95,8 @@ def collect_lm_gen_cmd(
     from routerlab.data.features.lm import LETTERS
 
     settings = GenSettings(k=k, max_new_tokens=max_new_tokens, temperature=temperature, seed=gen_seed)
-    questions = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
+    sample = question_sample(data, subjects=subjects, data_dir=data_dir, limit=limit, seed=seed, threads=threads)
+    questions = take_shard(sample, shard)
     classify = LetterClasses()
     try:
         with progress_bar(f"collect-lm-gen {model} → {out}") as bar:
@@ -111,7 +113,7 @@ def collect_lm_gen_cmd(
         err_console.print(f"[yellow]interrupted[/]: committed batches are in {out}; run the same command to resume")
         raise typer.Exit(code=130) from None
     answers, samples = write_answer_files(out, classes=classify.spec, model=model, settings=settings)
-    wanted_ids = set(questions.query_ids)
+    wanted_ids = set(sample.query_ids)  # every shard's rows so far
     rows = [
         r
         for r in read_generations(out, classes=classify.spec, model=model, settings=settings)
@@ -139,3 +141,6 @@ def collect_lm_gen_cmd(
         f"{samples} (score them: routerlab score {answers} --scorer letter)",
         highlight=False,
     )
+    note = shard_note(f"{answers} / {samples}", len(rows), len(sample))
+    if note:
+        console.print(note, highlight=False)
