@@ -96,6 +96,15 @@ def evaluate_cmd(
             "folder (one folder per router, for routerlab serve), with pool.example.yaml listing its models.",
         ),
     ] = None,
+    selection: Annotated[
+        str,
+        typer.Option(
+            "--selection",
+            help="How learned routers' hyper-parameters are selected: val (the validation split, the paper's "
+            "protocol) or cv (k-fold cross-validation on train ∪ val; every router is then fitted on train ∪ val).",
+        ),
+    ] = "val",
+    cv_folds: Annotated[int, typer.Option("--cv-folds", help="Folds of --selection cv.")] = 5,
 ) -> None:
     """Fit routers on the training split, score them on the test split, print and save the leaderboard.
 
@@ -142,6 +151,8 @@ def evaluate_cmd(
             optional_learned=() if router else DEFAULT_LEARNED,
             encode_progress=encoded,
             sweep_progress=step(f"seed protocol on {dataset.name}"),
+            selection=selection.strip().lower(),
+            cv_folds=cv_folds,
         )
     _warn(result.warnings)
     board, sweep, baselines, learned = result.board, result.sweep, list(result.baselines), list(result.learned)
@@ -155,9 +166,13 @@ def evaluate_cmd(
             f"wrote the predictions of every router to {paths['predictions']}; see `routerlab report`", soft_wrap=True
         )
     if sweep is not None:
+        how = (
+            f"configuration selected by {sweep.cv_folds}-fold cross-validation on train ∪ val and refitted on it"
+            if sweep.cv_folds is not None
+            else "validation-selected configuration"
+        )
         console.print(
-            "learned routers: mean ± std (ddof 0) over the seeds of the validation-selected configuration; "
-            f"records and summary in {sweep.out_dir}"
+            f"learned routers: mean ± std (ddof 0) over the seeds of the {how}; records and summary in {sweep.out_dir}"
         )
         if sweep.errors:
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")

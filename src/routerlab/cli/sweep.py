@@ -21,17 +21,36 @@ def sweep_cmd(
         list[str] | None,
         typer.Option("--router", "-r", help="Comma-separated router names, or the option repeated (overrides file)."),
     ] = None,
+    selection: Annotated[
+        str | None,
+        typer.Option(
+            "--selection",
+            help="val: select on the validation split (the paper's protocol, default); cv: k-fold cross-validation "
+            "on train ∪ val, the selected configuration refitted on train ∪ val (overrides file).",
+        ),
+    ] = None,
+    cv_folds: Annotated[
+        int | None, typer.Option("--cv-folds", help="Folds of --selection cv (default 5; overrides file).")
+    ] = None,
 ) -> None:
     """Run or resume the seed protocol: stage-1 grid at seed 42, top-k re-trained with more seeds, mean ± std.
 
-    Records go to OUT/runs.jsonl as runs finish; a rerun skips every completed run.
+    With --selection cv, stage 1 scores every configuration on k held-out folds of train ∪ val and the
+    best mean is refitted on train ∪ val with every seed. Records go to OUT/runs.jsonl as runs finish;
+    a rerun skips every completed run.
     """
     from routerlab.experiments.evaluate import format_mean_std
     from routerlab.experiments.sweep import SweepConfig, run_sweep
+    from routerlab.experiments.sweep.summary import cv_score
     from routerlab.routers import ROUTERS
 
     cfg = SweepConfig.from_yaml(
-        config, out_dir=out, n_jobs=n_jobs, routers=_split_list(",".join(router), "router") if router else None
+        config,
+        out_dir=out,
+        n_jobs=n_jobs,
+        routers=_split_list(",".join(router), "router") if router else None,
+        selection=selection.strip().lower() if selection is not None else None,
+        cv_folds=cv_folds,
     )
     for name in cfg.routers:
         ROUTERS.get(name)  # unknown names fail before any work, with a suggestion
@@ -45,19 +64,27 @@ def sweep_cmd(
     datasets = sorted({s.dataset for s in result.summary})
     one = len(datasets) == 1
     title = f"sweep summary{' on ' + datasets[0] if one else ''} ({counts})"
-    table = Table(title=title, caption="test figures: mean ± std (ddof 0) over the seeds of the selected configuration")
-    cols = ([] if one else ["dataset"]) + ["router", "encoder", "params", "seeds", "test acc"]
-    for col in [*cols, *[f"U({k})" for k in lam_keys]]:
-        right = col.startswith(("U(", "test", "seeds"))
+    cv = result.cv_folds is not None
+    caption = "test figures: mean ± std (ddof 0) over the seeds of the selected configuration"
+    if cv:
+        caption += (
+            f"; cv score: held-out accuracy, mean ± std over {result.cv_folds} folds of train ∪ val (what selected "
+            "it), test figures of its refit on train ∪ val"
+        )
+    table = Table(title=title, caption=caption)
+    cols = ([] if one else ["dataset"]) + ["router", "encoder", "params", "seeds", *(["cv score"] if cv else [])]
+    for col in [*cols, "test acc", *[f"U({k})" for k in lam_keys]]:
+        right = col.startswith(("U(", "test", "seeds", "cv"))
         table.add_column(col, justify="right" if right else "left", no_wrap=col in ("router", "encoder"))
     for s in result.summary:
         params = ", ".join(f"{k}={v}" for k, v in s.params.items()) or "-"
         head = ([] if one else [s.dataset]) + [s.router, s.encoder, params]
+        score = [cv_score(s)] if cv else []
         if s.status != "ok" or s.test_acc_mean is None:
-            table.add_row(*head, "0", *(["[red]failed[/]"] * (1 + len(lam_keys))))
+            table.add_row(*head, "0", *score, *(["[red]failed[/]"] * (1 + len(lam_keys))))
             continue
         n = len(s.seeds)
-        cells = [format_mean_std(s.test_acc_mean, s.test_acc_std, n)]
+        cells = [*score, format_mean_std(s.test_acc_mean, s.test_acc_std, n)]
         cells += [format_mean_std(s.test_utility_mean[k], s.test_utility_std[k], n) for k in lam_keys]
         table.add_row(*head, str(n), *cells)
     console.print(table)

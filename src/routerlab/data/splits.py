@@ -44,3 +44,34 @@ def carve_validation(
     u = stable_uniform(list(ids), seed, salt="val")
     out[(out == "train") & (u < fraction)] = "val"
     return out
+
+
+def group_folds(
+    ids: Sequence[str] | np.ndarray,
+    n_folds: int,
+    *,
+    groups: Sequence[str] | np.ndarray | None = None,
+    seed: int = DEFAULT_SEED,
+) -> np.ndarray:
+    """Assign each id to a fold ``0 .. n_folds - 1`` by a hash of its id; ids of one group share a fold.
+
+    The k-fold partition of cross-validated selection. A group (e.g. the queries with one
+    duplicate text) is hashed by its smallest id, so the fold of a query depends neither on the
+    order of ``ids`` nor on which member of its group comes first, and no group straddles two
+    folds (a query whose twin is in the training folds would be scored on what the router saw).
+    Folds are of about equal size; a fold may be empty on very few ids (the caller checks).
+    """
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ValueError(f"n_folds must be an int >= 2. Got {n_folds!r}.")
+    keys = np.asarray([str(i) for i in ids], dtype=object)
+    if groups is not None:
+        labels = np.asarray([str(g) for g in groups], dtype=object)
+        if labels.shape != keys.shape:
+            raise ValueError(f"groups must have one label per id ({len(keys)}). Got {len(labels)}.")
+        first: dict[str, str] = {}
+        for key, label in zip(keys, labels, strict=True):
+            if label not in first or key < first[label]:
+                first[label] = key
+        keys = np.asarray([first[label] for label in labels], dtype=object)
+    u = stable_uniform(keys, seed, salt="fold")
+    return np.minimum((u * n_folds).astype(np.intp), n_folds - 1)

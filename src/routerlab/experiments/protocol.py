@@ -62,6 +62,8 @@ class Evaluation:
     selected: tuple[Router, ...] = ()
     #: the encoder the learned routers read
     encoder: str = "hashing"
+    #: the splits every router of the leaderboard was fitted on: train, or train and val under ``selection="cv"``
+    train_splits: tuple[str, ...] = ("train",)
 
 
 def has_val(data: RoutingData) -> bool:
@@ -82,6 +84,8 @@ def evaluate_protocol(
     optional_learned: Sequence[str] = (),
     encode_progress: Callable[[int, int], None] | None = None,
     sweep_progress: Progress | None = None,
+    selection: str = "val",
+    cv_folds: int = 5,
 ) -> Evaluation:
     """Evaluate ``routers`` (registered names) on ``data``: baselines fitted once, the others by the seed protocol.
 
@@ -91,6 +95,11 @@ def evaluate_protocol(
     with a warning instead of an error when ``data`` has no validation split (a default, not a
     choice of the user's). The seed protocol scores with ``missing="reroute"``; another policy is an
     error when a learned router is asked for.
+
+    ``selection="cv"`` selects the learned routers' configurations by ``cv_folds``-fold
+    cross-validation on train ∪ val (:mod:`routerlab.experiments.sweep`); no val split is needed,
+    and every router of the leaderboard, baselines included, is then fitted on train ∪ val, as the
+    sweep refits the selected configurations.
     """
     for name in routers:
         ROUTERS.get(name)  # an unknown name fails before any work, with a suggestion
@@ -105,7 +114,11 @@ def evaluate_protocol(
             f"{', '.join(learned)} scores with missing='reroute' (--missing reroute). Drop it, or evaluate the "
             "learned routers in a separate run."
         )
-    if learned and not has_val(data):
+    if selection not in ("val", "cv"):
+        raise SchemaError(f"selection must be 'val' or 'cv' (--selection cv); got {selection!r}.")
+    cv = selection == "cv"
+    train_splits = ("train", "val") if cv else ("train",)
+    if learned and not cv and not has_val(data):
         dropped = [n for n in learned if n in optional_learned]
         if dropped and len(dropped) == len(learned):
             warnings.append(
@@ -134,6 +147,8 @@ def evaluate_protocol(
             lams=sorted({float(v) for v in lams}),
             out_dir=Path(sweep_dir),
             n_jobs=n_jobs,
+            selection=selection,
+            cv_folds=cv_folds,
         )
         key = str(ref["name"])
         given = None if features is None else {(key, encoder): features.matrix}
@@ -147,7 +162,9 @@ def evaluate_protocol(
                 selected.append(chosen)
     board = None
     if baselines or selected:
-        board = evaluate(data, [*baselines, *selected], lams=lams, features=features, missing=policy)
+        board = evaluate(
+            data, [*baselines, *selected], lams=lams, train_splits=train_splits, features=features, missing=policy
+        )
         warnings += [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]
         if sweep is not None:
             board = attach_sweep(board, sweep)  # the learned routers' rows, computed once
@@ -155,7 +172,9 @@ def evaluate_protocol(
         from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
 
         warnings += data_warnings(data)
-    return Evaluation(board, sweep, baselines, tuple(learned), tuple(warnings), features, tuple(selected), encoder)
+    return Evaluation(
+        board, sweep, baselines, tuple(learned), tuple(warnings), features, tuple(selected), encoder, train_splits
+    )
 
 
 def serving_name(router: Router) -> str:
@@ -169,9 +188,12 @@ def save_selected(
     data: RoutingData,
     out_dir: str | Path,
     *,
-    train_splits: Sequence[str] = ("train",),
+    train_splits: Sequence[str] | None = None,
 ) -> dict[str, Path]:
     """Fit each selected learned router on ``train_splits`` and save it under ``out_dir``; label -> folder.
+
+    ``train_splits`` defaults to the splits the evaluation fitted on (train, or train and val under
+    cross-validated selection).
 
     The fit repeats the leaderboard's (same configuration, seed and features), so the saved router
     decides the test queries as the leaderboard recorded. Raises a ValueError when the evaluation
@@ -183,7 +205,8 @@ def save_selected(
             "No learned router was selected, so there is nothing to save: name one with --router (e.g. knn), "
             "and give the data a 'val' split (--val-fraction 0.1) to select it on."
         )
-    train_mask = np.isin(data.splits, list(train_splits))
+    fit_on = evaluation.train_splits if train_splits is None else train_splits
+    train_mask = np.isin(data.splits, list(fit_on))
     train = data.subset(train_mask)
     out = Path(out_dir)
     saved: dict[str, Path] = {}

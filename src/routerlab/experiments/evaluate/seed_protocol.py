@@ -153,4 +153,11 @@ def attach_sweep(board: Leaderboard, sweep: Any, *, source: str = SWEEP_SUMMARY)
         "summary_schema_version": doc.get("schema_version"),
         "meaning": "validation-selected configuration; test quality and U(λ) as mean ± std over its seeds",
     }
+    if protocol.get("selection") == "cv":
+        meta["seed_protocol"] |= {
+            "selection": "cv",
+            "cv_folds": protocol.get("cv_folds"),
+            "meaning": f"configuration selected by {protocol.get('cv_folds')}-fold cross-validation on train ∪ val "
+            "and refitted on train ∪ val; test quality and U(λ) as mean ± std over its seeds",
+        }
     return dataclasses.replace(board, seed_protocol=tuple(ordered), meta=meta)

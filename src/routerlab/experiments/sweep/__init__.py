@@ -23,6 +23,18 @@ For every (dataset, router, encoder):
   (``router.decide(...).choose(lam=λ)``, exactly what :meth:`Router.route` does) is applied at
   every λ.
 
+**Cross-validated selection** (``selection: cv``, ``cv_folds: k``; a protocol option beside the
+paper's split, for validation splits too small to rank routers). The queries of train ∪ val are
+cut into k folds by a hash of the query id (:func:`routerlab.data.splits.group_folds`; queries
+whose texts are equal after :func:`routerlab.audit.duplicates.normalise_text` share a fold, so a
+duplicate is never scored on what the router was fitted on). Stage 1 fits each configuration at
+``seeds[0]`` on k - 1 folds and scores routing accuracy at λ = 0 on the held-out one; the selection
+score is the mean over folds (ties → earlier configuration; ``top_k`` is not used). Stage 2 refits
+the selected configuration on all of train ∪ val with every seed (one for deterministic routers)
+and scores it on test, which no selection step reads. The summary row keeps the per-fold scores
+and their std (``cv``), its ``val_acc_mean`` is the selection score and ``n_train`` is
+|train| + |val|. A dataset without a val split is accepted.
+
 Routers are fitted on ``"train"``, selected on ``"val"`` and scored on ``"test"``; a model with no
 recorded outcome on a query is not offered for it (``available = observed``) and val/test queries
 nobody answered are dropped, as in :func:`routerlab.experiments.evaluate.evaluate`. Routers with

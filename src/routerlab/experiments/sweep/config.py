@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -53,6 +53,11 @@ class SweepConfig(BaseModel):
     n_jobs: int = -1
     #: stop at the first failed run instead of recording it and going on
     fail_fast: bool = False
+    #: "val": the paper's protocol (fit on train, select on val); "cv": k-fold cross-validation on train ∪ val,
+    #: the selected configuration refitted on train ∪ val (see :mod:`routerlab.experiments.sweep`)
+    selection: Literal["val", "cv"] = "val"
+    #: number of folds when ``selection`` is "cv"
+    cv_folds: int = 5
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -95,6 +100,15 @@ class SweepConfig(BaseModel):
     def _check_n_jobs(cls, value: int) -> int:
         if value != -1 and value < 1:
             raise ValueError(f"n_jobs must be -1 (all CPU cores) or a positive number of processes; got {value}")
+        return value
+
+    @field_validator("cv_folds", mode="before")
+    @classmethod
+    def _check_cv_folds(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(
+                f"cv_folds must be an integer >= 2 (the number of cross-validation folds, e.g. 5); got {value!r}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -34,9 +34,29 @@ def config_id(params: Mapping[str, Any]) -> str:
     return _digest(dict(params), 10)
 
 
-def run_key(dataset: str, router: str, encoder: str, params: Mapping[str, Any], seed: int) -> str:
-    """Return the identity of one run: a hash of (dataset, router, encoder, params, seed)."""
-    return _digest([dataset, router, encoder, dict(params), int(seed)], 20)
+def run_key(
+    dataset: str,
+    router: str,
+    encoder: str,
+    params: Mapping[str, Any],
+    seed: int,
+    *,
+    fold: int | None = None,
+    n_folds: int | None = None,
+    refit: bool = False,
+) -> str:
+    """Return the identity of one run: a hash of (dataset, router, encoder, params, seed).
+
+    Runs of cross-validated selection add what they were fitted on: fold ``fold`` of ``n_folds``
+    held out, or ``refit`` on all of train ∪ val. Runs of the paper's protocol (neither) keep the
+    key they always had, so their records are found on resume.
+    """
+    key: list[Any] = [dataset, router, encoder, dict(params), int(seed)]
+    if fold is not None:
+        key.append({"fold": int(fold), "n_folds": int(n_folds or 0)})
+    elif refit:
+        key.append({"fit_on": "train+val"})
+    return _digest(key, 20)
 
 
 def _jsonable(value: Any) -> Any:

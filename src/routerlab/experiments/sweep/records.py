@@ -3,7 +3,10 @@
 Every run appends one JSON line to ``out_dir/runs.jsonl`` (flushed and ``fsync``-ed), written by
 the parent process as results arrive, so a kill loses at most the runs in flight. A run is
 identified by its *run key*, a hash of (dataset, router, encoder, params, seed); the stage is not
-part of the key, so the seed-42 run of stage 1 is also the first of the five headline seeds. On
+part of the key, so the seed-42 run of stage 1 is also the first of the five headline seeds.
+Under cross-validated selection (``selection: cv``) the key also holds the held-out fold and the
+number of folds (records keep ``fold``), or marks a refit on train ∪ val, so each (config, seed,
+fold) is resumed on its own and never mistaken for a run of the paper's protocol. On
 start, existing records are read and every completed run key is skipped: an interrupted sweep
 resumes where it stopped. A truncated last line (a kill mid-write) is dropped with a warning; a
 corrupt line elsewhere (not UTF-8 JSON) stops the sweep with an error naming the line.
@@ -107,5 +110,7 @@ def _complete(
         identities.get(record.get("encoder", "")),
     ):
         return False
+    if record.get("fold") is not None:  # a cross-validation fold: scored on its held-out fold, never on test
+        return record.get("val_acc") is not None
     have = record.get("test_utility") or {}
     return all(lam_key(lam) in have for lam in lams)

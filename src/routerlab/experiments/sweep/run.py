@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from routerlab.data.schema import RoutingData
 from routerlab.experiments.evaluate import score_choice
 from routerlab.experiments.sweep.data import SplitData
 from routerlab.experiments.sweep.keys import _jsonable, lam_key, run_key
@@ -30,11 +33,31 @@ class RunSpec:
     params: dict[str, Any]
     seed: int
     stage: int
+    #: cross-validated selection: the held-out fold of a stage-1 run (None otherwise) and the number of folds
+    fold: int | None = None
+    n_folds: int | None = None
+    #: cross-validated selection: a refit of the selected configuration on all of train ∪ val
+    refit: bool = False
 
     @property
     def key(self) -> str:
         """The run key (see :func:`run_key`)."""
-        return run_key(self.dataset, self.router, self.encoder, self.params, self.seed)
+        return run_key(
+            self.dataset,
+            self.router,
+            self.encoder,
+            self.params,
+            self.seed,
+            fold=self.fold,
+            n_folds=self.n_folds,
+            refit=self.refit,
+        )
+
+    def cv_fields(self) -> dict[str, Any]:
+        """What a record of a cross-validated run adds: its fold, or that it was fitted on train ∪ val."""
+        if self.fold is not None:
+            return {"selection": "cv", "fold": self.fold, "n_folds": self.n_folds}
+        return {"selection": "cv", "fold": None, "fit_on": "train+val"} if self.refit else {}
 
 
 def _has_random_state(cls: type[Router]) -> bool:
@@ -57,6 +80,7 @@ def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequen
         "params": _jsonable(spec.params),
         "seed": spec.seed,
         "stage": spec.stage,
+        **spec.cv_fields(),
     }
     t0 = time.perf_counter()
     fit_s = 0.0
@@ -68,14 +92,12 @@ def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequen
         router.fit(split.train, split.X_train)
         fit_s = time.perf_counter() - t0
         t1 = time.perf_counter()
-        on_val = router.decide(split.val, split.X_val, available=split.val.observed)
-        on_test = router.decide(split.test, split.X_test, available=split.test.observed)
-        val_acc = M.routing_accuracy_score(Y=split.val.Y, choice=on_val.choose())
-        quality, utility, cost, rates = {}, {}, {}, {}
-        for lam in sorted({0.0, *map(float, lams)}):
-            row = score_choice(spec.router, router, split.test, on_test.choose(lam=lam), lam, on_test.scale)
-            k = lam_key(lam)
-            quality[k], utility[k], cost[k], rates[k] = row.quality, row.utility, row.mean_cost, row.call_rate
+        scores: dict[str, Any] = {}
+        if split.val is not None:
+            on_val = router.decide(split.val, split.X_val, available=split.val.observed)
+            scores["val_acc"] = M.routing_accuracy_score(Y=split.val.Y, choice=on_val.choose())
+        if split.test is not None:  # a cross-validation fold has no test: selection never reads it
+            scores.update(_test_figures(spec.router, router, split.test, split.X_test, lams))
         predict_s = time.perf_counter() - t1
     except Exception as exc:  # recorded, and retried on the next start
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
@@ -91,18 +113,32 @@ def execute_run(spec: RunSpec, cls: type[Router], split: SplitData, lams: Sequen
         **base,
         "status": "ok",
         "router_params": _jsonable(router.get_params()),
-        "val_acc": val_acc,
+        **scores,
+        "n_train": split.train.n_queries,
+        "n_val": 0 if split.val is None else split.val.n_queries,
+        **({} if split.test is None else {"n_test": split.test.n_queries}),
+        "fit_s": round(fit_s, 6),
+        "predict_s": round(predict_s, 6),
+        "timestamp": _now(),
+    }
+
+
+def _test_figures(
+    name: str, router: Router, test: RoutingData, X: np.ndarray | None, lams: Sequence[float]
+) -> dict[str, Any]:
+    """Test accuracy and, at every λ, quality, utility, mean cost and call rates (one decision, many λ)."""
+    on_test = router.decide(test, X, available=test.observed)
+    quality, utility, cost, rates = {}, {}, {}, {}
+    for lam in sorted({0.0, *map(float, lams)}):
+        row = score_choice(name, router, test, on_test.choose(lam=lam), lam, on_test.scale)
+        k = lam_key(lam)
+        quality[k], utility[k], cost[k], rates[k] = row.quality, row.utility, row.mean_cost, row.call_rate
+    return {
         "test_acc": quality["0"],
         "test_quality": quality,
         "test_utility": utility,
         "test_mean_cost": cost,
         "call_rate": rates,
-        "n_train": split.train.n_queries,
-        "n_val": split.val.n_queries,
-        "n_test": split.test.n_queries,
-        "fit_s": round(fit_s, 6),
-        "predict_s": round(predict_s, 6),
-        "timestamp": _now(),
     }
 
 

@@ -14,17 +14,32 @@ from routerlab.data.features.value import encoder_identity
 from routerlab.data.schema import RoutingData
 from routerlab.errors import RouterlabError
 from routerlab.experiments.sweep.config import NO_ENCODER, SweepConfig
-from routerlab.experiments.sweep.data import SplitData, _features, _load, _split_data, data_fingerprint, split_rows
+from routerlab.experiments.sweep.data import (
+    Folds,
+    SplitData,
+    _features,
+    _fold_split,
+    _load,
+    _refit_split,
+    _split_data,
+    data_fingerprint,
+    make_folds,
+    split_rows,
+)
 from routerlab.experiments.sweep.records import RUNS_FILE, _complete, _RecordWriter, read_records
 from routerlab.experiments.sweep.run import RunSpec, execute_run
 from routerlab.experiments.sweep.stages import (
     _build_groups,
+    _cv_stage1_specs,
+    _Group,
     _planned_stage2,
+    _refit_seeds,
+    _refit_specs,
     _resolve_routers,
     _stage1_specs,
     _stage2_specs,
 )
-from routerlab.experiments.sweep.summary import SweepResult, _summarise, write_summary
+from routerlab.experiments.sweep.summary import SweepResult, _summarise, _summarise_cv, write_summary
 from routerlab.metrics import core as M
 from routerlab.routers.base import Router
 
@@ -92,9 +107,12 @@ class _Runner:
             self.n_done += 1
             what = f"{record['dataset']} {record['router']}[{record['encoder']}] {record['config_id']}"
             what += f" seed {record['seed']}"
+            if record.get("fold") is not None:
+                what += f" fold {record['fold'] + 1}/{record['n_folds']}"
             if record["status"] == "ok":
                 self.done[record["run_key"]] = record
-                self.tick(f"{what}: val {record['val_acc']:.4f}")
+                figure = f"val {record['val_acc']:.4f}" if "val_acc" in record else f"test {record['test_acc']:.4f}"
+                self.tick(f"{what}: {figure}")
             else:
                 self.errors.append(record)
                 log.warning("run failed: %s: %s", what, record["error"])
@@ -122,7 +140,10 @@ def run_sweep(
     classes = _resolve_routers(config)
     groups = _build_groups(config, classes)
     datasets = _load(config, data)
-    rows = {name: split_rows(d) for name, d in datasets.items()}
+    cv = config.selection == "cv"
+    # cross-validation pools train and val, so a dataset without val is fine there
+    rows = {name: split_rows(d, need_val=not cv) for name, d in datasets.items()}
+    folds: dict[str, Folds] = {n: make_folds(d, rows[n], config.cv_folds) for n, d in datasets.items()} if cv else {}
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / RUNS_FILE
@@ -144,40 +165,65 @@ def run_sweep(
             n_stale,
             name,
         )
-    split_cache: dict[tuple[str, str], SplitData] = {}
+    feature_cache: dict[tuple[str, str], np.ndarray | None] = {}
+    split_cache: dict[tuple[str, str, str], SplitData] = {}
 
-    def split_for(dataset: str, encoder: str) -> SplitData:
-        if (dataset, encoder) not in split_cache:
+    def features_of(dataset: str, encoder: str) -> np.ndarray | None:
+        if (dataset, encoder) not in feature_cache:
             d = datasets[dataset]
             X = None if encoder == NO_ENCODER else _features(d, dataset, encoder, features)
-            split_cache[(dataset, encoder)] = _split_data(d, rows[dataset], X)
-        return split_cache[(dataset, encoder)]
+            feature_cache[(dataset, encoder)] = X
+        return feature_cache[(dataset, encoder)]
+
+    def split_for(spec: RunSpec) -> SplitData:
+        """The data a run is fitted and scored on: train/val/test, a cross-validation fold, or the refit."""
+        part = "refit" if spec.refit else "split" if spec.fold is None else f"fold {spec.fold}"
+        key = (spec.dataset, spec.encoder, part)
+        if key not in split_cache:
+            d, X = datasets[spec.dataset], features_of(spec.dataset, spec.encoder)
+            if spec.refit:
+                split_cache[key] = _refit_split(d, folds[spec.dataset], rows[spec.dataset]["test"], X)
+            elif spec.fold is not None:
+                split_cache[key] = _fold_split(d, folds[spec.dataset], spec.fold, X)
+            else:
+                split_cache[key] = _split_data(d, rows[spec.dataset], X)
+        return split_cache[key]
+
+    def stage1_of(g: _Group) -> list[RunSpec]:
+        return _cv_stage1_specs(g, config) if cv else _stage1_specs(g, config.seeds[0])
+
+    def stage2_of(g: _Group) -> list[RunSpec]:
+        return _refit_specs(g, config, done) if cv else _stage2_specs(g, config, done)
+
+    def planned2(g: _Group) -> int:
+        return len(_refit_seeds(g, config)) if cv else _planned_stage2(g, config)
 
     writer = _RecordWriter(runs_path)
     runner = _Runner(config, writer, done, progress, fingerprints, identities)
     skipped = 0
     try:
-        stage1 = [(s, g) for g in groups for s in _stage1_specs(g, config.seeds[0])]
+        stage1 = [(s, g) for g in groups for s in stage1_of(g)]
         pending1 = [(s, g) for s, g in stage1 if s.key not in done]
         skipped += len(stage1) - len(pending1)
-        runner.total = len(stage1) + sum(_planned_stage2(g, config) for g in groups)
+        runner.total = len(stage1) + sum(planned2(g) for g in groups)
         runner.n_done = len(stage1) - len(pending1)
         runner.tick(f"stage 1: {len(pending1)} runs to do, {runner.n_done} already done")
-        runner.run([(s, g.cls, split_for(g.dataset, g.encoder)) for s, g in pending1])
+        runner.run([(s, g.cls, split_for(s)) for s, g in pending1])
         # stage 2 starts only now: every stage-1 record of every group exists
-        stage2 = [(s, g) for g in groups for s in _stage2_specs(g, config, done)]
+        stage2 = [(s, g) for g in groups for s in stage2_of(g)]
         pending2 = [(s, g) for s, g in stage2 if s.key not in done]
         skipped += len(stage2) - len(pending2)
         runner.total = len(stage1) + len(stage2)
         runner.n_done = runner.total - len(pending2)
         runner.tick(f"stage 2: {len(pending2)} runs to do")
-        runner.run([(s, g.cls, split_for(g.dataset, g.encoder)) for s, g in pending2])
+        runner.run([(s, g.cls, split_for(s)) for s, g in pending2])
     finally:
         writer.close()
     summary, used = [], []
     for g in groups:
         test = datasets[g.dataset].subset(rows[g.dataset]["test"])
-        row, recs = _summarise(g, config, done, M.oracle_accuracy_score(Y=test.Y))
+        summarise = _summarise_cv if cv else _summarise
+        row, recs = summarise(g, config, done, M.oracle_accuracy_score(Y=test.Y))
         summary.append(row)
         used.extend(recs)
     result = SweepResult(
@@ -188,6 +234,7 @@ def run_sweep(
         n_executed=runner.executed,
         n_skipped=skipped,
         errors=tuple(runner.errors),
+        cv_folds=config.cv_folds if cv else None,
     )
     write_summary(result, out)
     log.info("sweep done: %d runs executed, %d found in %s", runner.executed, skipped, runs_path)

@@ -1,4 +1,8 @@
-"""The two stages of the seed protocol: the (dataset, router, encoder) groups and the runs each stage asks for."""
+"""The two stages of the seed protocol: the (dataset, router, encoder) groups and the runs each stage asks for.
+
+With ``selection: cv`` stage 1 is k-fold cross-validation on train ∪ val and stage 2 the refit of
+the selected configuration on train ∪ val (see :mod:`routerlab.experiments.sweep`).
+"""
 
 from __future__ import annotations
 
@@ -90,3 +94,60 @@ def _stage2_specs(g: _Group, config: SweepConfig, done: Mapping[str, dict[str, A
 
 def _planned_stage2(g: _Group, config: SweepConfig) -> int:
     return min(config.top_k, len(g.configs)) * (len(config.seeds) - 1) if g.stage2 else 0
+
+
+# ------------------------------------------------------------------ cross-validated selection (selection: cv)
+@dataclass(frozen=True, slots=True)
+class _CvScore:
+    """A configuration's held-out accuracy on every fold (stage 1 at ``seeds[0]``) and their mean."""
+
+    config_index: int
+    params: dict[str, Any]
+    fold_scores: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self.fold_scores) / len(self.fold_scores)
+
+
+def _cv_specs(g: _Group, config: SweepConfig, index: int, params: dict[str, Any]) -> list[RunSpec]:
+    seed, k = config.seeds[0], config.cv_folds
+    cid = config_id(params)
+    return [RunSpec(g.dataset, g.router, g.encoder, cid, index, params, seed, 1, fold=f, n_folds=k) for f in range(k)]
+
+
+def _cv_stage1_specs(g: _Group, config: SweepConfig) -> list[RunSpec]:
+    """Every configuration fitted on k - 1 folds of train ∪ val and scored on the one held out."""
+    return [s for i, p in g.configs for s in _cv_specs(g, config, i, p)]
+
+
+def _rank_cv(g: _Group, config: SweepConfig, done: Mapping[str, dict[str, Any]]) -> list[_CvScore]:
+    """Configurations with every fold done, best mean held-out accuracy first (ties → earlier configuration).
+
+    Only held-out folds of train ∪ val enter: no test figure is read (fold runs have none).
+    """
+    scored = []
+    for index, params in g.configs:
+        specs = _cv_specs(g, config, index, params)
+        if all(s.key in done for s in specs):
+            scored.append(_CvScore(index, params, tuple(float(done[s.key]["val_acc"]) for s in specs)))
+        else:
+            log.debug("%s: configuration %s lacks successful folds; not eligible", g.router, config_id(params))
+    return sorted(scored, key=lambda c: (-round(c.mean, 12), c.config_index))
+
+
+def _refit_seeds(g: _Group, config: SweepConfig) -> list[int]:
+    return list(config.seeds) if g.stage2 else [config.seeds[0]]
+
+
+def _refit_specs(g: _Group, config: SweepConfig, done: Mapping[str, dict[str, Any]]) -> list[RunSpec]:
+    """The selected configuration refitted on all of train ∪ val with every headline seed, scored on test."""
+    ranked = _rank_cv(g, config, done)
+    if not ranked:
+        return []
+    best = ranked[0]
+    cid = config_id(best.params)
+    return [
+        RunSpec(g.dataset, g.router, g.encoder, cid, best.config_index, best.params, seed, 2, refit=True)
+        for seed in _refit_seeds(g, config)
+    ]
