@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from routerlab._sqlite import enable_wal
 from routerlab.data.loaders.mcq import QuestionSet
 from routerlab.errors import SchemaError
 
@@ -43,7 +44,7 @@ def connect_store(path: Path, ddl: str, *, schema_version: int, kind: str) -> It
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(str(path), timeout=30.0)) as con:
-        con.execute("PRAGMA journal_mode=WAL")
+        enable_wal(con)
         con.execute("PRAGMA synchronous=FULL")  # a committed batch survives a kill or a power cut
         con.executescript(QUESTIONS_DDL + ddl)
         con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(schema_version),))

@@ -258,7 +258,7 @@ def read_generations(
     if not path.exists():
         raise SchemaError(f"No generations at {str(path)!r}; run `routerlab collect-lm-gen --out {out}` first.")
     identity = generation_identity(model, settings if settings is not None else GenSettings())
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)) as con:
         con.row_factory = sqlite3.Row
         rows = con.execute(
             "SELECT g.*, q.dataset, q.subject, q.text, q.gold, q.large FROM generations g JOIN questions q "

@@ -257,7 +257,7 @@ def read_outcomes(
     if not path.exists():
         raise SchemaError(f"No collection at {str(path)!r}; run `routerlab collect-lm --out {out}` first.")
     identity = model_identity(model, answer)
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0)) as con:
         con.row_factory = sqlite3.Row
         rows = con.execute(
             "SELECT o.*, q.dataset, q.subject, q.text, q.gold, q.large FROM outcomes o JOIN questions q "

@@ -45,6 +45,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from routerlab._sqlite import enable_wal
+
 __all__ = ["DEFAULT_LOG_PATH", "LOG_COLUMNS", "LOG_SCHEMA_VERSION", "DecisionLog", "UnknownRequestError", "read_log"]
 
 #: the log file ``routerlab serve`` writes in the working directory when ``--log`` is not given
@@ -107,7 +109,7 @@ class DecisionLog:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn = _connect(self.path)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        enable_wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         columns = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
         with self._lock:

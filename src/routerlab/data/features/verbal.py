@@ -60,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._sqlite import enable_wal
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.encoders import Progress
 from routerlab.data.features.generate import (
@@ -150,7 +151,7 @@ class GenerationCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(str(self.path), timeout=60.0)) as con:
-            con.execute("PRAGMA journal_mode=WAL")
+            enable_wal(con)
             con.execute("PRAGMA synchronous=FULL")  # a committed batch survives a kill
             con.executescript(_DDL)
             con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", (str(CACHE_SCHEMA_VERSION),))
