@@ -136,6 +136,16 @@ def test_cv_resumes_without_recomputing_finished_folds(tmp_path: Path) -> None:
     assert run_sweep(_cv(tmp_path, routers=["tiny"], cv_folds=4), **INJECT).n_executed == 4 * 4  # refits reused
 
 
+def test_fold_runs_of_another_partition_are_redone(tmp_path: Path) -> None:
+    """Texts decide the folds (duplicates) but not the data fingerprint: fold run keys hold the partition."""
+    cfg = _cv(tmp_path, routers=["tiny_det"])
+    assert run_sweep(cfg, **INJECT).n_executed == 2 * 3 + 1
+    texts = np.array(DATA.texts, dtype=object)
+    texts[:60] = "one text for many queries"  # now one duplicate group, so one fold holds them all
+    again = run_sweep(cfg, data={"synth": _with(DATA, texts=texts)}, **_feats())
+    assert again.n_executed >= 2 * 3 and again.n_skipped <= 1
+
+
 def test_val_selection_keys_and_summary_are_unchanged(tmp_path: Path) -> None:
     params = {"alpha": 0.1, "noise": 0.0}
     old = hashlib.sha256(canonical_json(["synth", "tiny", "fake", params, 42]).encode()).hexdigest()[:20]
@@ -204,5 +214,6 @@ def test_records_keep_the_fold(tmp_path: Path) -> None:
         by_config.setdefault(r["config_id"], []).append(r["fold"])
     assert len(by_config) == 2 and all(sorted(f) == [0, 1, 2] for f in by_config.values())
     one = next(r for r in recs if r["fold"] == 1)
-    assert one["run_key"] == run_key("synth", "tiny_det", "fake", one["params"], 42, fold=1, n_folds=3)
+    key = run_key("synth", "tiny_det", "fake", one["params"], 42, fold=1, n_folds=3, folds_id=one["folds_id"])
+    assert one["run_key"] == key and len({r["folds_id"] for r in recs}) == 1
     assert one["selection"] == "cv" and one["n_folds"] == 3

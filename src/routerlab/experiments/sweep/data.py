@@ -78,10 +78,18 @@ class Folds:
     fold: np.ndarray
     scored: np.ndarray
     n_folds: int
+    query_ids: np.ndarray  # the ids of ``pool``
 
     def held_out(self, k: int) -> np.ndarray:
         """Rows scored when fold ``k`` is held out."""
         return np.asarray(self.pool[(self.fold == k) & self.scored], dtype=np.intp)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of which query is in which fold: fold runs of another partition are not reused."""
+        h = hashlib.blake2b(digest_size=8)
+        h.update("\x1f".join(f"{q}={f}" for q, f in zip(self.query_ids, self.fold.tolist(), strict=True)).encode())
+        return h.hexdigest()
 
     def training(self, k: int) -> np.ndarray:
         """Rows a router is fitted on when fold ``k`` is held out."""
@@ -96,7 +104,7 @@ def make_folds(data: RoutingData, rows: Mapping[str, np.ndarray], n_folds: int) 
     pool = np.sort(np.concatenate([rows["train"], rows["val"]]))
     groups = None if data.texts is None else [normalise_text(str(t)) for t in data.texts[pool]]
     fold = group_folds(data.query_ids[pool], n_folds, groups=groups)
-    folds = Folds(pool, fold, data.observed[pool].any(axis=1), n_folds)
+    folds = Folds(pool, fold, data.observed[pool].any(axis=1), n_folds, data.query_ids[pool])
     empty = [k for k in range(n_folds) if not len(folds.held_out(k)) or not len(folds.training(k))]
     if empty:
         raise SchemaError(

@@ -43,17 +43,19 @@ def run_key(
     *,
     fold: int | None = None,
     n_folds: int | None = None,
+    folds_id: str | None = None,
     refit: bool = False,
 ) -> str:
     """Return the identity of one run: a hash of (dataset, router, encoder, params, seed).
 
     Runs of cross-validated selection add what they were fitted on: fold ``fold`` of ``n_folds``
-    held out, or ``refit`` on all of train ∪ val. Runs of the paper's protocol (neither) keep the
+    held out (of the partition ``folds_id``, a hash of which query is in which fold), or ``refit`` on
+    all of train ∪ val. Runs of the paper's protocol (neither) keep the
     key they always had, so their records are found on resume.
     """
     key: list[Any] = [dataset, router, encoder, dict(params), int(seed)]
     if fold is not None:
-        key.append({"fold": int(fold), "n_folds": int(n_folds or 0)})
+        key.append({"fold": int(fold), "n_folds": int(n_folds or 0), "folds_id": folds_id})
     elif refit:
         key.append({"fit_on": "train+val"})
     return _digest(key, 20)

@@ -36,6 +36,8 @@ class RunSpec:
     #: cross-validated selection: the held-out fold of a stage-1 run (None otherwise) and the number of folds
     fold: int | None = None
     n_folds: int | None = None
+    #: cross-validated selection: a hash of the partition (which query is in which fold)
+    folds_id: str | None = None
     #: cross-validated selection: a refit of the selected configuration on all of train ∪ val
     refit: bool = False
 
@@ -50,13 +52,14 @@ class RunSpec:
             self.seed,
             fold=self.fold,
             n_folds=self.n_folds,
+            folds_id=self.folds_id,
             refit=self.refit,
         )
 
     def cv_fields(self) -> dict[str, Any]:
         """What a record of a cross-validated run adds: its fold, or that it was fitted on train ∪ val."""
         if self.fold is not None:
-            return {"selection": "cv", "fold": self.fold, "n_folds": self.n_folds}
+            return {"selection": "cv", "fold": self.fold, "n_folds": self.n_folds, "folds_id": self.folds_id}
         return {"selection": "cv", "fold": None, "fit_on": "train+val"} if self.refit else {}
 
 

@@ -144,6 +144,8 @@ def run_sweep(
     # cross-validation pools train and val, so a dataset without val is fine there
     rows = {name: split_rows(d, need_val=not cv) for name, d in datasets.items()}
     folds: dict[str, Folds] = {n: make_folds(d, rows[n], config.cv_folds) for n, d in datasets.items()} if cv else {}
+    for g in groups:
+        g.folds_id = folds[g.dataset].fingerprint if cv else None
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs_path = out / RUNS_FILE

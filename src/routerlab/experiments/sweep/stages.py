@@ -32,6 +32,8 @@ class _Group:
     configs: list[tuple[int, dict[str, Any]]]
     grid_size: int
     stage2: bool
+    #: cross-validated selection: the hash of the dataset's fold partition (set once the data is loaded)
+    folds_id: str | None = None
 
 
 def _resolve_routers(config: SweepConfig) -> dict[str, type[Router]]:
@@ -113,7 +115,10 @@ class _CvScore:
 def _cv_specs(g: _Group, config: SweepConfig, index: int, params: dict[str, Any]) -> list[RunSpec]:
     seed, k = config.seeds[0], config.cv_folds
     cid = config_id(params)
-    return [RunSpec(g.dataset, g.router, g.encoder, cid, index, params, seed, 1, fold=f, n_folds=k) for f in range(k)]
+    return [
+        RunSpec(g.dataset, g.router, g.encoder, cid, index, params, seed, 1, fold=f, n_folds=k, folds_id=g.folds_id)
+        for f in range(k)
+    ]
 
 
 def _cv_stage1_specs(g: _Group, config: SweepConfig) -> list[RunSpec]:
