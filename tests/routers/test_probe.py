@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from routerlab.data import ModelInfo, RoutingData
-from routerlab.errors import SchemaError
+from routerlab.errors import InvalidParameterError, SchemaError
 from routerlab.metrics import auroc_score, call_rate_curve, lpm_score
 from routerlab.routers import load_router, make_router, save_router
 from routerlab.routers.probe import ProbeDirichlet, encoder_n_layers, split_layers, with_encoder_layout
@@ -89,6 +89,20 @@ def test_dirichlet_puts_its_weight_on_the_signal_layer_and_beats_the_mean(middle
     dirichlet = _auroc(middle["dirichlet"], middle["test"], middle["Xte"])
     mean = _auroc(middle["mean"], middle["test"], middle["Xte"])
     assert dirichlet > 0.8 and dirichlet > mean + 0.1, (dirichlet, mean)
+
+
+def test_on_noise_the_stopping_rule_keeps_the_constant_start_and_patience_0_trains_every_epoch() -> None:
+    """The collapse seen on real near-chance data (README, RouterXBench's tables): with labels that are
+    noise, no epoch beats the base-rate start on the held-out split, so epoch 0 is kept and every query
+    gets one score; ``patience=0`` is the paper's schedule (§5.1: 50 epochs, no split) and keeps the last."""
+    train, Xtr, _, Xte = _split(*layered_problem((), n=400, seed=3))
+    stopped = make_router("probe_dirichlet", **FAST).fit(train, Xtr)
+    assert stopped.best_epoch_ == 0 and np.ptp(stopped.predict_small_proba(Xte)) == 0.0
+    paper = make_router("probe_dirichlet", **FAST, patience=0).fit(train, Xtr)
+    assert len(paper.loss_history_) == FAST["epochs"] and len(paper.val_loss_history_) == 0
+    assert paper.best_epoch_ == FAST["epochs"] and np.ptp(paper.predict_small_proba(Xte)) > 0.0
+    with pytest.raises(InvalidParameterError, match=r"patience must be an int >= 0\. Got -1"):
+        make_router("probe_dirichlet", **FAST, patience=-1).fit(train, Xtr)
 
 
 def test_dirichlet_stays_close_to_the_mean_when_every_layer_is_informative() -> None:
