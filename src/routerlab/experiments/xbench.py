@@ -283,8 +283,11 @@ def scaling_sizes(n_train: int, sizes: Sequence[int | None] = (1000, 4000, None)
     return out
 
 
-def _cell(v: float | None) -> str:
-    return "–" if v is None or not math.isfinite(v) else f"{v:.3f}"
+def fmt3(value: float | None, signed: bool = False) -> str:
+    """A RouterXBench number at the paper's 3 decimals (``+`` on differences); – when undefined."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
 def rows_markdown(rows: Sequence[Table1Row], *, reference: str) -> str:
@@ -302,8 +305,8 @@ def rows_markdown(rows: Sequence[Table1Row], *, reference: str) -> str:
         )
         shown = ", ".join(f"{k}={v}" for k, v in r.params.items() if k != "n_layers") or "–"
         lines.append(
-            f"| {r.router} | {_cell(a.estimate)} [{_cell(a.low)}, {_cell(a.high)}] | {delta} | "
-            f"{_cell(r.lpm)} | {_cell(r.mpm)} | {_cell(r.hcr)} | {shown} |"
+            f"| {r.router} | {fmt3(a.estimate)} [{fmt3(a.low)}, {fmt3(a.high)}] | {delta} | "
+            f"{fmt3(r.lpm)} | {fmt3(r.mpm)} | {fmt3(r.hcr)} | {shown} |"
         )
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from routerlab._version import __version__
-from routerlab.experiments.xbench import Table1Row, XBenchGroup, XBenchResults, XBenchTable
+from routerlab.experiments.xbench import Table1Row, XBenchGroup, XBenchResults, XBenchTable, fmt3
 from routerlab.metrics.bootstrap import Interval
 from routerlab.report.content import FigureSpec, ReportContent, XBenchContent
 
@@ -521,15 +521,8 @@ def _audit(content: ReportContent) -> str:
 XBENCH_TITLE = "RouterXBench"
 
 
-def _x(value: float | None, signed: bool = False) -> str:
-    """A RouterXBench number at the paper's 3 decimals (``+`` on differences); – when undefined."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
 def _x_ci(iv: Interval, signed: bool = False) -> str:
-    return f'{_x(iv.estimate, signed)} <span class="ci">[{_x(iv.low, signed)}, {_x(iv.high, signed)}]</span>'
+    return f'{fmt3(iv.estimate, signed)} <span class="ci">[{fmt3(iv.low, signed)}, {fmt3(iv.high, signed)}]</span>'
 
 
 def _params(row: Table1Row) -> str:
@@ -543,9 +536,9 @@ def _table1(group: XBenchGroup, reference: str, element_id: str) -> str:
             _x_ci(r.auroc),
             "(reference)" if r.delta is None else _x_ci(r.delta, signed=True),
             esc(r.mark),
-            _x(r.lpm),
-            _x(r.mpm),
-            _x(r.hcr),
+            fmt3(r.lpm),
+            fmt3(r.mpm),
+            fmt3(r.hcr),
             _params(r),
         ]
         for r in group.rows
@@ -564,7 +557,7 @@ def _grid_cell(row: Table1Row | None) -> str:
         return "–"
     if row.delta is None:
         return _x_ci(row.auroc) + " (ref.)"
-    return f"{_x_ci(row.auroc)} Δ {_x(row.delta.estimate, signed=True)}{esc(row.mark)}"
+    return f"{_x_ci(row.auroc)} Δ {fmt3(row.delta.estimate, signed=True)}{esc(row.mark)}"
 
 
 def _grid(table_: XBenchTable, element_id: str, *, scaling: bool = False) -> str:

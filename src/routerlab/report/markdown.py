@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 
-from routerlab.experiments.xbench import Table1Row, XBenchResults, XBenchTable
+from routerlab.experiments.xbench import Table1Row, XBenchResults, XBenchTable, fmt3
 from routerlab.metrics.bootstrap import Interval
 from routerlab.report.content import (
     SEED_PROTOCOL_LEAD,
@@ -187,15 +187,8 @@ def _figure_lines(figs: Mapping[str, FigureSpec], pngs: Mapping[str, str]) -> Ca
     return lines
 
 
-def _x(value: float | None, signed: bool = False) -> str:
-    """A RouterXBench number at 3 decimals (``+`` on differences); – when undefined."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
-
-
 def _x_ci(iv: Interval, signed: bool = False) -> str:
-    return f"{_x(iv.estimate, signed)} [{_x(iv.low, signed)}, {_x(iv.high, signed)}]"
+    return f"{fmt3(iv.estimate, signed)} [{fmt3(iv.low, signed)}, {fmt3(iv.high, signed)}]"
 
 
 def _tier(mark: str) -> str:
@@ -208,7 +201,7 @@ def _grid_cell(row: Table1Row | None) -> str:
         return "–"
     if row.delta is None:
         return f"{_x_ci(row.auroc)} (ref.)"
-    return f"{_x_ci(row.auroc)} Δ {_x(row.delta.estimate, signed=True)}{_tier(row.mark)}"
+    return f"{_x_ci(row.auroc)} Δ {fmt3(row.delta.estimate, signed=True)}{_tier(row.mark)}"
 
 
 def _xbench_grid(table: XBenchTable, *, scaling: bool = False) -> list[str]:
@@ -249,9 +242,9 @@ def xbench_markdown(results: XBenchResults, figure: Callable[[str], list[str]]) 
                 _x_ci(r.auroc),
                 "(reference)" if r.delta is None else _x_ci(r.delta, signed=True),
                 _tier(r.mark),
-                _x(r.lpm),
-                _x(r.mpm),
-                _x(r.hcr),
+                fmt3(r.lpm),
+                fmt3(r.mpm),
+                fmt3(r.hcr),
                 ", ".join(f"{k}={v}" for k, v in r.params.items()) or "–",
             ]
             for r in g.rows
