@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from routerlab._sqlite import enable_wal
 from routerlab.data.loaders.mcq import QuestionSet
 from routerlab.errors import SchemaError
 
-__all__ = ["QUESTIONS_DDL", "connect_store", "utc_now", "write_questions"]
+__all__ = ["QUESTIONS_DDL", "commit_batch", "connect_store", "finish_run", "utc_now", "write_questions"]
 
 #: the tables every question-set store has, before its own
 QUESTIONS_DDL = """
@@ -76,4 +76,30 @@ def write_questions(con: sqlite3.Connection, questions: QuestionSet, large_sourc
             "excluded.dataset, subject = excluded.subject, text = excluded.text, gold = excluded.gold, "
             "large = excluded.large",
             rows,
+        )
+
+
+def commit_batch(
+    con: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    run_id: str,
+    n_done: int,
+) -> None:
+    """One batch's rows (only inserted, never rewritten) and its run's progress, in one transaction."""
+    with con:
+        con.executemany(
+            f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows
+        )
+        con.execute("UPDATE runs SET n_done = ? WHERE run_id = ?", (n_done, run_id))
+
+
+def finish_run(con: sqlite3.Connection, run_id: str, n_done: int) -> None:
+    """Mark the run finished with ``n_done`` questions done."""
+    with con:
+        con.execute(
+            "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",
+            (utc_now(), n_done, run_id),
         )

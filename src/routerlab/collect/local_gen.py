@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from routerlab._version import __version__
-from routerlab.collect._question_store import connect_store, utc_now, write_questions
+from routerlab.collect._question_store import commit_batch, connect_store, finish_run, utc_now, write_questions
 from routerlab.collect.local_lm import LARGE_SOURCES, USD_PER_CPU_HOUR
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.generate import GenSettings, QueryGeneration, generate_query, generation_identity
@@ -226,22 +226,12 @@ def collect_lm_gen(
                 )
                 for i, k in zip(batch, keys, strict=True)
             ]  # fmt: skip
-            with con:  # one transaction per batch
-                con.executemany(
-                    f"INSERT OR IGNORE INTO generations ({', '.join(_ROW_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(_ROW_COLUMNS))})",
-                    rows,
-                )
-                con.execute("UPDATE runs SET n_done = ? WHERE run_id = ?", (n_done + len(batch), run_id))
+            commit_batch(con, "generations", _ROW_COLUMNS, rows, run_id=run_id, n_done=n_done + len(batch))
             n_done += len(batch)
             log.info("collect-lm-gen: committed; %d of %d done this run", n_done, len(todo))
             if progress is not None:
                 progress(n_done, len(todo))
-        with con:
-            con.execute(
-                "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",
-                (utc_now(), n_done, run_id),
-            )
+        finish_run(con, run_id, n_done)
     seconds = time.perf_counter() - start
     return GenCollectSummary(out, identity, len(questions), already, from_cache, generated, seconds, cpu_total)
 

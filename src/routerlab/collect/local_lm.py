@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from routerlab._version import __version__
-from routerlab.collect._question_store import connect_store, utc_now, write_questions
+from routerlab.collect._question_store import commit_batch, connect_store, finish_run, utc_now, write_questions
 from routerlab.data.features.cache import text_key
 from routerlab.data.features.hidden import HiddenStateStore, model_shape, signal_store, store_forward
 from routerlab.data.features.lm import (
@@ -225,13 +225,7 @@ def collect_lm(
             cpu_total += float(result.cpu_s.sum())
             store_forward(identity, [text_key(questions.texts[i]) for i in batch], result)
             rows = _outcome_rows(identity, questions, batch, run_id, wall, result)
-            with con:  # one transaction per batch
-                con.executemany(
-                    f"INSERT OR IGNORE INTO outcomes ({', '.join(_OUTCOME_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(_OUTCOME_COLUMNS))})",
-                    rows,
-                )
-                con.execute("UPDATE runs SET n_done = ? WHERE run_id = ?", (done + len(batch), run_id))
+            commit_batch(con, "outcomes", _OUTCOME_COLUMNS, rows, run_id=run_id, n_done=done + len(batch))
             done += len(batch)
             log.info("collect-lm: committed; %d of %d done this run", done, len(todo))
             if progress is not None:
@@ -239,11 +233,7 @@ def collect_lm(
         if todo:
             store.compact()
             signal_store(identity).compact()
-        with con:
-            con.execute(
-                "UPDATE runs SET finished_at = ?, status = 'finished', n_done = ? WHERE run_id = ?",
-                (utc_now(), done, run_id),
-            )
+        finish_run(con, run_id, done)
     seconds = time.perf_counter() - start
     return LMCollectSummary(out, model, answer, len(questions), already, done, seconds, cpu_total)
 
