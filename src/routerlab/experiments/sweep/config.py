@@ -18,6 +18,24 @@ DEFAULT_SEEDS = (42, 1337, 2026, 7, 99)
 DEFAULT_LAMS = (0.0, 0.2, 0.5, 0.7, 0.9)
 
 
+class Dedupe(BaseModel):
+    """Duplicate training queries to remove (`rethinking-router-evaluation.txt` §4.2, Table 1).
+
+    Queries q_i, q_j of the training split are duplicates when cos(e_i, e_j) >= ``threshold`` for
+    the L2-normalised embeddings of ``encoder`` (the paper: δ = 0.999), or, with ``encoder`` unset,
+    when their texts are equal after :func:`routerlab.audit.duplicates.normalise_text`. Each group
+    keeps its first query (``keep: first``) or loses every member (``keep: none``: the labels of
+    a duplicate group conflict, so no copy is trusted). Val and test are never touched, so the
+    routers before and after are scored on the same queries.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str | None = Field(None, min_length=1)
+    threshold: float = Field(0.999, ge=-1, le=1)
+    keep: Literal["first", "none"] = "first"
+
+
 class DatasetRef(BaseModel):
     """A dataset of the sweep: a registered name (or a file path), its folder, and loader options."""
 
@@ -28,6 +46,19 @@ class DatasetRef(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     #: carve a validation split of about this fraction of train (hash of the query id) when there is none
     val_fraction: float | None = Field(None, gt=0, lt=1)
+    #: the dataset's name in the runs file and the summary (default: ``name``); lets one sweep hold
+    #: several variants of one dataset (other train fractions, de-duplicated)
+    label: str | None = Field(None, min_length=1)
+    #: train on about this fraction of the training queries (hash of the query id, nested: the 10 %
+    #: queries are among the 20 %); val and test are untouched, so every fraction is scored on the same queries
+    train_fraction: float | None = Field(None, gt=0, le=1)
+    #: remove duplicate training queries before fitting (val and test untouched; see :class:`Dedupe`)
+    dedupe: Dedupe | None = None
+
+    @property
+    def key(self) -> str:
+        """The dataset's name in the runs and the summary: ``label``, else ``name``."""
+        return self.label or self.name
 
 
 class SweepConfig(BaseModel):
@@ -113,10 +144,10 @@ class SweepConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_cross(self) -> SweepConfig:
-        names = [d.name for d in self.datasets]
+        names = [d.key for d in self.datasets]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f"datasets: {dup} listed more than once")
+            raise ValueError(f"datasets: {dup} listed more than once; give each variant its own label")
         stray = sorted(set(self.grids) - set(self.routers))
         if stray:
             raise ValueError(f"grids: {stray} are not among the routers {self.routers}")
@@ -159,7 +190,9 @@ class SweepConfig(BaseModel):
 
 
 def _valid_keys(loc: Sequence[Any]) -> list[str]:
-    model: type[BaseModel] = DatasetRef if loc and loc[0] == "datasets" else SweepConfig
+    model: type[BaseModel] = SweepConfig
+    if loc and loc[0] == "datasets":
+        model = Dedupe if len(loc) > 3 and loc[2] == "dedupe" else DatasetRef
     return list(model.model_fields)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -9,9 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from routerlab._random import stable_uniform
 from routerlab.data.schema import RoutingData
+from routerlab.data.splits import DEFAULT_SEED
 from routerlab.errors import SchemaError
-from routerlab.experiments.sweep.config import SweepConfig
+from routerlab.experiments.sweep.config import DatasetRef, Dedupe, SweepConfig
 
 log = logging.getLogger(__name__)
 
@@ -150,23 +153,100 @@ def data_fingerprint(data: RoutingData) -> str:
     return h.hexdigest()
 
 
-def _load(config: SweepConfig, data: Mapping[str, RoutingData] | None) -> dict[str, RoutingData]:
+def _load(
+    config: SweepConfig, data: Mapping[str, RoutingData] | None
+) -> tuple[dict[str, RoutingData], dict[str, np.ndarray | None]]:
+    """The sweep's datasets by key (:attr:`DatasetRef.key`), and for each variant the rows it kept of its base.
+
+    A base is ``data[key]`` or ``data[name]`` when given, else loaded (and a val split carved);
+    the kept rows are ``None`` when the dataset is its base unchanged.
+    """
     from routerlab.data import load
 
-    out = {}
+    out, kept = {}, {}
     for ref in config.datasets:
-        if data is not None and ref.name in data:
-            out[ref.name] = data[ref.name]
-        else:
-            out[ref.name] = _with_val(load(ref.name, ref.path, **ref.options), ref.val_fraction)
-    return out
+        given = None if data is None else data.get(ref.key, data.get(ref.name))
+        base = given if given is not None else _with_val(load(ref.name, ref.path, **ref.options), ref.val_fraction)
+        out[ref.key], kept[ref.key] = _variant(base, ref)
+    return out, kept
+
+
+def _variant(data: RoutingData, ref: DatasetRef) -> tuple[RoutingData, np.ndarray | None]:
+    """``data`` with the training split de-duplicated and cut to ``train_fraction``, and the rows kept.
+
+    De-duplication comes first, so a fraction is taken of the cleaned training queries.
+    """
+    if ref.dedupe is None and (ref.train_fraction is None or ref.train_fraction == 1):
+        return data, None
+    index = np.arange(data.n_queries)
+    if ref.dedupe is not None:
+        data, rows = dedupe_train(data, ref.dedupe)
+        index = index[rows]
+    if ref.train_fraction is not None and ref.train_fraction < 1:
+        data, rows = train_fraction(data, ref.train_fraction)
+        index = index[rows]
+    return data, index
+
+
+def train_fraction(data: RoutingData, fraction: float, seed: int = DEFAULT_SEED) -> tuple[RoutingData, np.ndarray]:
+    """``data`` without the training queries outside a nested ``fraction`` of them, and the rows kept.
+
+    A query stays when :func:`routerlab._random.stable_uniform` of its id is below ``fraction``, so
+    the queries of 10 % are among those of 20 % and the choice depends neither on row order nor on
+    the other splits (`routing-plateau.txt` §6: accuracy against training-set size on one test set).
+    ``meta["train_fraction"]`` records the fraction and how many training queries were kept.
+    """
+    if not 0 < fraction <= 1:
+        raise SchemaError(f"train_fraction must be in (0, 1]; got {fraction!r}. Use e.g. 0.1 for 10 % of train.")
+    is_train = data.splits == "train"
+    u = stable_uniform(list(data.query_ids), seed, salt="train-fraction")
+    keep = ~is_train | (u < fraction)
+    n_kept = int((keep & is_train).sum())
+    if n_kept == 0:
+        raise SchemaError(
+            f"train_fraction={fraction} keeps none of the {int(is_train.sum())} training queries of {data.name!r}; "
+            "raise it."
+        )
+    rows = np.flatnonzero(keep)
+    out = data.subset(rows)
+    meta = dict(out.meta)
+    meta["train_fraction"] = {"fraction": fraction, "n_train": n_kept, "n_train_full": int(is_train.sum())}
+    return dataclasses.replace(out, meta=meta), rows
+
+
+def dedupe_train(data: RoutingData, spec: Dedupe) -> tuple[RoutingData, np.ndarray]:
+    """``data`` with duplicate training queries removed as ``spec`` says (:class:`~.config.Dedupe`), and the rows kept.
+
+    Groups are found among the training queries only and reduced with
+    :func:`routerlab.audit.duplicates.dedupe`; ``meta["dedupe"]`` records the encoder, threshold,
+    groups and rows removed.
+    """
+    from routerlab.audit.duplicates import dedupe, exact_duplicate_groups, near_duplicate_groups
+
+    train = np.flatnonzero(data.splits == "train")
+    if spec.encoder is None:
+        if data.texts is None:
+            raise SchemaError(f"dedupe needs query texts, and {data.name!r} has none; give dedupe.encoder features.")
+        local = exact_duplicate_groups([str(t) for t in data.texts[train]])
+    else:
+        from routerlab.data.features import encode
+
+        local = near_duplicate_groups(np.asarray(encode(data.subset(train), spec.encoder, cache=True)), spec.threshold)
+    groups = [train[g] for g in local]
+    out = dedupe(data, groups, keep=spec.keep)
+    removed = np.zeros(data.n_queries, dtype=bool)
+    for g in groups:
+        removed[g if spec.keep == "none" else np.sort(g)[1:]] = True
+    meta = dict(out.meta)
+    meta["dedupe"] = {**meta["dedupe"], "encoder": spec.encoder, "threshold": spec.threshold, "split": "train"}
+    return dataclasses.replace(out, meta=meta), np.flatnonzero(~removed)
 
 
 def _with_val(data: RoutingData, fraction: float | None) -> RoutingData:
     """``data`` with about ``fraction`` of train moved to val (hash of the query id), when asked and none exists."""
     if fraction is None:
         return data
-    from routerlab.data.splits import DEFAULT_SEED, carve_validation
+    from routerlab.data.splits import carve_validation
 
     if (data.splits == "val").any():
         raise SchemaError(
@@ -177,10 +257,24 @@ def _with_val(data: RoutingData, fraction: float | None) -> RoutingData:
 
 
 def _features(
-    data: RoutingData, dataset: str, encoder: str, given: Mapping[tuple[str, str], np.ndarray] | None
+    data: RoutingData,
+    dataset: str,
+    encoder: str,
+    given: Mapping[tuple[str, str], np.ndarray] | None,
+    ref: DatasetRef | None = None,
+    kept: np.ndarray | None = None,
 ) -> np.ndarray:
-    if given is not None and (dataset, encoder) in given:
-        X = np.asarray(given[(dataset, encoder)])
+    """The feature rows of ``data`` (the sweep's dataset ``dataset``) under ``encoder``.
+
+    ``given`` features are looked up by the dataset's key, then its name, and are aligned with the
+    base dataset: a variant (``kept`` rows of its base) takes its rows of them.
+    """
+    names = [dataset] if ref is None else [ref.key, ref.name]
+    hit = None if given is None else next(((n, encoder) for n in names if (n, encoder) in given), None)
+    if given is not None and hit is not None:
+        X = np.asarray(given[hit])
+        if kept is not None and X.ndim == 2 and X.shape[0] > data.n_queries:
+            X = X[kept]
     else:
         from routerlab.data.features import encode
 

@@ -139,7 +139,8 @@ def run_sweep(
     """
     classes = _resolve_routers(config)
     groups = _build_groups(config, classes)
-    datasets = _load(config, data)
+    datasets, kept = _load(config, data)
+    refs = {ref.key: ref for ref in config.datasets}
     cv = config.selection == "cv"
     # cross-validation pools train and val, so a dataset without val is fine there
     rows = {name: split_rows(d, need_val=not cv) for name, d in datasets.items()}
@@ -173,7 +174,11 @@ def run_sweep(
     def features_of(dataset: str, encoder: str) -> np.ndarray | None:
         if (dataset, encoder) not in feature_cache:
             d = datasets[dataset]
-            X = None if encoder == NO_ENCODER else _features(d, dataset, encoder, features)
+            X = (
+                None
+                if encoder == NO_ENCODER
+                else _features(d, dataset, encoder, features, refs[dataset], kept[dataset])
+            )
             feature_cache[(dataset, encoder)] = X
         return feature_cache[(dataset, encoder)]
 

@@ -73,7 +73,7 @@ def _build_groups(config: SweepConfig, classes: Mapping[str, type[Router]]) -> l
             stage2 = bool(cls.stochastic and _has_random_state(cls) and len(config.seeds) > 1)
             for encoder in config.encoders if cls.requires_features else [NO_ENCODER]:
                 groups.append(
-                    _Group(ref.name, name, encoder, cls, configs, math.prod(len(v) for v in grid.values()), stage2)
+                    _Group(ref.key, name, encoder, cls, configs, math.prod(len(v) for v in grid.values()), stage2)
                 )
     return groups
 

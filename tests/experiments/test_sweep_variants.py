@@ -1,0 +1,137 @@
+"""Dataset variants in a sweep: nested training fractions and de-duplicated training splits (issue 15 item 5)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from routerlab.data.schema import RoutingData
+from routerlab.errors import SchemaError
+from routerlab.experiments.sweep import SweepConfig, run_sweep
+from routerlab.experiments.sweep.config import Dedupe
+from routerlab.experiments.sweep.data import dedupe_train, train_fraction
+from routerlab.routers import ROUTERS
+from tests.experiments.test_sweep import DATA, INJECT, TinyDet, _config, _lines
+from tests.experiments.test_sweep_cv import _with
+
+
+@pytest.fixture(autouse=True)
+def _registered() -> Iterator[None]:
+    ROUTERS.register(TinyDet.name, TinyDet)
+    yield
+    ROUTERS.unregister(TinyDet.name)
+
+
+def _train_ids(data: RoutingData) -> set[str]:
+    return {str(q) for q, s in zip(data.query_ids, data.splits, strict=True) if s == "train"}
+
+
+def test_fractions_are_nested_keep_val_and_test_and_ignore_row_order() -> None:
+    small, rows_small = train_fraction(DATA, 0.2)
+    large, _ = train_fraction(DATA, 0.5)
+    n_train = int((DATA.splits == "train").sum())
+    assert _train_ids(small) < _train_ids(large) < _train_ids(DATA)
+    assert 0.05 * n_train < len(_train_ids(small)) < 0.4 * n_train
+    for part in ("val", "test"):
+        assert list(small.query_ids[small.splits == part]) == list(DATA.query_ids[DATA.splits == part])
+    assert list(small.query_ids) == list(DATA.query_ids[rows_small])
+    assert small.meta["train_fraction"] == {"fraction": 0.2, "n_train": len(_train_ids(small)), "n_train_full": n_train}
+    # the same queries whatever the row order
+    order = np.random.default_rng(1).permutation(DATA.n_queries)
+    shuffled, _ = train_fraction(DATA.subset(order), 0.2)
+    assert _train_ids(shuffled) == _train_ids(small)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_bad_train_fraction_is_refused_naming_the_field(tmp_path: Path, bad: float) -> None:
+    with pytest.raises(SchemaError, match="train_fraction"):
+        _config(tmp_path, datasets=[{"name": "synth", "train_fraction": bad}])
+
+
+def test_a_fraction_that_keeps_nothing_is_an_error() -> None:
+    with pytest.raises(SchemaError, match="keeps none of the"):
+        train_fraction(DATA.subset(np.arange(3)), 1e-9)
+
+
+def _with_duplicates() -> RoutingData:
+    texts = [str(t) for t in DATA.texts]
+    # rows 0, 1, 2 of train and one test row share a text (up to case and spacing)
+    texts[1] = "  " + texts[0].upper()
+    texts[2] = texts[0].replace(" ", "   ")
+    test_row = int(np.flatnonzero(DATA.splits == "test")[0])
+    texts[test_row] = texts[0]
+    return _with(DATA, texts=np.asarray(texts, dtype=object))
+
+
+def test_exact_dedupe_touches_train_only_and_keeps_the_first_or_none() -> None:
+    data = _with_duplicates()
+    first, rows = dedupe_train(data, Dedupe(keep="first"))
+    assert first.n_queries == data.n_queries - 2 and 0 in rows and 1 not in rows and 2 not in rows
+    assert list(first.query_ids[first.splits == "test"]) == list(data.query_ids[data.splits == "test"])
+    assert first.meta["dedupe"]["n_removed"] == 2 and first.meta["dedupe"]["split"] == "train"
+    none, rows = dedupe_train(data, Dedupe(keep="none"))
+    assert none.n_queries == data.n_queries - 3 and not {0, 1, 2} & set(rows.tolist())
+    assert list(none.query_ids) == list(data.query_ids[rows])
+
+
+def test_near_duplicate_dedupe_with_an_encoder() -> None:
+    data = _with_duplicates()
+    # hashing vectors of equal word multisets are equal: cosine 1 >= 0.999
+    out, rows = dedupe_train(data, Dedupe(encoder="hashing", threshold=0.999))
+    assert 0 in rows and 1 not in rows and 2 not in rows
+    assert out.meta["dedupe"]["encoder"] == "hashing"
+
+
+def test_one_sweep_holds_variants_of_one_dataset_with_the_given_features_cut_to_match(tmp_path: Path) -> None:
+    variants = [
+        {"name": "synth"},
+        {"name": "synth", "label": "synth@20%", "train_fraction": 0.2},
+        {"name": "synth", "label": "synth-dedup", "dedupe": {"keep": "none"}},
+    ]
+    data = {"synth": _with_duplicates()}
+    config = _config(tmp_path, datasets=variants, routers=["tiny_det", "best_single"])
+    res = run_sweep(config, data=data, features=INJECT["features"])
+    recs = _lines(tmp_path / "runs.jsonl")
+    assert {r["dataset"] for r in recs} == {"synth", "synth@20%", "synth-dedup"}
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    by = {(r["dataset"], r["router"]): r for r in summary["rows"]}
+    assert by[("synth@20%", "tiny_det")]["n_train"] < by[("synth", "tiny_det")]["n_train"]
+    assert by[("synth-dedup", "tiny_det")]["n_train"] == by[("synth", "tiny_det")]["n_train"] - 3
+    # every variant is scored on the same test queries
+    assert len({r["n_test"] for r in summary["rows"]}) == 1
+    assert res.n_executed == len(recs)
+
+
+def test_a_variant_needs_its_own_label_and_dedupe_keys_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(SchemaError, match="own label"):
+        _config(tmp_path, datasets=[{"name": "synth"}, {"name": "synth", "train_fraction": 0.5}])
+    with pytest.raises(SchemaError, match="encoder"):
+        SweepConfig.build(
+            datasets=[{"name": "synth", "dedupe": {"encodr": "minilm"}}], routers=["tiny_det"], out_dir=tmp_path
+        )
+
+
+def _sweep_yaml(tmp_path: Path, body: dict[str, Any]) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def test_yaml_variants_round_trip(tmp_path: Path) -> None:
+    cfg = SweepConfig.from_yaml(
+        _sweep_yaml(
+            tmp_path,
+            {
+                "datasets": [{"name": "synth", "label": "s10", "train_fraction": 0.1, "dedupe": {"threshold": 0.99}}],
+                "routers": ["tiny_det"],
+                "out_dir": str(tmp_path / "out"),
+            },
+        )
+    )
+    ref = cfg.datasets[0]
+    assert ref.key == "s10" and ref.train_fraction == 0.1 and ref.dedupe is not None and ref.dedupe.threshold == 0.99
