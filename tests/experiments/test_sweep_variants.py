@@ -16,7 +16,7 @@ from routerlab.experiments.sweep import SweepConfig, run_sweep
 from routerlab.experiments.sweep.config import Dedupe
 from routerlab.experiments.sweep.data import dedupe_train, train_fraction
 from routerlab.routers import ROUTERS
-from tests.experiments.test_sweep import DATA, INJECT, TinyDet, _config, _lines
+from tests.experiments.test_sweep import DATA, INJECT, TinyDet, X, _config, _lines
 from tests.experiments.test_sweep_cv import _with
 
 
@@ -135,3 +135,40 @@ def test_yaml_variants_round_trip(tmp_path: Path) -> None:
     )
     ref = cfg.datasets[0]
     assert ref.key == "s10" and ref.train_fraction == 0.1 and ref.dedupe is not None and ref.dedupe.threshold == 0.99
+
+
+def test_studies_read_scaling_encoders_and_dedupe_from_the_summary(tmp_path: Path) -> None:
+    from routerlab.experiments.sweep.studies import dedupe_rows, encoder_rows, scaling_rows, studies_markdown
+
+    variants = [
+        {"name": "synth"},
+        {"name": "synth", "label": "synth@30%", "train_fraction": 0.3},
+        {"name": "synth", "label": "synth-dedup", "dedupe": {"keep": "none"}},
+    ]
+    features = {("synth", "fake"): X, ("synth", "fake2"): X[:, ::-1] ** 2}
+    config = _config(tmp_path, datasets=variants, routers=["tiny_det"], encoders=["fake", "fake2"])
+    run_sweep(config, data={"synth": _with_duplicates()}, features=features)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["variants"]["synth@30%"]["train_fraction"] == 0.3
+    rows = {(r["dataset"], r["encoder"]): r for r in summary["rows"]}
+
+    scaling = scaling_rows(summary)
+    assert [(r.encoder, r.fraction) for r in scaling] == [("fake", 0.3), ("fake", 1.0), ("fake2", 0.3), ("fake2", 1.0)]
+    assert scaling[0].point.acc == rows[("synth@30%", "fake")]["test_acc_mean"]
+    assert scaling[0].n_train < scaling[1].n_train
+
+    enc = encoder_rows(summary)
+    assert [(r.dataset, r.encoder) for r in enc] == [("synth", "fake"), ("synth", "fake2")]
+
+    (ded,) = [r for r in dedupe_rows(summary) if r.encoder == "fake"]
+    orig, red = rows[("synth", "fake")], rows[("synth-dedup", "fake")]
+    assert ded.n_removed == 3
+    assert ded.avg_original == pytest.approx(np.mean(list(orig["test_quality_mean"].values())))
+    assert ded.peak_reduced == pytest.approx(max(red["test_quality_mean"].values()))
+    md = studies_markdown(summary)
+    assert "training-set size" in md and "by encoder" in md and "de-duplicating" in md
+    # a sweep without variants: no studies, and no variants key in its summary
+    plain = tmp_path / "plain"
+    run_sweep(_config(plain, routers=["tiny_det"]), **INJECT)
+    doc = json.loads((plain / "summary.json").read_text())
+    assert "variants" not in doc and studies_markdown(doc) == ""

@@ -242,7 +242,24 @@ def run_sweep(
         n_skipped=skipped,
         errors=tuple(runner.errors),
         cv_folds=config.cv_folds if cv else None,
+        variants=_variants(config, datasets) or None,
     )
     write_summary(result, out)
     log.info("sweep done: %d runs executed, %d found in %s", runner.executed, skipped, runs_path)
     return result
+
+
+def _variants(config: SweepConfig, datasets: Mapping[str, RoutingData]) -> dict[str, dict[str, Any]]:
+    """What each labelled, cut or de-duplicated dataset of the sweep is (the summary's ``variants``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for ref in config.datasets:
+        if ref.label is None and ref.train_fraction is None and ref.dedupe is None:
+            continue
+        meta = datasets[ref.key].meta
+        out[ref.key] = {
+            "name": ref.name,
+            "train_fraction": 1.0 if ref.train_fraction is None else ref.train_fraction,
+            "n_train": int((datasets[ref.key].splits == "train").sum()),
+            "dedupe": None if ref.dedupe is None else {**ref.dedupe.model_dump(), **meta.get("dedupe", {})},
+        }
+    return out

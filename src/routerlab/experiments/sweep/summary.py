@@ -88,6 +88,9 @@ class SweepResult:
     n_skipped: int  # runs found complete in runs.jsonl
     errors: tuple[dict[str, Any], ...] = field(default=())
     cv_folds: int | None = None  # the number of folds of cross-validated selection; None: selected on val
+    #: dataset key -> what the variant is (base ``name``, ``train_fraction``, ``dedupe``) for every dataset
+    #: entry with a label, a training fraction or de-duplication; None when the sweep has none
+    variants: dict[str, dict[str, Any]] | None = None
 
     def row(self, router: str, dataset: str | None = None, encoder: str | None = None) -> SummaryRow:
         """Return the summary row of ``router`` (and ``dataset`` / ``encoder`` when several match)."""
@@ -107,7 +110,10 @@ class SweepResult:
         protocol: dict[str, Any] = {"std_ddof": STD_DDOF, "sample_seed": SAMPLE_SEED, "lams": list(self.lams)}
         if self.cv_folds is not None:
             protocol |= {"selection": "cv", "cv_folds": self.cv_folds}
-        return {"schema_version": SCHEMA_VERSION, "protocol": protocol, "rows": [r.to_dict() for r in self.summary]}
+        doc = {"schema_version": SCHEMA_VERSION, "protocol": protocol, "rows": [r.to_dict() for r in self.summary]}
+        if self.variants:  # absent otherwise: the summary of a sweep without variants is unchanged
+            doc["variants"] = self.variants
+        return doc
 
     def to_markdown(self) -> str:
         """One Markdown table: selected params, mean ± std test accuracy and mean U(λ) per λ."""
