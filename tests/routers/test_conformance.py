@@ -38,6 +38,8 @@ CONFORMANCE_PARAMS: dict[str, dict[str, object]] = {
     "probe_final": {"n_layers": 1},
     "probe_mean": {"n_layers": 1},
     "probe_dirichlet": {"n_layers": 1},
+    # a real MiniLM fine-tune: short texts, one epoch (a fit takes seconds; refits hit the checkpoint cache)
+    "finetuned": {"max_seq_length": 16, "epochs": 1, "batch_size": 32},
 }
 
 
@@ -152,6 +154,7 @@ EXPECTED_TAGS = {
         for n in ("logit_max_prob", "logit_entropy", "logit_margin")
     },
     **{n: T(requires_features=True, features="verbal_signals") for n in ("selfask", "semantic_entropy")},
+    "finetuned": T(stochastic=True, requires=("torch", "sentence_transformers"), features="texts"),
 }
 
 
@@ -162,8 +165,8 @@ def test_tags_of_the_built_in_routers() -> None:
 def test_baselines_are_derived_from_tags_in_registration_order() -> None:
     assert BASELINES == ("oracle", "random", "best_single", "cheapest", "majority_label")
     assert LEARNED == (
-        "knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo", "mlp", "mf", "contrastive", "irt",
-        "probe_final", "probe_mean", "probe_dirichlet", "logit_max_prob", "logit_entropy", "logit_margin",
+        "knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo", "mlp", "mf", "contrastive", "finetuned",
+        "irt", "probe_final", "probe_mean", "probe_dirichlet", "logit_max_prob", "logit_entropy", "logit_margin",
         "selfask", "semantic_entropy",
     )  # fmt: skip
     assert baseline_names() == BASELINES

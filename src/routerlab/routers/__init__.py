@@ -39,6 +39,7 @@ _BUILTINS = {
     "mlp": "routerlab.routers.neural:PerModelMLPRouter",
     "mf": "routerlab.routers.neural:MatrixFactorizationRouter",
     "contrastive": "routerlab.routers.neural:ContrastiveRouter",
+    "finetuned": "routerlab.routers.neural.finetune:FineTunedRouter",
     "irt": "routerlab.routers.irt:IRTRouter",
     "probe_final": "routerlab.routers.probe.linear:ProbeFinal",
     "probe_mean": "routerlab.routers.probe.linear:ProbeMean",
