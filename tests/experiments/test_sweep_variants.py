@@ -172,3 +172,15 @@ def test_studies_read_scaling_encoders_and_dedupe_from_the_summary(tmp_path: Pat
     run_sweep(_config(plain, routers=["tiny_det"]), **INJECT)
     doc = json.loads((plain / "summary.json").read_text())
     assert "variants" not in doc and studies_markdown(doc) == ""
+
+
+def test_drop_leaked_removes_train_and_val_twins_of_test_queries_only() -> None:
+    from routerlab.experiments.sweep.data import drop_leaked
+
+    data = _with_duplicates()  # rows 0, 1, 2 (train) share the text of one test query
+    out, rows = drop_leaked(data)
+    assert not {0, 1, 2} & set(rows.tolist()) and out.n_queries == data.n_queries - 3
+    assert list(out.query_ids[out.splits == "test"]) == list(data.query_ids[data.splits == "test"])
+    assert out.meta["drop_leaked"] == {"n_removed": 3, "n_test_with_twin": 1}
+    clean, rows = drop_leaked(DATA)
+    assert clean.n_queries == DATA.n_queries and clean.meta["drop_leaked"]["n_removed"] == 0

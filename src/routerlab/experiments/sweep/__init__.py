@@ -58,6 +58,7 @@ from routerlab.experiments.sweep.config import DEFAULT_SEEDS as DEFAULT_SEEDS
 from routerlab.experiments.sweep.config import NO_ENCODER, DatasetRef, SweepConfig
 from routerlab.experiments.sweep.data import SplitData
 from routerlab.experiments.sweep.data import data_fingerprint as data_fingerprint
+from routerlab.experiments.sweep.data import load_datasets as load_datasets
 from routerlab.experiments.sweep.data import split_rows as split_rows
 from routerlab.experiments.sweep.keys import SAMPLE_SEED, config_id, enumerate_configs, run_key
 from routerlab.experiments.sweep.keys import canonical_json as canonical_json

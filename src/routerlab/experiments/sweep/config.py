@@ -54,6 +54,9 @@ class DatasetRef(BaseModel):
     train_fraction: float | None = Field(None, gt=0, le=1)
     #: remove duplicate training queries before fitting (val and test untouched; see :class:`Dedupe`)
     dedupe: Dedupe | None = None
+    #: drop the train and val queries whose text (after normalise_text) is also a test query's: a router
+    #: that memorises them scores on questions it has seen; test is untouched, so scores stay comparable
+    drop_leaked: bool = False
 
     @property
     def key(self) -> str:

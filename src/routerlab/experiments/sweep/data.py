@@ -171,14 +171,23 @@ def _load(
     return out, kept
 
 
-def _variant(data: RoutingData, ref: DatasetRef) -> tuple[RoutingData, np.ndarray | None]:
-    """``data`` with the training split de-duplicated and cut to ``train_fraction``, and the rows kept.
+def load_datasets(config: SweepConfig, data: Mapping[str, RoutingData] | None = None) -> dict[str, RoutingData]:
+    """The datasets the sweep of ``config`` fits and scores on, by key: loaded, val carved, variants made."""
+    return _load(config, data)[0]
 
-    De-duplication comes first, so a fraction is taken of the cleaned training queries.
+
+def _variant(data: RoutingData, ref: DatasetRef) -> tuple[RoutingData, np.ndarray | None]:
+    """``data`` with leaked queries dropped, the training split de-duplicated and cut to ``train_fraction``.
+
+    Returns the rows of ``data`` kept too. Leaks and duplicates go first, so a fraction is taken
+    of the cleaned training queries.
     """
-    if ref.dedupe is None and (ref.train_fraction is None or ref.train_fraction == 1):
+    if ref.dedupe is None and not ref.drop_leaked and (ref.train_fraction is None or ref.train_fraction == 1):
         return data, None
     index = np.arange(data.n_queries)
+    if ref.drop_leaked:
+        data, rows = drop_leaked(data)
+        index = index[rows]
     if ref.dedupe is not None:
         data, rows = dedupe_train(data, ref.dedupe)
         index = index[rows]
@@ -186,6 +195,33 @@ def _variant(data: RoutingData, ref: DatasetRef) -> tuple[RoutingData, np.ndarra
         data, rows = train_fraction(data, ref.train_fraction)
         index = index[rows]
     return data, index
+
+
+def drop_leaked(data: RoutingData) -> tuple[RoutingData, np.ndarray]:
+    """``data`` without the train and val queries whose normalised text is also a test query's, and the rows kept.
+
+    `rethinking-router-evaluation.txt` §4.2: a test question repeated verbatim in train is scored on
+    what the router was fitted on (kNN returns its own labels). ``meta["drop_leaked"]`` records how
+    many rows left and how many test queries had a twin.
+    """
+    from routerlab.audit.duplicates import normalise_text
+
+    if data.texts is None:
+        raise SchemaError(f"drop_leaked needs query texts, and {data.name!r} has none; remove drop_leaked.")
+    norm = np.asarray([normalise_text(str(t)) for t in data.texts], dtype=object)
+    is_test = data.splits == "test"
+    test_texts = set(norm[is_test].tolist())
+    fitted_on = np.isin(data.splits, ["train", "val"])
+    leaked = fitted_on & np.isin(norm, list(test_texts))
+    rows = np.flatnonzero(~leaked)
+    out = data.subset(rows)
+    twins = set(norm[leaked].tolist())
+    meta = dict(out.meta)
+    meta["drop_leaked"] = {
+        "n_removed": int(leaked.sum()),
+        "n_test_with_twin": int(sum(1 for t in norm[is_test] if t in twins)),
+    }
+    return dataclasses.replace(out, meta=meta), rows
 
 
 def train_fraction(data: RoutingData, fraction: float, seed: int = DEFAULT_SEED) -> tuple[RoutingData, np.ndarray]:

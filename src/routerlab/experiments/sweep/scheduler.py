@@ -253,7 +253,7 @@ def _variants(config: SweepConfig, datasets: Mapping[str, RoutingData]) -> dict[
     """What each labelled, cut or de-duplicated dataset of the sweep is (the summary's ``variants``)."""
     out: dict[str, dict[str, Any]] = {}
     for ref in config.datasets:
-        if ref.label is None and ref.train_fraction is None and ref.dedupe is None:
+        if ref.label is None and ref.train_fraction is None and ref.dedupe is None and not ref.drop_leaked:
             continue
         meta = datasets[ref.key].meta
         out[ref.key] = {
@@ -261,5 +261,6 @@ def _variants(config: SweepConfig, datasets: Mapping[str, RoutingData]) -> dict[
             "train_fraction": 1.0 if ref.train_fraction is None else ref.train_fraction,
             "n_train": int((datasets[ref.key].splits == "train").sum()),
             "dedupe": None if ref.dedupe is None else {**ref.dedupe.model_dump(), **meta.get("dedupe", {})},
+            "drop_leaked": meta.get("drop_leaked") if ref.drop_leaked else None,
         }
     return out
