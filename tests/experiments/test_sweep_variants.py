@@ -184,3 +184,22 @@ def test_drop_leaked_removes_train_and_val_twins_of_test_queries_only() -> None:
     assert out.meta["drop_leaked"] == {"n_removed": 3, "n_test_with_twin": 1}
     clean, rows = drop_leaked(DATA)
     assert clean.n_queries == DATA.n_queries and clean.meta["drop_leaked"]["n_removed"] == 0
+
+
+def test_cli_sweep_prints_and_saves_the_scaling_table(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "datasets:\n"
+        "  - {name: routerlab-mini, label: mini@40%, train_fraction: 0.4}\n"
+        "  - routerlab-mini\n"
+        "routers: [knn]\nencoders: [hashing]\nseeds: [42]\nmax_configs: 2\nlams: [0]\n"
+    )
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out"), "--n-jobs", "1"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    studies = (tmp_path / "out" / "studies.md").read_text()
+    assert "training-set size" in studies and "| routerlab-mini | knn | hashing | 0.4 |" in studies
+    assert "training-set size" in result.output

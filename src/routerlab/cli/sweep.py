@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markdown import Markdown
 from rich.table import Table
 
 from routerlab.cli._common import _friendly_errors, console, err_console, progress_steps
 from routerlab.cli._load import _split_list
+
+if TYPE_CHECKING:
+    from routerlab.experiments.sweep import SweepResult
 
 
 @_friendly_errors
@@ -93,3 +97,17 @@ def sweep_cmd(
     console.print(
         f"wrote {result.out_dir / 'runs.jsonl'}, {result.out_dir / 'summary.json'} and summary.parquet", soft_wrap=True
     )
+    _print_studies(result)
+
+
+def _print_studies(result: SweepResult) -> None:
+    """Print and save the scaling / encoder / de-duplication tables the sweep's variants answer (if any)."""
+    from routerlab.experiments.sweep.studies import studies_markdown
+
+    text = studies_markdown(result.to_dict())
+    if not text:
+        return
+    path = result.out_dir / "studies.md"
+    path.write_text(text, encoding="utf-8")
+    console.print(Markdown(text))
+    console.print(f"wrote {path}", soft_wrap=True)
