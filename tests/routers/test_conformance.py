@@ -155,6 +155,8 @@ EXPECTED_TAGS = {
     },
     **{n: T(requires_features=True, features="verbal_signals") for n in ("selfask", "semantic_entropy")},
     "finetuned": T(stochastic=True, requires=("torch", "sentence_transformers"), features="texts"),
+    "bagged": T(stochastic=True, requires_features=True),
+    "stacked": T(stochastic=True, requires_features=True),
 }
 
 
@@ -167,7 +169,7 @@ def test_baselines_are_derived_from_tags_in_registration_order() -> None:
     assert LEARNED == (
         "knn", "kmeans", "feat_lr", "feat_mlp", "rf", "gbdt", "linucb", "elo", "mlp", "mf", "contrastive", "finetuned",
         "irt", "probe_final", "probe_mean", "probe_dirichlet", "logit_max_prob", "logit_entropy", "logit_margin",
-        "selfask", "semantic_entropy",
+        "selfask", "semantic_entropy", "bagged", "stacked",
     )  # fmt: skip
     assert baseline_names() == BASELINES
 

@@ -19,7 +19,6 @@ comparing the texts themselves, and drops the pairs whose unread parts differ as
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from routerlab._random import rng
 from routerlab.audit._common import RETHINKING, answered, share
 from routerlab.audit.findings import Finding, make_finding
 from routerlab.data.schema import RoutingData
+from routerlab.data.splits import normalise_text as normalise_text  # routers group folds by it too
 from routerlab.errors import SchemaError
 from routerlab.routers.baselines import oracle_choice
 
@@ -40,15 +40,9 @@ DEFAULT_THRESHOLD = 0.999
 DEFAULT_BLOCK = 2048
 TRAIN_SPLITS = ("train", "val")
 EVAL_SPLITS = ("test", "ood")
-_WS = re.compile(r"\s+")
 
 
 # ---------------------------------------------------------------------------------------- grouping
-def normalise_text(text: str) -> str:
-    """Case-folded text with runs of whitespace collapsed to one space and the ends stripped."""
-    return _WS.sub(" ", text).strip().casefold()
-
-
 def exact_duplicate_groups(texts: Sequence[str] | np.ndarray) -> list[np.ndarray]:
     """Groups (row-index arrays, ascending, size >= 2) of texts equal after :func:`normalise_text`."""
     seen: dict[str, list[int]] = {}

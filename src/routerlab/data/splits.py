@@ -7,6 +7,7 @@ split, whatever the order or subset of the file, and the seed is recorded in ``m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,6 +16,16 @@ from routerlab._random import stable_uniform
 
 DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "val": 0.1, "test": 0.2}
 DEFAULT_SEED = 0
+_WS = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Case-folded text with runs of whitespace collapsed to one space and the ends stripped.
+
+    Queries whose texts are equal after this are one group for :func:`group_folds` (and exact
+    duplicates for :mod:`routerlab.audit.duplicates`).
+    """
+    return _WS.sub(" ", text).strip().casefold()
 
 
 def hash_split(

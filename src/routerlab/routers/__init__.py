@@ -49,6 +49,8 @@ _BUILTINS = {
     "logit_margin": "routerlab.routers.probe.signals:LogitMarginRouter",
     "selfask": "routerlab.routers.probe.verbal:SelfAskRouter",
     "semantic_entropy": "routerlab.routers.probe.verbal:SemanticEntropyRouter",
+    "bagged": "routerlab.routers.ensemble:BaggedRouter",
+    "stacked": "routerlab.routers.ensemble:StackedRouter",
 }
 for _name, _target in _BUILTINS.items():
     ROUTERS.register(_name, _target)

@@ -27,6 +27,10 @@ One generic mechanism describes every router's state, so a new router family nee
   tensors (numpy arrays in ``state.npz``). Loading rebuilds the network with the router's own
   construction code (the ``_module_skeleton(attr)`` hook, e.g.
   :meth:`routerlab.routers.neural.TorchRouter._module_skeleton`) and loads the weights into it.
+* ``router``: a fitted router held by another (the members of the ensembles in
+  :mod:`routerlab.routers.ensemble`): its registry name, its ``params`` and its ``attributes``,
+  described by these same rules (torch modules included), its arrays in the one ``state.npz``.
+  Loading builds it through the registered class's ``__init__``, as the top-level router.
 
 Safety promise
 --------------
@@ -189,6 +193,8 @@ class _Encoder:
             return self.array(key, value, key)
         if _is_sklearn_estimator(value):
             return self.sklearn(value, key)
+        if _is_router(value):
+            return self.router(value, key)
         raise SchemaError(
             f"Cannot save {self.owner}: fitted attribute {key} is a {_qualname(type(value))}, "
             "which routerlab does not know how to store safely (numpy arrays, Python scalars, strings, "
@@ -219,6 +225,49 @@ class _Encoder:
             state.append([name, self.array(f"{key}.{name}", arr, f"{key}[{name!r}]")])
         cls = type(module)
         return {"type": "torch_module", "class": _qualname(cls), "state": state}
+
+    def router(self, router: Router, key: str) -> dict[str, Any]:
+        """A fitted router held by the router being saved: name, params and fitted state, arrays under ``key``."""
+        owner = _check_saveable(router)
+        params = {k: self.encode(v, f"{key}.{k}", arrays=False) for k, v in router.get_params().items()}
+        return {"type": "router", "router": router.name, "params": params, "attributes": self.state(router, owner, key)}
+
+    def state(self, router: Router, owner: str, prefix: str = "") -> dict[str, Any]:
+        """The nodes of ``router``'s fitted attributes (torch modules as their weights)."""
+        out: dict[str, Any] = {}
+        for name, value in _fitted_attributes(router).items():
+            key = f"{prefix}.{name}" if prefix else name
+            if _is_torch_module(value):
+                if not callable(getattr(router, "_module_skeleton", None)):
+                    raise SchemaError(
+                        f"Cannot save {owner}: fitted attribute {name} is a torch module and {type(router).__name__} "
+                        "has no _module_skeleton(attr) method to rebuild it on loading."
+                    )
+                out[name] = self.torch_module(value, key)
+            else:
+                out[name] = self.encode(value, key)
+        return out
+
+
+def _check_saveable(router: Router) -> str:
+    """``router 'knn' (KNNRouter)``: raise unless ``router`` is fitted and registered under its own name."""
+    from routerlab.routers import ROUTERS
+
+    cls = type(router)
+    if not getattr(router, "fitted_", False):
+        raise NotFittedError(f"This {cls.__name__} is not fitted yet; fit it before saving it.")
+    registered = ROUTERS.get(router.name) if router.name in ROUTERS else None
+    if registered is not cls:
+        raise SchemaError(
+            f"Cannot save {cls.__name__}: routerlab.routers.ROUTERS has {getattr(registered, '__name__', None)!r} "
+            f"under its name {router.name!r}; register {cls.__name__} under a name of its own to save it."
+        )
+    return f"router {router.name!r} ({cls.__name__})"
+
+
+def _is_router(value: Any) -> bool:
+    base = sys.modules.get("routerlab.routers.base")
+    return base is not None and isinstance(value, base.Router)
 
 
 def _qualname(cls: type) -> str:
@@ -264,7 +313,6 @@ def save_router(router: Router, path: str | os.PathLike[str], encoder: str | Non
     Files are written beside their final names and renamed into place, manifest last. Returns the
     folder.
     """
-    from routerlab.routers import ROUTERS
     from routerlab.routers.base import Router as RouterBase
     from routerlab.routers.pipeline import FeatureRouter
 
@@ -275,28 +323,10 @@ def save_router(router: Router, path: str | os.PathLike[str], encoder: str | Non
     if encoder is not None and not isinstance(encoder, str):
         raise TypeError(f"encoder must be an encoder spec string or None. Got {type(encoder).__name__}.")
     cls = type(router)
-    if not getattr(router, "fitted_", False):
-        raise NotFittedError(f"This {cls.__name__} is not fitted yet; fit it before saving it.")
-    registered = ROUTERS.get(router.name) if router.name in ROUTERS else None
-    if registered is not cls:
-        raise SchemaError(
-            f"Cannot save {cls.__name__}: routerlab.routers.ROUTERS has {getattr(registered, '__name__', None)!r} "
-            f"under its name {router.name!r}; register {cls.__name__} under a name of its own to save it."
-        )
-    owner = f"router {router.name!r} ({cls.__name__})"
+    owner = _check_saveable(router)
     enc = _Encoder(owner)
     params = {k: enc.encode(v, k, arrays=False) for k, v in router.get_params().items()}
-    attributes: dict[str, Any] = {}
-    for name, value in _fitted_attributes(router).items():
-        if _is_torch_module(value):
-            if not callable(getattr(router, "_module_skeleton", None)):
-                raise SchemaError(
-                    f"Cannot save {owner}: fitted attribute {name} is a torch module and {cls.__name__} has no "
-                    "_module_skeleton(attr) method to rebuild it on loading."
-                )
-            attributes[name] = enc.torch_module(value, name)
-        else:
-            attributes[name] = enc.encode(value, name)
+    attributes = enc.state(router, owner)
 
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
@@ -614,6 +644,8 @@ class _Decoder:
             return CostScale(float(lo), float(hi))
         if kind == "sklearn":
             return self.sklearn(node, where)
+        if kind == "router":
+            return self.router(node, where, depth)
         raise self.fail(where, f"unknown value type {kind!r} (this routerlab reads schema_version {SCHEMA_VERSION})")
 
     def sklearn(self, node: dict[str, Any], where: str) -> Any:
@@ -655,6 +687,33 @@ class _Decoder:
         if _qualname(cls) != node.get("class"):
             raise self.fail(where, f"the estimator is a {cls.__qualname__}, the manifest says {node.get('class')!r}")
         return est
+
+    def router(self, node: dict[str, Any], where: str, depth: int) -> Router:
+        """A fitted router held by the loaded one, built through its registered class's ``__init__``."""
+        from routerlab.routers import ROUTERS
+
+        name, params, attributes = node.get("router"), node.get("params"), node.get("attributes")
+        if not (isinstance(name, str) and isinstance(params, dict) and isinstance(attributes, dict)):
+            raise self.fail(where, "a router node needs a 'router' name, 'params' and 'attributes'")
+        cls = ROUTERS.get(name)  # registered classes only; an unknown name says "did you mean"
+        kwargs = {str(k): self.decode(v, f"{where}.params.{k}", depth + 1) for k, v in params.items()}
+        try:
+            router = cls(**kwargs)
+        except TypeError as exc:
+            raise self.fail(where, f"the saved parameters do not fit {cls.__name__} ({exc})") from None
+        modules = {}
+        for attr, sub in attributes.items():
+            if not (isinstance(attr, str) and attr.endswith("_") and not attr.startswith("_")):
+                raise self.fail(where, f"{attr!r} is not a fitted attribute name (those end in '_')")
+            if isinstance(sub, dict) and sub.get("type") == "torch_module":
+                modules[attr] = sub
+            else:
+                _set_fitted(router, attr, self.decode(sub, f"{where}.{attr}", depth + 1), self.file)
+        for attr, sub in modules.items():  # after the plain state: the skeleton hook reads it
+            _set_fitted(router, attr, self.torch_module(router, attr, sub), self.file)
+        if getattr(router, "fitted_", False) is not True:
+            raise self.fail(where, f"the saved {cls.__name__} has no fitted_ = True")
+        return router
 
     def torch_module(self, router: Router, name: str, node: dict[str, Any]) -> Any:
         from routerlab.routers.neural import require_torch
