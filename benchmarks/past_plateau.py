@@ -34,6 +34,7 @@ import numpy as np
 from routerlab.data.features.value import featurize
 from routerlab.experiments.evaluate import attach_sweep, evaluate, quality_deltas
 from routerlab.experiments.sweep import SweepConfig, load_datasets, run_sweep
+from routerlab.metrics import apgr_score, call_rate_curve, cpt_cost
 from routerlab.report.content import build_content
 from routerlab.routers import ROUTERS, make_router, router_tags
 from routerlab.routers.probe import with_encoder_layout
@@ -112,9 +113,60 @@ def run_dataset(config: SweepConfig, key: str, data: Any, out: Path, old: tuple[
             f"| {d_old.cell() if d_old else '–'} | {d_single.cell() if d_single else '–'} |"
         )
     lines += ["", f"Routers' test accuracy: their selected configuration refitted at seed 42 ({cfg.selection})."]
+    if board.test is not None and board.test.n_models == 2:
+        lines += ["", *routellm_table(board, n_resamples)]
     text = "\n".join(lines) + "\n"
     (folder / "acceptance.md").write_text(text, encoding="utf-8")
     return text
+
+
+def _two_model_metrics(yw: np.ndarray, ys: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:
+    curve = call_rate_curve(y_small=yw, y_large=ys, strong_score=score)
+    return apgr_score(curve=curve), cpt_cost(curve=curve, pgr=0.5), cpt_cost(curve=curve, pgr=0.8)
+
+
+def routellm_table(board: Any, n_resamples: int, seed: int = 0) -> list[str]:
+    """RouteLLM's APGR, CPT(50 %) and CPT(80 %) per router and source (2-model data), with bootstrap CIs.
+
+    The strong model is the one with the higher mean test outcome; a router's strong score is its
+    predicted quality of the strong model minus the weak one's (routerlab.metrics.call_rate_curve).
+    Queries without both outcomes leave the table. CIs: percentile bootstrap over test queries.
+    """
+    test = board.test
+    strong = int(np.nanargmax(np.nanmean(test.Y, axis=0)))
+    weak = 1 - strong
+    both = test.observed.all(axis=1)
+    sources = ["all", *sorted({str(s) for s in test.sources})] if test.sources is not None else ["all"]
+    lines = [
+        f"### RouteLLM's metrics: strong {test.model_names[strong]}, weak {test.model_names[weak]} "
+        f"(95 % percentile bootstrap CI, {n_resamples} resamples)",
+        "",
+        "| source | n | router | APGR | CPT(50 %) | CPT(80 %) |",
+        "|---|---:|---|---:|---:|---:|",
+    ]
+    gen = np.random.default_rng(seed)
+    for source in sources:
+        rows = both if source == "all" else both & (np.asarray(test.sources, dtype=str) == source)
+        idx = np.flatnonzero(rows)
+        if len(idx) < 20:
+            continue
+        yw, ys = test.Y[idx, weak], test.Y[idx, strong]
+        draws = gen.integers(0, len(idx), size=(n_resamples, len(idx)))
+        for pred in board.predictions:
+            name = pred.router
+            if pred.scores is None or pred.needs_outcomes:
+                continue
+            score = pred.scores[idx, strong] - pred.scores[idx, weak]
+            try:
+                est = _two_model_metrics(yw, ys, score)
+                boot = np.array([_two_model_metrics(yw[d], ys[d], score[d]) for d in draws])
+            except Exception as exc:  # the weak model beats the strong one on this source: no gap to recover
+                lines.append(f"| {source} | {len(idx)} | {name} | – ({exc}) | – | – |")
+                continue
+            lo, hi = np.quantile(boot, [0.025, 0.975], axis=0)
+            cells = [f"{e:.3f} [{a:.3f}, {b:.3f}]" for e, a, b in zip(est, lo, hi, strict=True)]
+            lines.append(f"| {source} | {len(idx)} | {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
