@@ -191,3 +191,38 @@ def test_missing_torch_names_the_install(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(PrerequisiteError, match=r"needs torch.*pip install 'routerlab\[embed\]'"):
         make_router("finetuned")
+
+
+@pytest.mark.slow  # ≈ 30-60 s on 2 shared cores: a sweep's stage-1 fit and its evaluation
+def test_the_sweep_runs_it_on_texts_beside_an_embedding_router(tmp_path: Path) -> None:
+    """One sweep, a text router and a feature router: finetuned runs once under encoder 'none' (no X)."""
+    from routerlab.experiments.sweep import NO_ENCODER, SweepConfig, run_sweep
+
+    data = alpha_problem(n=60, seed=4)
+    splits = np.where(np.arange(60) < 36, "train", np.where(np.arange(60) < 48, "val", "test")).astype(object)
+    data = RoutingData(
+        name="alpha-sweep",
+        query_ids=data.query_ids,
+        texts=data.texts,
+        splits=splits,
+        models=data.models,
+        Y=data.Y,
+        cost=data.cost,
+        sources=data.sources,
+        cost_unit=data.cost_unit,
+    )
+    X = np.random.default_rng(0).normal(size=(60, 4))
+    config = SweepConfig.build(
+        datasets=["alpha-sweep"],
+        routers=["finetuned", "knn"],
+        encoders=["fake"],
+        grids={"finetuned": {"max_seq_length": [16], "epochs": [1], "batch_size": [16]}, "knn": {"k": [5]}},
+        seeds=[42],
+        lams=[0.0],
+        out_dir=tmp_path / "sweep",
+        n_jobs=1,
+    )
+    result = run_sweep(config, data={"alpha-sweep": data}, features={("alpha-sweep", "fake"): X})
+    rows = {row.router: row for row in result.summary}
+    assert rows["finetuned"].status == "ok" and rows["finetuned"].encoder == NO_ENCODER
+    assert rows["knn"].status == "ok" and rows["knn"].encoder == "fake"

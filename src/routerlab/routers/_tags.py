@@ -43,7 +43,8 @@ class Tags:
     #: the features the router reads when they are not just any query embedding: ``"hidden_states"``
     #: (a small model's stacked per-layer hidden states, the probe routers), ``"logit_signals"`` (its
     #: max-prob / entropy / margin columns) or ``"verbal_signals"`` (its P(True) / semantic-entropy columns,
-    #: the ``verbal:`` encoder's); None for routers that work on any encoder's embeddings. A
+    #: the ``verbal:`` encoder's) or ``"texts"`` (the query texts themselves, ``data.texts``, with no ``X``: the
+    #: fine-tuned encoder router); None for routers that work on any encoder's embeddings. A
     #: benchmark that runs every learned router over one text encoder keeps those whose value is None.
     features: str | None = None
 

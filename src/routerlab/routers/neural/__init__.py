@@ -52,6 +52,9 @@ Modules
 * :mod:`~routerlab.routers.neural.mf` — :class:`MatrixFactorizationRouter` ("mf");
 * :mod:`~routerlab.routers.neural.contrastive` — :class:`ContrastiveRouter` ("contrastive");
 * ``_torch`` — the lazy torch import, the determinism contexts, the masked loss, the MLP trunk.
+* :mod:`~routerlab.routers.neural.finetune` — :class:`~routerlab.routers.neural.finetune.FineTunedRouter`
+  ("finetuned"): the query encoder itself (MiniLM) trained end to end with per-model heads on the
+  query texts, with the same masked loss and validation rule; its checkpoints are cached on disk.
 
 The IRT router (:mod:`routerlab.routers.irt`) is built on the same :class:`TorchRouter`.
 """

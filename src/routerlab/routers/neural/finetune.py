@@ -441,7 +441,8 @@ class FineTunedRouter(Router):
             started = time.perf_counter()
             net.train()
             total = 0.0
-            for rows in _training_batches(fit_rows, lengths, int(self.batch_size), gen):
+            batches = _training_batches(fit_rows, lengths, int(self.batch_size), gen)
+            for step, rows in enumerate(batches, start=1):
                 index = torch.from_numpy(rows.astype(np.int64))
                 tokens, mask = _pad(torch, [ids[i] for i in rows], pad_id)
                 loss = masked_bce_with_logits(
@@ -451,6 +452,11 @@ class FineTunedRouter(Router):
                 loss.backward()
                 optimizer.step()
                 total += float(loss.detach()) * len(rows)
+                if step % 50 == 0:
+                    elapsed = time.perf_counter() - started
+                    log.info(
+                        "%s: epoch %d, batch %d/%d (%.0f s)", type(self).__name__, epoch, step, len(batches), elapsed
+                    )
             losses.append(total / max(len(fit_rows), 1))
             seconds.append(time.perf_counter() - started)
             log.info("%s: epoch %d loss %.4f (%.0f s)", type(self).__name__, epoch, losses[-1], seconds[-1])
@@ -460,6 +466,7 @@ class FineTunedRouter(Router):
             val_loss = _numpy_masked_bce(raw, Y[val_rows], observed[val_rows])
             acc = _routing_accuracy(raw, Y[val_rows], observed[val_rows])
             val_accs.append(acc)
+            log.info("%s: epoch %d validation routing accuracy %.4f", type(self).__name__, epoch, acc)
             if (acc, -val_loss) > best_key:
                 best_key, best_epoch, best_state = (acc, -val_loss), epoch, _copy_state(net)
             if acc > best_acc or val_loss < best_loss:
