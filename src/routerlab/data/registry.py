@@ -39,7 +39,8 @@ class DatasetSpec:
 
     ``files`` are paths relative to the dataset folder that must exist locally; ``base_url`` +
     each file (or ``extra["remote"][file]`` where the public layout differs) is its public
-    address, used only with ``download=True``.
+    address, used only with ``download=True``. ``responses`` ("module:function") reads the
+    models' answer texts where the files hold them (:func:`routerlab.data.responses.load_responses`).
     """
 
     name: str
@@ -51,6 +52,7 @@ class DatasetSpec:
     base_url: str | None = None
     shipped: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    responses: str | None = None
 
     def load_fn(self) -> LoaderFn:
         """The parse function, imported on first use."""

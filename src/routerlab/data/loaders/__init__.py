@@ -125,6 +125,7 @@ register_dataset(
     DatasetSpec(
         name="routerbench-0shot-subset",
         loader="routerlab.data.loaders.routerbench:load_routerbench_subset",
+        responses="routerlab.data.loaders.routerbench:load_routerbench_responses",
         description="RouterBench 0-shot rows (11 models, real per-call USD costs and responses) for ARC-Challenge, "
         "MBPP and Winogrande, in RouterDC's train/test split.",
         license="MIT (RouterBench dataset card)",
@@ -156,6 +157,7 @@ register_dataset(
     DatasetSpec(
         name="routellm-evals",
         loader="routerlab.data.loaders.routellm:load_routellm",
+        responses="routerlab.data.loaders.routellm:load_routellm_responses",
         description="RouteLLM's evaluation data for the GPT-4 / Mixtral-8x7B pair: MMLU (57 subjects), GSM8K and "
         "MT-Bench (GPT-4 judge scores 1-10).",
         license="Apache-2.0",

@@ -46,6 +46,7 @@ import pandas as pd
 
 from routerlab.data.loaders._common import read_jsonl, require_file
 from routerlab.data.longformat import csv_read_error
+from routerlab.data.responses import CleanCounts, ResponseLimits, Responses, clean_response
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import DEFAULT_FRACTIONS, hash_split
 from routerlab.errors import DataNotFoundError, SchemaError
@@ -358,3 +359,80 @@ def _meta(parts: Mapping[str, _Part], y: np.ndarray, seed: int, include_contamin
         "gold": "gsm8k: final answer after '####' in gsm8k/test.jsonl joined by question text; mt_bench: "
         "reference answer to turn 1 where MT-Bench has one; mmlu: none",
     }
+
+
+# ----------------------------------------------------------------------------- responses
+RESPONSE_SUFFIX = "_response"
+
+
+def _response_cells(
+    df: pd.DataFrame, limits: ResponseLimits, counts: CleanCounts
+) -> tuple[list[list[str | None]], list[str]]:
+    """Per model the ``<model>_response`` cells (None where empty or where the file has no such column)."""
+    columns: list[list[str | None]] = []
+    absent: list[str] = []
+    for model in MODELS:
+        name = model + RESPONSE_SUFFIX
+        if name not in df.columns:
+            absent.append(model)
+            columns.append([None] * len(df))
+            continue
+        cells = df[name].tolist()
+        columns.append([None if (c is None or c == "") else clean_response(str(c), limits, counts) for c in cells])
+    return columns, absent
+
+
+def _read_responses_csv(path: Path, limits: ResponseLimits) -> pd.DataFrame:
+    limits.check_file(_need(path))
+    try:  # every cell as text, empty cells as "" (a missing response), so nothing is guessed
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise csv_read_error(path, exc, fix=f"Restore the original file ({HOMEPAGE}, commit {COMMIT}).") from None
+
+
+def load_routellm_responses(root: str | Path | None, *, limits: ResponseLimits | None = None) -> Responses:
+    """The models' answer texts for MMLU and GSM8K, keyed by :func:`load_routellm`'s query ids (every row).
+
+    Read from the ``<model>_response`` columns of ``gsm8k/gsm8k_responses.csv`` and of each
+    ``mmlu/responses/mmlu_<subject>.csv``. At commit 0b64fdaf the MMLU files hold only the correctness
+    columns, so MMLU responses are None (no response) -- recorded per benchmark in
+    ``meta["models_without_column"]``; MT-Bench answers are not in the files either. Contaminated prompts
+    keep their row here (ids are row numbers); :meth:`Responses.aligned` keeps the loaded queries. Bounds
+    and cleaning as in :mod:`routerlab.data.responses` (counts in ``meta``).
+    """
+    limits = limits or ResponseLimits()
+    if root is None:
+        raise DataNotFoundError(f"{NAME} needs the folder holding RouteLLM's evals files ({HOMEPAGE}); pass path=.")
+    root = Path(root)
+    counts = CleanCounts()
+    ids: list[str] = []
+    columns: list[list[str | None]] = [[] for _ in MODELS]
+    absent: dict[str, list[str]] = {}
+    files = [
+        (f"mmlu-{p.stem.removeprefix('mmlu_')}", p) for p in sorted((root / "mmlu" / "responses").glob("mmlu_*.csv"))
+    ]
+    files.append(("gsm8k", root / "gsm8k" / "gsm8k_responses.csv"))
+    for prefix, path in files:
+        df = _read_responses_csv(path, limits)
+        cells, missing = _response_cells(df, limits, counts)
+        ids += [f"{prefix}-{i}" for i in range(len(df))]
+        for j in range(len(MODELS)):
+            columns[j] += cells[j]
+        bench = prefix.split("-", 1)[0]
+        if missing:
+            absent.setdefault(bench, sorted(set(absent.get(bench, [])) | set(missing)))
+    text = np.empty((len(ids), len(MODELS)), dtype=object)
+    for j in range(len(MODELS)):
+        text[:, j] = columns[j]
+    return Responses(
+        query_ids=np.array(ids, dtype=object),
+        model_names=MODELS,
+        text=text,
+        meta={
+            "dataset": NAME,
+            "columns": f"'<model>{RESPONSE_SUFFIX}'",
+            "models_without_column": absent,
+            "limits": {"max_chars": limits.max_chars, "max_file_bytes": limits.max_file_bytes},
+            **counts.as_dict(),
+        },
+    )

@@ -35,6 +35,7 @@ import pandas as pd
 
 from routerlab.data.loaders._common import model_family, params_from_text, require_dir, require_file
 from routerlab.data.longformat import csv_read_error
+from routerlab.data.responses import CleanCounts, ResponseLimits, Responses, clean_response
 from routerlab.data.schema import ModelInfo, RoutingData
 from routerlab.data.splits import carve_validation
 from routerlab.errors import SchemaError
@@ -225,7 +226,8 @@ def load_routerbench_subset(root: Path | None, *, val_fraction: float = 0.1, see
     * ``splits``: train/test from the file name; ``val_fraction`` of train moves to ``"val"`` by a
       hash of the query id (``seed``); test is untouched.
     * ``query_ids``: ``sample_id``, or ``sample_id#<RouterBench row index>`` where a sample_id is on
-      several rows. Model responses and ``oracle_model_to_route_to`` are not loaded.
+      several rows. ``oracle_model_to_route_to`` is not loaded; the model responses are read by
+      :func:`load_routerbench_responses` (``routerlab.data.load_responses(NAME)``), keyed by the same ids.
     """
     root = require_dir(root, NAME, HOMEPAGE)
     tables = [_read_table(root, f, task, split) for f, task, split in FILES]
@@ -267,7 +269,7 @@ def load_routerbench_subset(root: Path | None, *, val_fraction: float = 0.1, see
             "second row (two-turn prompt) with the same sample_id; both rows are kept, each with its own outcomes",
             "sample_ids_in_train_and_test": straddle,
             "prompts_not_list": sum(t.prompts_not_list for t in tables),
-            "not_loaded": "model responses and oracle_model_to_route_to",
+            "not_loaded": "oracle_model_to_route_to; model responses: routerlab.data.load_responses(NAME)",
         },
     )
 
@@ -278,3 +280,63 @@ def _straddling(tables: list[_Table]) -> list[str]:
     for t in tables:
         by_split.setdefault(t.split, set()).update(t.sample_ids)
     return sorted(by_split.get("train", set()) & by_split.get("test", set()))
+
+
+def _response_text(cell: str, limits: ResponseLimits, counts: CleanCounts) -> str | None:
+    """A response cell as text: None when empty; RouterBench's ``['...']`` list literal joined; bounded."""
+    if cell == "":
+        return None
+    text = cell
+    if len(cell) <= limits.parse_chars:  # literal_eval on unbounded hostile text is not attempted
+        joined, ok = _prompt_text(cell)
+        text = joined if ok else cell
+    return clean_response(text, limits, counts)
+
+
+def load_routerbench_responses(root: Path | None, *, limits: ResponseLimits | None = None) -> Responses:
+    """The ``<model>|model_response`` cells of every row, keyed by :func:`load_routerbench_subset`'s query ids.
+
+    A cell is RouterBench's Python-literal list of the model's output turns (``['B']``), parsed as the
+    prompts are and joined with newlines, or kept raw when it is no such literal (or longer than
+    ``limits.parse_chars``). An empty cell, or a model without a response column, is None (no response).
+    Each file is refused above ``limits.max_file_bytes``; each cell is cut to ``limits.max_chars`` and
+    cleaned of control characters (:mod:`routerlab.data.responses`); the counts are in ``meta``.
+    RouterBench keeps a response on the rows where a model has no outcome (the 14 split ARC-Challenge
+    sample_ids, module doc): it is loaded as written; whether there is an *outcome* is ``RoutingData.Y``'s say.
+    """
+    limits = limits or ResponseLimits()
+    root = require_dir(root, NAME, HOMEPAGE)
+    for fname, _, _ in FILES:
+        limits.check_file(root / fname)
+    tables = [_read_table(root, f, task, split) for f, task, split in FILES]  # the ids, exactly as the loader's
+    pool = tables[0].models
+    tables = [_align(t, pool, root) for t in tables]
+    ids, _ = _query_ids(tables)
+    counts = CleanCounts()
+    rows: list[list[str | None]] = []
+    no_column: set[str] = set()
+    for fname, _, _ in FILES:
+        df = _read_csv(root / fname)
+        columns = []
+        for model in pool:
+            if model + RESPONSE in df.columns:
+                columns.append([_response_text(c, limits, counts) for c in df[model + RESPONSE].tolist()])
+            else:
+                no_column.add(model)
+                columns.append([None] * len(df))
+        rows += [list(r) for r in zip(*columns, strict=True)]
+    text = np.empty((len(rows), len(pool)), dtype=object)
+    for i, r in enumerate(rows):
+        text[i, :] = r
+    return Responses(
+        query_ids=np.array(ids, dtype=object),
+        model_names=tuple(pool),
+        text=text,
+        meta={
+            "dataset": NAME,
+            "columns": f"'<model>{RESPONSE}'",
+            "models_without_column": sorted(no_column),
+            "limits": dataclasses.asdict(limits),
+            **counts.as_dict(),
+        },
+    )
