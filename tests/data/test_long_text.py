@@ -170,3 +170,10 @@ def test_truncation_report_counts_long_texts_per_split(encoders: dict[str, MiniL
     )
     hashing = truncation_report("hashing", texts)
     assert hashing is not None and hashing.n_truncated == 0 and "read every query text whole" in hashing.sentence()
+
+
+def test_progress_counts_texts_not_pieces(encoders: dict[str, MiniLMEncoder]) -> None:
+    seen: list[tuple[int, int]] = []
+    encoders["chunk"].encode([_LONG, _SHORT], batch_size=1, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) > 2 and seen[-1] == (2, 2) and all(total == 2 for _, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)

