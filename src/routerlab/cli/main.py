@@ -40,6 +40,7 @@ def main(
 # ---------------------------------------------------------------------- the commands, one module each
 def _register() -> None:
     from routerlab.cli.audit import audit_cmd
+    from routerlab.cli.cascade import cascade_cmd
     from routerlab.cli.collect import collect_cmd, latency_cmd
     from routerlab.cli.collect_lm import collect_lm_cmd
     from routerlab.cli.collect_lm_gen import collect_lm_gen_cmd
@@ -64,6 +65,7 @@ def _register() -> None:
     app.command("serve")(serve_cmd)
     app.command("serve-log")(serve_log_cmd)
     app.command("ope")(ope_cmd)
+    app.command("cascade")(cascade_cmd)
 
 
 _register()

@@ -1,0 +1,331 @@
+"""A cascade beside the one-shot routers on the same test split: deferral curves, AUC with paired CIs, matched cost.
+
+Protocol (:func:`evaluate_cascade`):
+
+1. The one-shot routers (default knn, mlp, best_single and the oracle bound) are fitted and scored by
+   :func:`~routerlab.experiments.evaluate.evaluate` on ``train_splits`` / ``test_split``; each is traced
+   along 51 λ in [0, 1] (cost-utility choice with its own cost estimate, missing outcomes rerouted).
+2. The :class:`~routerlab.routers.cascade.Cascade` is fitted on the same training queries and their
+   responses: scorers, out-of-fold scores, and the Pareto frontier of (chain, thresholds) on those scores.
+   Nothing of the test split is read to decide; the scorer sees ``test.without_outcomes()``, and a model is
+   offered on a test query when it has an outcome there (the mask, as ``missing="reroute"`` does for the
+   one-shot routers).
+3. Every frontier policy is replayed on the test queries; cost is the sum of every model called. The
+   points of each method make its deferral curve (non-decreasing hull); AUC over the cheapest to the
+   dearest single model's mean test cost, with a paired bootstrap over test queries for each AUC and for
+   AUC(cascade) − AUC(router) (`rethinking-router-evaluation.txt` ("Who Routes the Router") App. F).
+4. Matched cost: for budgets set on training data (the best single model's mean training cost, and a half
+   and a quarter of it), the cascade's policy chosen on training (best out-of-fold quality within the
+   budget) is run on test and compared, query by query, with best_single at λ = 0; every method's hull
+   is also read at the same test costs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routerlab.data.features.value import Features
+from routerlab.data.responses import Responses
+from routerlab.data.schema import RoutingData
+from routerlab.errors import SchemaError
+from routerlab.experiments.evaluate import evaluate
+from routerlab.metrics import core as M
+from routerlab.metrics.bootstrap import Interval, paired_difference_ci
+from routerlab.metrics.curves import Curve, non_decreasing_hull
+from routerlab.metrics.deferral_ci import deferral_auc_intervals
+from routerlab.routers.cascade import Cascade, CascadeRun, OperatingPoint
+
+log = logging.getLogger(__name__)
+
+CASCADE = "cascade"
+DEFAULT_ROUTERS = ("knn", "mlp", "best_single", "oracle")
+#: λ grid tracing a one-shot router's deferral curve
+CURVE_LAMBDAS: tuple[float, ...] = tuple(float(v) for v in np.round(np.linspace(0.0, 1.0, 51), 4))
+#: matched-cost budgets as fractions of the best single model's mean training cost
+BUDGET_FRACTIONS = (1.0, 0.5, 0.25)
+CASCADE_JSON = "cascade.json"
+CASCADE_MD = "cascade.md"
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedCost:
+    """The cascade's policy chosen on training for one budget, scored on test beside best_single (λ = 0)."""
+
+    budget: float
+    fraction: float
+    policy: dict[str, Any]
+    train_cost: float
+    train_quality: float
+    test_cost: float
+    test_quality: float
+    reference: str
+    reference_cost: float
+    reference_quality: float
+    delta: Interval
+    hull_quality: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeEvaluation:
+    """What :func:`evaluate_cascade` measured (module doc); :meth:`to_markdown` prints it."""
+
+    dataset: str
+    cost_unit: str
+    n_train: int
+    n_test: int
+    x_range: tuple[float, float]
+    points: dict[str, Curve]
+    auc: dict[str, Interval]
+    auc_delta: dict[str, Interval]
+    matched: tuple[MatchedCost, ...]
+    frontier: tuple[OperatingPoint, ...]
+    model_cost: dict[str, float]
+    model_quality: dict[str, float]
+    params: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "dataset": self.dataset,
+            "cost_unit": self.cost_unit,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "x_range": list(self.x_range),
+            "points": {k: {"cost": c.x.tolist(), "quality": c.y.tolist()} for k, c in self.points.items()},
+            "auc": {k: asdict(v) for k, v in self.auc.items()},
+            "auc_delta_cascade_minus": {k: asdict(v) for k, v in self.auc_delta.items()},
+            "matched_cost": [{**asdict(m), "delta": asdict(m.delta)} for m in self.matched],
+            "frontier_train": [p.to_dict() for p in self.frontier],
+            "model_cost": self.model_cost,
+            "model_quality": self.model_quality,
+            "params": self.params,
+            "meta": self.meta,
+        }
+
+    def to_markdown(self) -> str:
+        """Tables: AUC with CIs and Δ AUC vs the cascade; the matched-cost comparison."""
+        lines = [
+            f"# Cascade vs one-shot routers: {self.dataset} (test, {self.n_test} queries; {self.n_train} training)",
+            "",
+            f"Deferral AUC over mean cost [{self.x_range[0]:.6g}, {self.x_range[1]:.6g}] {self.cost_unit} (cheapest to "
+            f"dearest single model on test), quality 0 below a method's cheapest point; 95 % paired bootstrap over "
+            f"test queries ({self.meta.get('n_resamples')} resamples, seed {self.meta.get('seed')}); "
+            "* = CI excludes 0.",
+            "",
+            "| method | points | AUC [95 % CI] | Δ AUC cascade − method [95 % CI] |",
+            "|---|---:|---:|---:|",
+        ]
+        for name in sorted(self.auc, key=lambda n: -self.auc[n].estimate):
+            a = self.auc[name]
+            d = self.auc_delta.get(name)
+            cell = "–" if d is None else _ci(d)
+            lines.append(
+                f"| {name} | {len(self.points[name])} | {a.estimate:.4f} [{a.low:.4f}, {a.high:.4f}] | {cell} |"
+            )
+        lines += [
+            "",
+            "## Matched cost",
+            "",
+            "Budget = a fraction of the best single model's mean training cost; the cascade's policy is the best "
+            "out-of-fold training quality within it. Δ = cascade − best_single (λ = 0) on the same test queries. "
+            "Hull columns: each method's deferral curve read at the cascade's test cost.",
+            "",
+        ]
+        names = sorted({k for m in self.matched for k in m.hull_quality})
+        lines += [
+            "| budget | chain (thresholds) | train cost / quality | test cost | test quality | best_single "
+            f"quality (cost) | Δ quality [95 % CI] |{''.join(f' {n} hull |' for n in names)}",
+            f"|---|---|---|---:|---:|---:|---:|{'---:|' * len(names)}",
+        ]
+        for m in self.matched:
+            chain = " → ".join(
+                f"{c}" + (f" (≥{t:.3g})" if i < len(m.policy["thresholds"]) else "")
+                for i, (c, t) in enumerate(zip(m.policy["chain"], [*m.policy["thresholds"], 0.0], strict=True))
+            )
+            hulls = "".join(f" {m.hull_quality.get(n, float('nan')):.4f} |" for n in names)
+            lines.append(
+                f"| {m.fraction:g} × {m.budget:.6g} | {chain} | {m.train_cost:.6g} / {m.train_quality:.4f} | "
+                f"{m.test_cost:.6g} | {m.test_quality:.4f} | {m.reference_quality:.4f} ({m.reference_cost:.6g}) | "
+                f"{_ci(m.delta)} |{hulls}"
+            )
+        notes = self.meta.get("notes", [])
+        if notes:
+            lines += ["", *[f"- {n}" for n in notes]]
+        return "\n".join(lines) + "\n"
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write ``cascade.json`` and ``cascade.md`` into ``out_dir``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"json": out / CASCADE_JSON, "markdown": out / CASCADE_MD}
+        paths["json"].write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        paths["markdown"].write_text(self.to_markdown())
+        return paths
+
+
+def _ci(d: Interval) -> str:
+    mark = "*" if d.excludes_zero else ""
+    return f"{d.estimate:+.4f} [{d.low:+.4f}, {d.high:+.4f}]{mark}"
+
+
+def _router_values(board: Any, name: str, test: RoutingData) -> tuple[np.ndarray, np.ndarray]:
+    """(cost, quality), each (n_λ, n_test): the router's choices along :data:`CURVE_LAMBDAS`."""
+    decisions = board.decisions(name)
+    choices = [decisions.choose(lam=lam) for lam in CURVE_LAMBDAS]
+    cost = np.stack([M.chosen(test.cost, c) for c in choices])
+    quality = np.stack([M.chosen(test.Y, c) for c in choices])
+    return cost, quality
+
+
+def _cascade_values(runs: Sequence[CascadeRun], test: RoutingData) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack([r.cost for r in runs]), np.stack([r.quality(test.Y) for r in runs])
+
+
+def _model_points(test: RoutingData) -> tuple[dict[str, float], dict[str, float]]:
+    cost, quality = test.mean_cost(), test.mean_quality()
+    keep = np.isfinite(cost) & np.isfinite(quality)
+    names = [n for n, k in zip(test.model_names, keep, strict=True) if k]
+    return (
+        {n: float(c) for n, c in zip(names, cost[keep], strict=True)},
+        {n: float(q) for n, q in zip(names, quality[keep], strict=True)},
+    )
+
+
+def evaluate_cascade(
+    data: RoutingData,
+    responses: Responses,
+    *,
+    routers: Sequence[str] = DEFAULT_ROUTERS,
+    cascade: Cascade | None = None,
+    encoder: str | None = "hashing",
+    features: np.ndarray | Features | None = None,
+    train_splits: Sequence[str] = ("train",),
+    test_split: str = "test",
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> CascadeEvaluation:
+    """Fit the one-shot ``routers`` and a cascade on ``train_splits``; compare them on ``test_split`` (module doc).
+
+    ``responses`` are the models' answers (:func:`routerlab.data.load_responses`), aligned here by query id;
+    ``cascade`` gives the cascade's hyper-parameters (a fresh copy is fitted); ``encoder``/``features`` feed
+    the one-shot routers as in :func:`~routerlab.experiments.evaluate.evaluate`.
+    """
+    if "best_single" not in routers:
+        raise SchemaError(f"routers must include 'best_single' (the matched-cost reference). Got {list(routers)}.")
+    if features is not None:
+        encoder = None
+    board = evaluate(
+        data,
+        list(routers),
+        lams=(0.0,),
+        train_splits=train_splits,
+        test_split=test_split,
+        encoder=encoder,
+        features=features,
+    )
+    test = board.test
+    if test is None:  # pragma: no cover - evaluate always keeps it
+        raise SchemaError("evaluate() kept no test queries.")
+    train = data.split(*train_splits)
+    params = (cascade or Cascade()).get_params()
+    fitted = Cascade(**params).fit(train, responses)
+    blind = test.without_outcomes()  # the scorer reads texts and answers, never an outcome
+    conf = fitted.confidence(blind, responses)
+    runs = [fitted.run(blind, responses, p.policy, available=test.observed, confidence=conf) for p in fitted.frontier_]
+    per_query = {CASCADE: _cascade_values(runs, test)}
+    for name in routers:
+        per_query[name] = _router_values(board, name, test)
+    model_cost, model_quality = _model_points(test)
+    x_range = (min(model_cost.values()), max(model_cost.values()))
+    if not x_range[1] > x_range[0]:
+        raise SchemaError(
+            f"Every single model costs the same on {data.name!r}'s test split; a deferral AUC needs a cost range."
+        )
+    auc, versus = deferral_auc_intervals(
+        per_query, x_range=x_range, reference=CASCADE, n_resamples=n_resamples, seed=seed
+    )
+    auc_delta = {k: Interval(-v.estimate, -v.high, -v.low, v.level) for k, v in versus.items()}
+    points = {k: Curve(x=c.mean(axis=1), y=q.mean(axis=1)) for k, (c, q) in per_query.items()}
+    matched = _matched(fitted, train, test, blind, responses, conf, board, points, n_resamples, seed)
+    notes = []
+    unanswered = max((r.unanswered for r in runs), default=0)
+    if unanswered:
+        notes.append(f"up to {unanswered} test queries had no chain model with an outcome; counted as quality 0.")
+    if responses.meta.get("models_without_column"):
+        notes.append(f"no response column in the files for: {responses.meta['models_without_column']} (None, not '').")
+    return CascadeEvaluation(
+        dataset=data.name,
+        cost_unit=data.cost_unit,
+        n_train=train.n_queries,
+        n_test=test.n_queries,
+        x_range=(float(x_range[0]), float(x_range[1])),
+        points=points,
+        auc=auc,
+        auc_delta=auc_delta,
+        matched=matched,
+        frontier=fitted.frontier_,
+        model_cost=model_cost,
+        model_quality=model_quality,
+        params={"cascade": params, "routers": list(routers), "encoder": encoder},
+        meta={
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "train_splits": list(train_splits),
+            "test_split": test_split,
+            "curve_lambdas": len(CURVE_LAMBDAS),
+            "responses": {k: v for k, v in responses.meta.items() if k != "aligned"},
+            "notes": notes,
+        },
+    )
+
+
+def _matched(
+    fitted: Cascade,
+    train: RoutingData,
+    test: RoutingData,
+    blind: RoutingData,
+    responses: Responses,
+    conf: np.ndarray,
+    board: Any,
+    points: dict[str, Curve],
+    n_resamples: int,
+    seed: int,
+) -> tuple[MatchedCost, ...]:
+    reference = board.prediction("best_single").choice(0.0)
+    ref_quality = M.chosen(test.Y, reference)
+    ref_cost = M.chosen(test.cost, reference)
+    best = int(np.nanargmax(train.mean_quality()))  # best_single's model, as it is fitted: training quality
+    base = float(train.mean_cost()[best])
+    hulls = {k: non_decreasing_hull(c) for k, c in points.items() if k != CASCADE}
+    out = []
+    for fraction in BUDGET_FRACTIONS:
+        point = fitted.policy_for_budget(fraction * base)
+        run = fitted.run(blind, responses, point.policy, available=test.observed, confidence=conf)
+        quality = run.quality(test.Y)
+        delta = paired_difference_ci(quality, ref_quality, n_resamples=n_resamples, seed=seed)
+        spent = float(run.cost.mean())
+        out.append(
+            MatchedCost(
+                budget=fraction * base,
+                fraction=fraction,
+                policy=point.policy.to_dict(),
+                train_cost=point.cost,
+                train_quality=point.quality,
+                test_cost=spent,
+                test_quality=float(quality.mean()),
+                reference="best_single",
+                reference_cost=float(ref_cost.mean()),
+                reference_quality=float(ref_quality.mean()),
+                delta=delta,
+                hull_quality={k: float(h.at(spent)) for k, h in hulls.items()},
+            )
+        )
+    return tuple(out)
