@@ -84,6 +84,25 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class Spread:
+    """How much a learned router's figures move with its training seed and cross-validation fold.
+
+    Read from the seed protocol's ``sweep/summary.json`` (population std, ddof 0): ``quality_sd``
+    is the std over ``n_seeds`` seeds of the selected configuration's test quality at each λ;
+    ``fold_sd`` the std over ``n_folds`` folds of its held-out accuracy at λ = 0 (the selection
+    score of ``selection: cv``), None under the paper's validation split. Shown beside the
+    bootstrap CI half-width, which measures only the test sample's noise: a gap smaller than
+    the seed sd is a gap between two draws of training, not between two methods.
+    """
+
+    n_seeds: int
+    stochastic: bool
+    quality_sd: dict[float, float]
+    n_folds: int | None = None
+    fold_sd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FigureSpec:
     """One figure of the report: its id (also the PNG's name), title, caption and how to draw it."""
 
@@ -121,6 +140,8 @@ class ReportContent:
     n_resamples: int = 1000
     seed: int = 0
     xbench: XBenchResults | None = None  # the folder's xbench.json, when it holds one
+    #: learned routers' spread over seeds and CV folds, from the sweep (:class:`Spread`), by router name
+    spread: dict[str, Spread] = field(default_factory=dict)
 
     @property
     def test(self) -> RoutingData:
@@ -370,6 +391,7 @@ def build_content(
         n_resamples=n_resamples,
         seed=seed,
         xbench=xbench,
+        spread=sweep_spread(sweep, {p.router for p in preds}, lams) if sweep is not None else {},
     )
 
 
@@ -658,6 +680,64 @@ def seed_protocol_table(doc: Mapping[str, Any]) -> tuple[list[str], list[list[st
     return head, rows
 
 
+def sweep_spread(doc: Mapping[str, Any], routers: set[str], lams: Sequence[float]) -> dict[str, Spread]:
+    """Each of ``routers`` with exactly one ok row in the sweep summary ``doc``: its :class:`Spread` at ``lams``.
+
+    A router with rows under several encoders is left out: the leaderboard cannot say which one it shows.
+    """
+    from routerlab.decisions import lam_key
+
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    for r in doc.get("rows", []):
+        if isinstance(r, Mapping) and r.get("router") in routers:
+            rows.setdefault(str(r["router"]), []).append(r)
+    out = {}
+    for name, found in rows.items():
+        if len(found) != 1 or found[0].get("status") != "ok":
+            continue
+        r = found[0]
+        sd = r.get("test_quality_std") or {}
+        cv = r.get("cv") if isinstance(r.get("cv"), Mapping) else None
+        out[name] = Spread(
+            n_seeds=len(r.get("seeds") or []),
+            stochastic=bool(r.get("stochastic")),
+            quality_sd={lam: float(sd[lam_key(lam)]) for lam in lams if sd.get(lam_key(lam)) is not None},
+            n_folds=None if cv is None else int(cv.get("n_folds") or len(cv.get("fold_scores") or [])),
+            fold_sd=None if cv is None or cv.get("score_std") is None else float(cv["score_std"]),
+        )
+    return out
+
+
+def spread_cells(entry: Entry, spread: Mapping[str, Spread], lam: float, *, folds: bool) -> list[str]:
+    """The leaderboard's spread cells of ``entry`` as plain text: CI half-width, seed sd (and fold sd).
+
+    ``±0.0213``; ``0.0061 (3 seeds)``, ``0 (deterministic)``; ``0.0110 (5 folds)`` at λ = 0 only
+    (the folds score accuracy at λ = 0); "–" where a figure does not exist.
+    """
+    half = f"±{(entry.quality.high - entry.quality.low) / 2:.4f}"
+    s = spread.get(entry.row.router)
+    if s is None:
+        seed = "–"
+    elif s.n_seeds > 1 and lam in s.quality_sd:
+        seed = f"{s.quality_sd[lam]:.4f} ({s.n_seeds} seeds)"
+    else:
+        seed = "0 (deterministic)" if not s.stochastic else "– (1 seed)"
+    cells = [half, seed]
+    if folds:
+        ok = s is not None and s.fold_sd is not None and lam == 0
+        cells.append(f"{s.fold_sd:.4f} ({s.n_folds} folds)" if ok and s is not None else "–")
+    return cells
+
+
+#: the leaderboard's spread columns and what they mean, for both renderers
+SPREAD_HEAD = ("quality ± (95% CI half-width)", "seed sd", "fold sd")
+SPREAD_NOTE = (
+    "Spread: the CI half-width is the test sample's noise; seed sd the std (ddof 0) of the selected "
+    "configuration's test quality over the seed protocol's seeds; fold sd the std over cross-validation folds of "
+    "its held-out accuracy at λ = 0 (selection cv). Differences smaller than these are not differences of method."
+)
+
+
 def _read_sweep(folder: Path, note: Any) -> dict[str, Any] | None:
     path = folder / "sweep" / "summary.json"
     if not path.is_file():
@@ -672,14 +752,19 @@ def _read_sweep(folder: Path, note: Any) -> dict[str, Any] | None:
 
 __all__ = [
     "SEED_PROTOCOL_LEAD",
+    "SPREAD_HEAD",
+    "SPREAD_NOTE",
     "Entry",
     "FigureSpec",
     "ReportContent",
+    "Spread",
     "XBenchContent",
     "build_content",
     "build_xbench_content",
     "is_xbench_only",
     "pick_pair",
     "seed_protocol_table",
+    "spread_cells",
+    "sweep_spread",
     "xbench_figures",
 ]

@@ -20,7 +20,7 @@ from typing import Any
 from routerlab._version import __version__
 from routerlab.experiments.xbench import Table1Row, XBenchGroup, XBenchResults, XBenchTable, fmt3
 from routerlab.metrics.bootstrap import Interval
-from routerlab.report.content import FigureSpec, ReportContent, XBenchContent
+from routerlab.report.content import SPREAD_HEAD, SPREAD_NOTE, FigureSpec, ReportContent, XBenchContent, spread_cells
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("leaderboard", "Leaderboard"),
@@ -234,18 +234,22 @@ def _leaderboard(content: ReportContent) -> str:
         "Each later tier is significantly below the leader of every earlier one. Brackets: 95 % CIs. "
         f"Mean cost in <code>{esc(unit)}</code> per query.</p>"
     ]
+    folds = any(s.fold_sd is not None for s in content.spread.values())
+    spread_head = list(SPREAD_HEAD[: 3 if folds else 2]) if content.spread else []
     for lam, entries in content.entries.items():
         rows, classes = [], []
         for e in entries:
             r = e.row
             tier = "bound" if e.bound else (str(e.tier) if e.tier is not None else "–")
             top = max(r.call_rate.items(), key=lambda kv: kv[1]) if r.call_rate else ("–", 0.0)
+            spread = [esc(c) for c in spread_cells(e, content.spread, lam, folds=folds)] if content.spread else []
             rows.append(
                 [
                     tier,
                     esc(r.router),
                     fmt_ci(e.utility),
                     fmt_ci(e.quality),
+                    *spread,
                     fmt_cost(r.mean_cost),
                     fmt(r.oracle_gap),
                     fmt(r.cna),
@@ -258,6 +262,7 @@ def _leaderboard(content: ReportContent) -> str:
             "router",
             "U(λ) [95% CI]",
             "quality [95% CI]",
+            *spread_head,
             "mean cost",
             "gap to oracle",
             "CNA",
@@ -265,7 +270,10 @@ def _leaderboard(content: ReportContent) -> str:
         ]
         out.append(f"<h3>λ = {lam:g}</h3>")
         lb_id = f"leaderboard-lam-{lam:g}"
-        out.append(table(head, rows, cls="leaderboard", row_cls=classes, left=2, element_id=lb_id, wrap=(7,)))
+        wrap = (7 + len(spread_head),)
+        out.append(table(head, rows, cls="leaderboard", row_cls=classes, left=2, element_id=lb_id, wrap=wrap))
+    if content.spread:
+        out.append(f'<p class="lead">{esc(SPREAD_NOTE)}</p>')
     return "".join(out)
 
 

@@ -9,10 +9,13 @@ from routerlab.experiments.xbench import Table1Row, XBenchResults, XBenchTable, 
 from routerlab.metrics.bootstrap import Interval
 from routerlab.report.content import (
     SEED_PROTOCOL_LEAD,
+    SPREAD_HEAD,
+    SPREAD_NOTE,
     FigureSpec,
     ReportContent,
     XBenchContent,
     seed_protocol_table,
+    spread_cells,
 )
 
 
@@ -62,6 +65,8 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
         "",
         "Routers in the same tier are statistically tied (listed alphabetically, not ranked).",
     ]
+    folds = any(s.fold_sd is not None for s in content.spread.values())
+    spread_head = list(SPREAD_HEAD[: 3 if folds else 2]) if content.spread else []
     for lam, entries in content.entries.items():
         rows = [
             [
@@ -69,6 +74,7 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
                 e.row.router,
                 _ci(e.utility),
                 _ci(e.quality),
+                *(spread_cells(e, content.spread, lam, folds=folds) if content.spread else []),
                 f"{e.row.mean_cost:.4g}",
                 _num(e.row.oracle_gap),
                 _num(e.row.cna),
@@ -82,6 +88,7 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
                 "router",
                 "U(λ) [95% CI]",
                 "quality [95% CI]",
+                *spread_head,
                 f"mean cost ({board.cost_unit})",
                 "gap to oracle",
                 "CNA",
@@ -89,6 +96,8 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
             rows,
             left=2,
         )
+    if content.spread:
+        lines += ["", SPREAD_NOTE]
     d = content.deferral
     if d is not None:
         lines += ["", "## Deferral curves"]
