@@ -7,9 +7,9 @@ Protocol (:func:`evaluate_cascade`):
    along 51 λ in [0, 1] (cost-utility choice with its own cost estimate, missing outcomes rerouted).
 2. The :class:`~routerlab.routers.cascade.Cascade` is fitted on the same training queries and their
    responses: scorers, out-of-fold scores, and the Pareto frontier of (chain, thresholds) on those scores.
-   Nothing of the test split is read to decide; the scorer sees ``test.without_outcomes()``, and a model is
-   offered on a test query when it has an outcome there (the mask, as ``missing="reroute"`` does for the
-   one-shot routers).
+   Nothing of the test split is read to decide; the scorer sees ``test.without_outcomes()``. Test queries
+   where some model has no outcome leave the comparison for every method (a chain through that model could
+   not be replayed; RouterBench's split rows), so all methods are scored on the same complete queries.
 3. Every frontier policy is replayed on the test queries; cost is the sum of every model called. The
    points of each method make its deferral curve (non-decreasing hull); AUC over the cheapest to the
    dearest single model's mean test cost, with a paired bootstrap over test queries for each AUC and for
@@ -222,6 +222,15 @@ def evaluate_cascade(
         raise SchemaError(f"routers must include 'best_single' (the matched-cost reference). Got {list(routers)}.")
     if features is not None:
         encoder = None
+    # a test query where some model has no outcome cannot be replayed for every chain: it leaves the comparison
+    incomplete = (data.splits == test_split) & ~data.observed.all(axis=1)
+    if incomplete.any():
+        keep = ~incomplete
+        data = data.subset(keep)
+        if isinstance(features, Features):
+            features = features.subset(keep)
+        elif features is not None:
+            features = np.asarray(features)[keep]
     board = evaluate(
         data,
         list(routers),
@@ -256,6 +265,11 @@ def evaluate_cascade(
     points = {k: Curve(x=c.mean(axis=1), y=q.mean(axis=1)) for k, (c, q) in per_query.items()}
     matched = _matched(fitted, train, test, blind, responses, conf, board, points, n_resamples, seed)
     notes = []
+    if incomplete.any():
+        notes.append(
+            f"{int(incomplete.sum())} test queries with a model lacking an outcome left the comparison (every method "
+            "is scored on the same complete test queries; training keeps them)."
+        )
     unanswered = max((r.unanswered for r in runs), default=0)
     if unanswered:
         notes.append(f"up to {unanswered} test queries had no chain model with an outcome; counted as quality 0.")
@@ -281,6 +295,7 @@ def evaluate_cascade(
             "train_splits": list(train_splits),
             "test_split": test_split,
             "curve_lambdas": len(CURVE_LAMBDAS),
+            "test_queries_dropped_incomplete": int(incomplete.sum()),
             "responses": {k: v for k, v in responses.meta.items() if k != "aligned"},
             "notes": notes,
         },
