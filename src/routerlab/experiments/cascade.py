@@ -273,8 +273,10 @@ def evaluate_cascade(
     unanswered = max((r.unanswered for r in runs), default=0)
     if unanswered:
         notes.append(f"up to {unanswered} test queries had no chain model with an outcome; counted as quality 0.")
-    if responses.meta.get("models_without_column"):
-        notes.append(f"no response column in the files for: {responses.meta['models_without_column']} (None, not '').")
+    absent = responses.aligned(data).missing.mean(axis=0)
+    for name, share in zip(data.model_names, absent, strict=True):
+        if share > 0:  # the scorer then reads the query (and the "no response" flag) alone
+            notes.append(f"{name}: {100 * share:.1f} % of the queries have no response (None, not '').")
     return CascadeEvaluation(
         dataset=data.name,
         cost_unit=data.cost_unit,
