@@ -82,3 +82,19 @@ def test_cli_cascade(tmp_path: Path) -> None:
     assert saved["n_test"] == 90 and CASCADE in saved["auc"]
     bad = CliRunner().invoke(app, ["cascade", "--data", "routerbench-0shot-subset", "--path", str(root), "-r", "knnn"])
     assert bad.exit_code == 2 and "Did you mean" in bad.output
+
+
+def test_hull_mix_matches_the_curve() -> None:
+    from routerlab.experiments.cascade import hull_mix
+    from routerlab.metrics.curves import non_decreasing_hull
+
+    cost = np.array([[1.0, 1.0], [3.0, 3.0], [2.0, 2.0]])
+    quality = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.5]])  # the middle point lies under the chord: not a vertex
+    assert hull_mix(cost, quality, 0.5) is None
+    assert hull_mix(cost, quality, 2.0).tolist() == [0.5, 0.5]
+    assert hull_mix(cost, quality, 9.0).tolist() == [1.0, 1.0]
+    rng = np.random.default_rng(0)
+    c, q = rng.random((8, 30)), (rng.random((8, 30)) < 0.6).astype(float)
+    hull = non_decreasing_hull(np.column_stack([c.mean(axis=1), q.mean(axis=1)]))
+    for x in np.linspace(hull.x[0], hull.x[-1] + 0.1, 7):
+        assert hull_mix(c, q, float(x)).mean() == pytest.approx(float(hull.at(x)))

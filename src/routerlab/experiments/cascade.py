@@ -70,6 +70,8 @@ class MatchedCost:
     reference_quality: float
     delta: Interval
     hull_quality: dict[str, float]
+    #: cascade − each router's hull at the cascade's test cost (a mix of two of its λ points), paired over queries
+    versus: dict[str, Interval] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ class CascadeEvaluation:
             "points": {k: {"cost": c.x.tolist(), "quality": c.y.tolist()} for k, c in self.points.items()},
             "auc": {k: asdict(v) for k, v in self.auc.items()},
             "auc_delta_cascade_minus": {k: asdict(v) for k, v in self.auc_delta.items()},
-            "matched_cost": [{**asdict(m), "delta": asdict(m.delta)} for m in self.matched],
+            "matched_cost": [_matched_dict(m) for m in self.matched],
             "frontier_train": [p.to_dict() for p in self.frontier],
             "model_cost": self.model_cost,
             "model_quality": self.model_quality,
@@ -136,7 +138,9 @@ class CascadeEvaluation:
             "",
             "Budget = a fraction of the best single model's mean training cost; the cascade's policy is the best "
             "out-of-fold training quality within it. Δ = cascade − best_single (λ = 0) on the same test queries. "
-            "Hull columns: each method's deferral curve read at the cascade's test cost.",
+            "Hull columns: each method's deferral curve read at the cascade's test cost (the mix of its two λ "
+            "points around that cost), with the paired Δ cascade − method [95 % CI]; – where the method cannot spend "
+            "that little.",
             "",
         ]
         names = sorted({k for m in self.matched for k in m.hull_quality})
@@ -150,7 +154,7 @@ class CascadeEvaluation:
                 f"{c}" + (f" (≥{t:.3g})" if i < len(m.policy["thresholds"]) else "")
                 for i, (c, t) in enumerate(zip(m.policy["chain"], [*m.policy["thresholds"], 0.0], strict=True))
             )
-            hulls = "".join(f" {m.hull_quality.get(n, float('nan')):.4f} |" for n in names)
+            hulls = "".join(_hull_cell(m, n) for n in names)
             lines.append(
                 f"| {m.fraction:g} × {m.budget:.6g} | {chain} | {m.train_cost:.6g} / {m.train_quality:.4f} | "
                 f"{m.test_cost:.6g} | {m.test_quality:.4f} | {m.reference_quality:.4f} ({m.reference_cost:.6g}) | "
@@ -169,6 +173,20 @@ class CascadeEvaluation:
         paths["json"].write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         paths["markdown"].write_text(self.to_markdown())
         return paths
+
+
+def _matched_dict(m: MatchedCost) -> dict[str, Any]:
+    out = asdict(m)  # NaN (a method that cannot spend that little) becomes None for strict JSON
+    out["hull_quality"] = {k: (v if np.isfinite(v) else None) for k, v in m.hull_quality.items()}
+    return out
+
+
+def _hull_cell(m: MatchedCost, name: str) -> str:
+    q = m.hull_quality.get(name, float("nan"))
+    if not np.isfinite(q):
+        return " – |"
+    d = m.versus.get(name)
+    return f" {q:.4f}" + (f" ({_ci(d)})" if d is not None else "") + " |"
 
 
 def _ci(d: Interval) -> str:
@@ -263,7 +281,7 @@ def evaluate_cascade(
     )
     auc_delta = {k: Interval(-v.estimate, -v.high, -v.low, v.level) for k, v in versus.items()}
     points = {k: Curve(x=c.mean(axis=1), y=q.mean(axis=1)) for k, (c, q) in per_query.items()}
-    matched = _matched(fitted, train, test, blind, responses, conf, board, points, n_resamples, seed)
+    matched = _matched(fitted, train, test, blind, responses, conf, board, per_query, n_resamples, seed)
     notes = []
     if incomplete.any():
         notes.append(
@@ -304,6 +322,28 @@ def evaluate_cascade(
     )
 
 
+def hull_mix(cost: np.ndarray, quality: np.ndarray, at: float) -> np.ndarray | None:
+    """Per-query quality of a method's deferral hull at mean cost ``at``: the mix of the two hull points around it.
+
+    ``cost``/``quality`` are (n_points, n_queries). The hull (:func:`~routerlab.metrics.curves.non_decreasing_hull`
+    of the mean points) is reached between two vertices by the stochastic policy that plays the cheaper one with
+    probability 1 − w; its expected per-query quality is ``(1 − w)·q_a + w·q_b``. Flat after the last vertex;
+    None below the first (no policy of the method spends that little).
+    """
+    xs, ys = cost.mean(axis=1), quality.mean(axis=1)
+    hull = non_decreasing_hull(np.column_stack([xs, ys]))
+    vertex = [int(np.flatnonzero((xs == x) & (ys == y))[0]) for x, y in zip(hull.x, hull.y, strict=True)]
+    if at < hull.x[0]:
+        return None
+    if at >= hull.x[-1]:
+        out: np.ndarray = quality[vertex[-1]]
+        return out
+    i = int(np.searchsorted(hull.x, at, side="right")) - 1
+    w = (at - hull.x[i]) / (hull.x[i + 1] - hull.x[i])
+    mixed: np.ndarray = (1 - w) * quality[vertex[i]] + w * quality[vertex[i + 1]]
+    return mixed
+
+
 def _matched(
     fitted: Cascade,
     train: RoutingData,
@@ -312,7 +352,7 @@ def _matched(
     responses: Responses,
     conf: np.ndarray,
     board: Any,
-    points: dict[str, Curve],
+    per_query: dict[str, tuple[np.ndarray, np.ndarray]],
     n_resamples: int,
     seed: int,
 ) -> tuple[MatchedCost, ...]:
@@ -321,7 +361,6 @@ def _matched(
     ref_cost = M.chosen(test.cost, reference)
     best = int(np.nanargmax(train.mean_quality()))  # best_single's model, as it is fitted: training quality
     base = float(train.mean_cost()[best])
-    hulls = {k: non_decreasing_hull(c) for k, c in points.items() if k != CASCADE}
     out = []
     for fraction in BUDGET_FRACTIONS:
         point = fitted.policy_for_budget(fraction * base)
@@ -329,6 +368,12 @@ def _matched(
         quality = run.quality(test.Y)
         delta = paired_difference_ci(quality, ref_quality, n_resamples=n_resamples, seed=seed)
         spent = float(run.cost.mean())
+        mixes = {k: hull_mix(c, q, spent) for k, (c, q) in per_query.items() if k != CASCADE}
+        versus = {
+            k: paired_difference_ci(quality, mix, n_resamples=n_resamples, seed=seed)
+            for k, mix in mixes.items()
+            if mix is not None
+        }
         out.append(
             MatchedCost(
                 budget=fraction * base,
@@ -342,7 +387,8 @@ def _matched(
                 reference_cost=float(ref_cost.mean()),
                 reference_quality=float(ref_quality.mean()),
                 delta=delta,
-                hull_quality={k: float(h.at(spent)) for k, h in hulls.items()},
+                hull_quality={k: float("nan") if mix is None else float(mix.mean()) for k, mix in mixes.items()},
+                versus=versus,
             )
         )
     return tuple(out)
