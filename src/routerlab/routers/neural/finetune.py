@@ -172,7 +172,14 @@ def _pretrained_encoder(torch: Any, folder: Path) -> Any:
     with _LOCK:
         if str(folder) not in _BASE_STATES:
             transformers = _transformers("FineTunedRouter")
-            loaded = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+            # library code draws no progress bars (the CLI owns the terminal): hush transformers' own
+            bars = transformers.utils.logging.is_progress_bar_enabled()
+            transformers.utils.logging.disable_progress_bar()
+            try:
+                loaded = transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+            finally:
+                if bars:
+                    transformers.utils.logging.enable_progress_bar()
             _BASE_STATES[str(folder)] = {k: v.detach().clone() for k, v in loaded.state_dict().items()}
         state = _BASE_STATES[str(folder)]
     encoder.load_state_dict(state, strict=True)
