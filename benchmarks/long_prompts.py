@@ -1,10 +1,13 @@
 """Long prompts (issue 15, item 2): how many query texts MiniLM cuts, and what ``?long=`` does to routers.
 
-Two commands:
+Three commands:
 
 ``python benchmarks/long_prompts.py spans DATASET ...``
     the truncation rate at all-MiniLM-L6-v2's 254 word pieces per dataset part (source) and split,
     from the tokenizer alone (seconds; no encoding).
+``python benchmarks/long_prompts.py collapse DATASET ENCODER ...``
+    per source, the share of texts whose nearest other text embeds at cosine >= 0.999 (prompts that
+    embed alike), from the embedding cache.
 ``python benchmarks/long_prompts.py compare BASE_DIR OTHER_DIR ... [--routers knn,mlp] [--lam 0]``
     paired-bootstrap 95 % CIs (1,000 resamples over test queries, seed 0) of each learned router's
     test quality in OTHER_DIR minus BASE_DIR: results folders of ``routerlab evaluate`` on the same
@@ -22,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from routerlab import load_benchmark
-from routerlab.data.features import get_encoder, token_spans
+from routerlab.data.features import encode, get_encoder, token_spans
+from routerlab.experiments.evaluate import Leaderboard
 from routerlab.experiments.evaluate.deltas import _per_query_quality
 from routerlab.experiments.evaluate.results import load_results
 from routerlab.metrics.bootstrap import paired_difference_ci
@@ -61,17 +65,38 @@ def spans(datasets: list[str], encoder: str) -> None:
             )
 
 
+def collapse(dataset: str, encoders: list[str], threshold: float) -> None:
+    """Per source: the share of texts whose nearest other text embeds at cosine >= ``threshold``, and the median.
+
+    Reads the embedding cache (run ``routerlab evaluate --encoder ...`` first, or it encodes).
+    """
+    data = load_benchmark(dataset)
+    assert data.sources is not None
+    print(f"{dataset}: nearest-neighbour cosine per source (share >= {threshold}; median)")
+    for name in encoders:
+        X = encode(data, name)
+        parts = []
+        for src in sorted(set(data.sources.tolist())):
+            rows = np.flatnonzero(data.sources == src)
+            sims = X[rows] @ X[rows].T
+            np.fill_diagonal(sims, -1.0)
+            nearest = sims.max(axis=1)
+            parts.append(f"{src} {100 * (nearest >= threshold).mean():.1f} % ; {np.median(nearest):.4f}")
+        print(f"  {name:<22} " + " | ".join(parts))
+
+
 def compare(base: Path, others: list[Path], routers: list[str], lam: float) -> None:
     """Print each router's test quality per folder and the paired Δ vs ``base`` with its 95 % CI."""
     ref = load_results(base)
     assert ref.test is not None
     policy = str(ref.meta.get("missing", {}).get("policy", "reroute"))
     print(f"test queries: {ref.n_queries}; λ = {lam:g}; Δ in percentage points vs {base.name}")
+    sources = ref.test.sources
+    boards = {other: load_results(other) for other in others}
     for router in routers:
         a = _per_query_quality(ref.test, ref.prediction(router).choice(lam), policy)
-        print(f"{router}: {base.name} {np.nanmean(a):.4f}")
-        for other in others:
-            board = load_results(other)
+        print(f"{router}: {base.name} {np.nanmean(a):.4f} {_params(ref, router)}{_by_source(a, sources)}")
+        for other, board in boards.items():
             assert board.test is not None and np.array_equal(board.test.query_ids, ref.test.query_ids)
             b = _per_query_quality(board.test, board.prediction(router).choice(lam), policy)
             ok = np.isfinite(a) & np.isfinite(b)
@@ -79,8 +104,23 @@ def compare(base: Path, others: list[Path], routers: list[str], lam: float) -> N
             star = "*" if ci.low > 0 or ci.high < 0 else ""
             print(
                 f"  {other.name}: {np.nanmean(b):.4f}  Δ {100 * ci.estimate:+.2f} pp "
-                f"[{100 * ci.low:+.2f}, {100 * ci.high:+.2f}]{star}"
+                f"[{100 * ci.low:+.2f}, {100 * ci.high:+.2f}]{star} {_params(board, router)}{_by_source(b, sources)}"
             )
+
+
+def _params(board: Leaderboard, router: str) -> str:
+    """The selected configuration and the seed-protocol mean ± std of a learned router (empty for others)."""
+    row = next((s for s in board.seed_protocol if s.router == router), None)
+    if row is None or row.quality is None:
+        return ""
+    return f"(seeds: {row.quality:.4f} ± {row.quality_std or 0:.4f}; {row.params})"
+
+
+def _by_source(values: np.ndarray, sources: np.ndarray | None) -> str:
+    if sources is None:
+        return ""
+    parts = [f"{s} {np.nanmean(values[sources == s]):.3f}" for s in sorted(set(sources.tolist()))]
+    return " | " + ", ".join(parts)
 
 
 def main() -> None:
@@ -90,6 +130,10 @@ def main() -> None:
     p = sub.add_parser("spans")
     p.add_argument("datasets", nargs="+")
     p.add_argument("--encoder", default="minilm")
+    k = sub.add_parser("collapse")
+    k.add_argument("dataset")
+    k.add_argument("encoders", nargs="+")
+    k.add_argument("--threshold", type=float, default=0.999)
     c = sub.add_parser("compare")
     c.add_argument("base", type=Path)
     c.add_argument("others", type=Path, nargs="+")
@@ -98,6 +142,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cmd == "spans":
         spans(args.datasets, args.encoder)
+    elif args.cmd == "collapse":
+        collapse(args.dataset, args.encoders, args.threshold)
     else:
         compare(args.base, args.others, args.routers.split(","), args.lam)
 
