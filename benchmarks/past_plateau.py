@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/past_plateau.py benchmarks/configs/past-plateau-routerdc.yaml --out runs/past-plateau \
         [--old knn,kmeans,mlp,mf,feat_lr,contrastive,irt,elo,linucb,rf,gbdt] [--n-jobs 2] [--resamples 1000]
+        [--routers a,b]   # a staged run: only these of the config's routers (records are reused later)
 
 Writes ``OUT/<dataset>/acceptance.md`` and prints it. Data: ``ROUTERLAB_DATA_DIR`` or the dataset
 entry's ``path``; features are the config's first encoder (cached on disk after the first run).
@@ -176,8 +177,11 @@ def main() -> None:
     ap.add_argument("--old", default=",".join(OLD_FAMILIES))
     ap.add_argument("--n-jobs", type=int, default=None)
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--routers", default=None, help="comma-separated subset of the config's routers (a staged run)")
     args = ap.parse_args()
     overrides: dict[str, Any] = {"out_dir": args.out}
+    if args.routers:
+        overrides["routers"] = args.routers.split(",")
     if args.n_jobs is not None:
         overrides["n_jobs"] = args.n_jobs
     config = SweepConfig.from_yaml(args.config, **overrides)

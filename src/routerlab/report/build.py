@@ -11,6 +11,13 @@ from routerlab.report._mpl import new_figure, require_matplotlib, style, to_png,
 from routerlab.report.content import ReportContent, XBenchContent, build_content, build_xbench_content, is_xbench_only
 from routerlab.report.html import render_html, render_xbench_html
 from routerlab.report.markdown import render_markdown, render_xbench_markdown
+from routerlab.report.sweep import (
+    SweepContent,
+    build_sweep_content,
+    is_sweep_only,
+    render_sweep_html,
+    render_sweep_markdown,
+)
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +27,7 @@ FIGURES_DIR = "figures"
 
 
 def render_figures(
-    content: ReportContent | XBenchContent, out_dir: Path | None = None, *, dpi: int = 200
+    content: ReportContent | XBenchContent | SweepContent, out_dir: Path | None = None, *, dpi: int = 200
 ) -> dict[str, str]:
     """Draw every figure once: the inline SVG of each figure id, and (with ``out_dir``) a PNG there."""
     require_matplotlib()
@@ -48,8 +55,9 @@ def report(
     ``results_dir`` is a folder written by ``routerlab evaluate --out`` (or
     :meth:`~routerlab.experiments.evaluate.Leaderboard.save_results`), optionally with an
     ``audit.json`` from ``routerlab audit DATA --out`` and an ``xbench.json``
-    (:func:`routerlab.experiments.xbench.write_xbench`; a RouterXBench section), or a folder
-    holding only an ``xbench.json`` (a report of that section alone). Into ``out`` (default
+    (:func:`routerlab.experiments.xbench.write_xbench`; a RouterXBench section), a folder
+    holding only an ``xbench.json`` (a report of that section alone), or the output folder of
+    ``routerlab sweep`` (its summary and studies: :mod:`routerlab.report.sweep`). Into ``out`` (default
     ``results_dir/report``) go ``report.html`` (self-contained: inline CSS and SVG, nothing to
     fetch), ``report.md`` (Markdown tables) and ``figures/<id>.png``. ``n_resamples``/``seed``
     drive the paired bootstrap; ``pair`` names the (small, large) models of the call-rate curves.
@@ -58,16 +66,21 @@ def report(
     start = time.perf_counter()
     folder = Path(results_dir)
     target = Path(out) if out is not None else folder / "report"
-    content: ReportContent | XBenchContent
+    content: ReportContent | XBenchContent | SweepContent
     if is_xbench_only(folder):
         content = build_xbench_content(folder)
+    elif is_sweep_only(folder):
+        content = build_sweep_content(folder)
     else:
         content = build_content(folder, n_resamples=n_resamples, seed=seed, pair=pair)
     return write_report(content, target, started=start)
 
 
 def write_report(
-    content: ReportContent | XBenchContent | Leaderboard, out: str | Path, *, started: float | None = None
+    content: ReportContent | XBenchContent | SweepContent | Leaderboard,
+    out: str | Path,
+    *,
+    started: float | None = None,
 ) -> Path:
     """Write ``report.html``, ``report.md`` and the PNGs of ``content`` (or of an evaluated leaderboard) to ``out``."""
     start = time.perf_counter() if started is None else started
@@ -83,6 +96,10 @@ def write_report(
         html_path.write_text(render_xbench_html(content, svgs), encoding="utf-8")
         (target / REPORT_MD).write_text(render_xbench_markdown(content, pngs), encoding="utf-8")
         name = content.xbench.title
+    elif isinstance(content, SweepContent):
+        html_path.write_text(render_sweep_html(content, svgs), encoding="utf-8")
+        (target / REPORT_MD).write_text(render_sweep_markdown(content, pngs), encoding="utf-8")
+        name = str(content.folder)
     else:
         html_path.write_text(render_html(content, svgs), encoding="utf-8")
         (target / REPORT_MD).write_text(render_markdown(content, pngs), encoding="utf-8")
