@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from routerlab.data import load
+from routerlab.data import load, load_responses
 from routerlab.data.loaders.routellm import MODELS as ROUTELLM_MODELS
 from routerlab.data.loaders.routellm import load_routellm_responses
 from routerlab.data.loaders.routerbench import load_routerbench_responses, load_routerbench_subset
-from routerlab.data.responses import CleanCounts, ResponseLimits, Responses, clean_response, load_responses
+from routerlab.data.responses import CleanCounts, ResponseLimits, Responses, clean_response
 from routerlab.errors import SchemaError
 from tests.conftest import make_routing_problem
 from tests.data.routerbench_tiny import MODELS, write_routerbench

@@ -5,6 +5,7 @@ from __future__ import annotations
 from routerlab.data import loaders as _loaders  # noqa: F401  (registers the public benchmarks)
 from routerlab.data.io import read_parquet, write_parquet
 from routerlab.data.registry import DATASETS, DatasetSpec, load, register_dataset
+from routerlab.data.responses import Responses, load_responses
 from routerlab.data.schema import SCHEMA_VERSION, SPLITS, ModelInfo, RoutingData
 
 __all__ = [
@@ -13,9 +14,11 @@ __all__ = [
     "SPLITS",
     "DatasetSpec",
     "ModelInfo",
+    "Responses",
     "RoutingData",
     "load",
     "load_long",
+    "load_responses",
     "read_parquet",
     "register_dataset",
     "write_parquet",
