@@ -238,6 +238,8 @@ def evaluate_cascade(
     """
     if "best_single" not in routers:
         raise SchemaError(f"routers must include 'best_single' (the matched-cost reference). Got {list(routers)}.")
+    params = (cascade or Cascade()).get_params()
+    Cascade(**params).validate(data)  # a bad chain fails before any router is fitted
     if features is not None:
         encoder = None
     # a test query where some model has no outcome cannot be replayed for every chain: it leaves the comparison
@@ -262,7 +264,6 @@ def evaluate_cascade(
     if test is None:  # pragma: no cover - evaluate always keeps it
         raise SchemaError("evaluate() kept no test queries.")
     train = data.split(*train_splits)
-    params = (cascade or Cascade()).get_params()
     fitted = Cascade(**params).fit(train, responses)
     blind = test.without_outcomes()  # the scorer reads texts and answers, never an outcome
     conf = fitted.confidence(blind, responses)

@@ -330,7 +330,8 @@ class Cascade:
         }
 
     # ------------------------------------------------------------------ fit
-    def _check_params(self, data: RoutingData) -> None:
+    def validate(self, data: RoutingData) -> None:
+        """Raise a SchemaError naming the fix when the hyper-parameters or ``data`` cannot be fitted."""
         for name, low in (("max_stages", 1), ("n_thresholds", 1), ("n_folds", 2), ("n_features", 8)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -354,7 +355,7 @@ class Cascade:
 
     def fit(self, train: RoutingData, responses: Responses) -> Cascade:
         """Fit the scorers, score the training queries out of fold, and keep the Pareto frontier of policies."""
-        self._check_params(train)
+        self.validate(train)
         order = np.argsort(train.query_ids.astype(str), kind="stable")  # canonical: row order cannot matter
         train = train.subset(order)
         resp = responses.aligned(train)
