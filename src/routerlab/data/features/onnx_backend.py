@@ -1,0 +1,269 @@
+"""Faster CPU backends for sentence-transformers encoders: ONNX Runtime, fp32 or dynamic int8.
+
+``minilm?backend=onnx`` and ``minilm?backend=onnx-int8`` (``st:<path>?backend=...`` likewise)
+run the same network through ONNX Runtime instead of torch:
+
+``torch`` (default; the plain name)
+    sentence-transformers on torch, as before; vectors and cache key unchanged.
+``onnx``
+    the transformer exported once to ONNX (opset 17) and run by ONNX Runtime in fp32; vectors
+    equal torch's up to float rounding (cosine ≥ 0.9999 to the torch vectors).
+``onnx-int8``
+    that graph with its MatMul weights quantised to int8 by ONNX Runtime's dynamic quantisation
+    (one scale per output channel; activations quantised per batch on the fly; Jacob et al. 2018,
+    "Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
+    Inference", §2); vectors differ slightly (cosine to torch ≥ :data:`COSINE_BOUND` ``["onnx-int8"]``).
+    Per-tensor scales were measured too and rejected: mean cosine 0.945, minimum 0.85 on 200
+    llmrouter-dcrouter queries, against 0.993 / 0.986 per channel, at the same speed. Dynamic
+    quantisation scales activations by the range of the whole batch, so a text's int8 vector
+    would depend on its batch mates (cosine 0.993 between a text encoded alone and in a batch):
+    ``onnx-int8`` therefore runs each text alone (no padding either), so a cached row depends on
+    its text only, at about 20 % of the batched speed.
+
+Both read the same word pieces as torch (``tokenizer.json`` with truncation at ``max_seq_length``,
+texts stripped, as sentence-transformers does), then mean-pool over the attention mask and
+L2-normalise, so the only difference is the arithmetic. The exported files are cached under
+``<cache_dir>/onnx/<model fingerprint>-torch<version>/`` (the fingerprint hashes the source
+folder's file names, sizes and configs), written atomically, and reused by every later process.
+Export needs torch (the ``embed`` extra); running needs ``onnxruntime`` and ``onnx``
+(``pip install 'routerlab[onnx]'``). Since the vectors differ, the encoder name carries the
+backend and the ONNX Runtime version: cached rows of one backend are never served for another.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from routerlab._arrays import l2_normalise
+from routerlab._files import TMP_PREFIX
+from routerlab._optional import optional_dependency
+from routerlab.errors import RouterlabError, SchemaError
+
+log = logging.getLogger(__name__)
+
+#: the values of the ``backend`` option, default first
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "torch"
+BACKEND_MEANING = {
+    "torch": "sentence-transformers on torch (the reference vectors)",
+    "onnx": "the same network exported to ONNX, run by ONNX Runtime in fp32",
+    "onnx-int8": "the ONNX graph with int8 weights (dynamic quantisation), run by ONNX Runtime",
+}
+#: the cosine to the torch vectors each backend keeps on real query texts (checked in tests and
+#: benchmarks/bench_encode.py; measured minimum on 2,000 llmrouter-dcrouter queries in the README)
+COSINE_BOUND = {"torch": 1.0, "onnx": 0.9999, "onnx-int8": 0.97}
+ONNX_INSTALL = "pip install 'routerlab[onnx]'"
+OPSET = 17
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def check_backend(value: str, *, where: str = "backend") -> str:
+    """``value`` if it is one of :data:`BACKENDS`; else a :class:`SchemaError` naming the choices."""
+    if value in BACKENDS:
+        return value
+    close = difflib.get_close_matches(str(value), BACKENDS, n=1, cutoff=0.4)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    choices = "; ".join(f"{b} ({BACKEND_MEANING[b]})" for b in BACKENDS)
+    raise SchemaError(f"{where}={value!r} is not a choice.{hint} Choices: {choices}.")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def name_with_backend(name: str, backend: str) -> str:
+    """The encoder identity ``name`` with its backend; ``torch`` leaves it unchanged (same cache key).
+
+    The ONNX Runtime version is part of the name: int8 kernels (and fp32 fusions) may change
+    between releases, and the cache must not mix their rows.
+    """
+    if backend == DEFAULT_BACKEND:
+        return name
+    return f"{name}:backend={backend}/onnxruntime=={_version('onnxruntime')}"
+
+
+def require_onnx(what: str) -> None:
+    """Raise a PrerequisiteError naming ``what`` and the pip install unless onnxruntime and onnx import."""
+    with optional_dependency(f"{what} needs the Python packages 'onnxruntime' and 'onnx' ({{exc}}): {ONNX_INSTALL}"):
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+
+
+# ------------------------------------------------------------------------------------------ export
+def _pooling_is_mean(folder: Path) -> bool:
+    """Whether the sentence-transformers model in ``folder`` is Transformer → mean Pooling (→ Normalize)."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in modules]
+        pooling = next(m for m in modules if str(m["type"]).endswith("Pooling"))
+        cfg = json.loads((folder / str(pooling["path"]) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, StopIteration):
+        return False
+    others = [k for k, v in cfg.items() if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
+    return (
+        kinds[:2] == ["Transformer", "Pooling"]
+        and set(kinds[2:]) <= {"Normalize"}
+        and bool(cfg.get("pooling_mode_mean_tokens"))
+        and not others
+    )
+
+
+def export_dir(folder: Path, fingerprint: str) -> Path:
+    """Where the ONNX files of the model in ``folder`` are cached (created on demand)."""
+    from routerlab.data.registry import cache_dir
+
+    return cache_dir() / "onnx" / f"{fingerprint}-torch{_version('torch')}-opset{OPSET}"
+
+
+def _export_fp32(st_model: Any, target: Path) -> None:
+    """Export ``st_model``'s transformer (token ids → last hidden state) to ``target`` (atomic)."""
+    import warnings
+
+    import torch
+
+    class _Hidden(torch.nn.Module):  # keyword call: transformers 5's forward takes other positionals
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    net = _Hidden(st_model[0].auto_model).eval()
+    ids = torch.ones((2, 8), dtype=torch.long)
+    tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shape checks that hold for every input
+            torch.onnx.export(
+                net,
+                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                tmp,
+                input_names=list(_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,  # the TorchScript exporter handles BERT's dynamic shapes without onnxscript
+            )
+        os.replace(tmp, target)  # atomic: a concurrent reader sees no file or the whole one
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _quantise(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of ``source``'s MatMul weights, per output channel, into ``target`` (atomic)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_name(f"{TMP_PREFIX}{os.getpid()}-{target.name}")
+    try:
+        quantize_dynamic(
+            str(source), str(tmp), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def onnx_model_path(
+    backend: str, folder: Path, fingerprint: str, load_torch: Callable[[], Any], *, name: str = "encoder"
+) -> Path:
+    """The cached ONNX file for ``backend`` of the model in ``folder``, exported (and quantised) if missing.
+
+    ``load_torch`` returns the loaded sentence-transformers model; it is called only when the fp32
+    file must be exported. The int8 file's name holds the ONNX Runtime version that quantised it.
+    """
+    if not _pooling_is_mean(folder):
+        raise SchemaError(
+            f"Encoder {name!r}: backend={backend!r} supports sentence-transformers models made of a Transformer, "
+            f"mean Pooling and optionally Normalize; {folder} is another kind. Use backend=torch."
+        )
+    out = export_dir(folder, fingerprint)
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = out / "model.onnx"
+    if not fp32.is_file():
+        log.info("exporting %s to ONNX at %s", folder, fp32)
+        _export_fp32(load_torch(), fp32)
+    if backend == "onnx":
+        return fp32
+    int8 = out / f"model-int8-per-channel-onnxruntime{_version('onnxruntime')}.onnx"
+    if not int8.is_file():
+        log.info("quantising %s to int8 at %s", fp32, int8)
+        _quantise(fp32, int8)
+    return int8
+
+
+# --------------------------------------------------------------------------------------------- run
+_SESSIONS: dict[str, Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _session(path: Path) -> Any:
+    """One ONNX Runtime session per file and process (threads: ONNX Runtime's default, one per core)."""
+    import onnxruntime as ort
+
+    with _SESSIONS_LOCK:
+        key = str(path)
+        if key not in _SESSIONS:
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            _SESSIONS[key] = ort.InferenceSession(key, options, providers=["CPUExecutionProvider"])
+        return _SESSIONS[key]
+
+
+class OnnxRunner:
+    """Encode a batch of texts as sentence-transformers would, with the transformer run by ONNX Runtime.
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` (no truncation, no padding set: this class sets
+    both), ``max_seq_length`` the model's window in word pieces (special tokens included) and
+    ``lower`` whether texts are lower-cased first (``do_lower_case`` of ``sentence_bert_config.json``);
+    ``per_text`` runs each text alone (for int8 graphs, whose activation scales span the batch).
+    """
+
+    def __init__(
+        self, path: Path, tokenizer: Any, max_seq_length: int, *, lower: bool = False, per_text: bool = False
+    ) -> None:
+        self.path = path
+        self.per_text = per_text
+        self.session = _session(path)
+        self.lower = lower
+        tok = tokenizer
+        tok.enable_truncation(max_length=max_seq_length)
+        pad = tok.token_to_id("[PAD]")
+        tok.enable_padding(pad_id=0 if pad is None else int(pad), pad_token="[PAD]")
+        self.tokenizer = tok
+        self.wants = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, batch: list[str]) -> np.ndarray:
+        """Unit-norm float32 rows for ``batch`` (padded to its longest text, or one text at a time)."""
+        if self.per_text and len(batch) > 1:
+            return np.concatenate([self._run([text]) for text in batch], axis=0)
+        return self._run(batch)
+
+    def _run(self, batch: list[str]) -> np.ndarray:
+        prepared = [t.strip().lower() if self.lower else t.strip() for t in batch]
+        encodings = self.tokenizer.encode_batch(prepared)
+        ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+        mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.asarray([e.type_ids for e in encodings], dtype=np.int64)
+        feeds = {k: v for k, v in zip(_INPUTS, (ids, mask, types), strict=True) if k in self.wants}
+        hidden = np.asarray(self.session.run(["last_hidden_state"], feeds)[0], dtype=np.float32)
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        if not np.isfinite(pooled).all():
+            raise RouterlabError(f"ONNX Runtime returned non-finite vectors from {self.path}; delete it to re-export.")
+        return l2_normalise(pooled, dtype=np.float32)

@@ -1,0 +1,139 @@
+"""The ``backend`` option of the MiniLM / ``st:`` encoders: ONNX Runtime fp32 and int8 (issue 16, item 1)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from routerlab._optional import installed
+from routerlab.data.features import cache as cache_mod
+from routerlab.data.features import get_encoder
+from routerlab.data.features.encoders import MiniLMEncoder, is_encoder_name
+from routerlab.data.features.long_text import split_name_options
+from routerlab.data.features.onnx_backend import (
+    BACKENDS,
+    COSINE_BOUND,
+    check_backend,
+    export_dir,
+    onnx_model_path,
+    require_onnx,
+)
+from routerlab.errors import PrerequisiteError, SchemaError
+
+_HAS_ORT = installed("onnxruntime") and installed("onnx")
+needs_ort = pytest.mark.skipif(not _HAS_ORT, reason="needs onnxruntime and onnx: pip install 'routerlab[onnx]'")
+
+_TEXTS = [
+    "What is the capital of France?",
+    "   Strip me: leading and trailing white space is dropped, as sentence-transformers does.   ",
+    "x",
+    "A question about 3 apples and 5 pears: how many fruits? (A) 7 (B) 8 (C) 9 (D) 15",
+    # ~1,100 word pieces: cut at the 256-token window by every backend alike
+    " ".join(f"Paragraph {i} tells how the river met the valley of stones in year {1800 + i}." for i in range(60)),
+]
+
+
+@pytest.fixture(scope="module")
+def module_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the module, so the ONNX export (about 10 s) happens once."""
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(module_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTERLAB_CACHE_DIR", str(module_cache))
+
+
+# ------------------------------------------------------------------------------ names and errors
+def test_option_parsing_and_errors() -> None:
+    assert split_name_options("minilm?backend=onnx-int8") == ("minilm", {"backend": "onnx-int8"})
+    assert split_name_options("minilm?long=tail&backend=onnx") == ("minilm", {"long": "tail", "backend": "onnx"})
+    assert all(is_encoder_name(f"minilm?backend={b}") for b in BACKENDS)
+    with pytest.raises(SchemaError, match="Did you mean 'onnx'") as err:
+        split_name_options("minilm?backend=onx")
+    assert all(b in str(err.value) for b in BACKENDS) and "backend='onx'" in str(err.value)
+    with pytest.raises(SchemaError, match=r"\?backend="):
+        split_name_options("minilm?backnd=onnx")
+    with pytest.raises(SchemaError, match="once"):
+        split_name_options("minilm?backend=onnx&backend=torch")
+    with pytest.raises(SchemaError, match=r"no \?backend= option"):
+        get_encoder("hashing?backend=onnx")
+    assert check_backend("onnx-int8") == "onnx-int8"
+
+
+def test_missing_onnxruntime_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
+    with pytest.raises(PrerequisiteError, match=r"pip install 'routerlab\[onnx\]'"):
+        require_onnx("Encoder backend='onnx'")
+    with pytest.raises(PrerequisiteError, match=r"backend='onnx-int8'.*pip install 'routerlab\[onnx\]'"):
+        get_encoder("minilm?backend=onnx-int8")
+    assert get_encoder("minilm").name  # the torch backend does not need it
+
+
+@needs_ort
+def test_names_and_cache_keys_change_with_the_backend_only() -> None:
+    plain = get_encoder("minilm")
+    assert get_encoder("minilm?backend=torch").name == plain.name  # same vectors, same cache key
+    names = {b: get_encoder(f"minilm?backend={b}").name for b in BACKENDS}
+    assert names["onnx"].startswith(plain.name + ":backend=onnx/onnxruntime==")
+    assert names["onnx-int8"].startswith(plain.name + ":backend=onnx-int8/onnxruntime==")
+    assert len({cache_mod.store_dir(n) for n in names.values()}) == 3
+    both = get_encoder("minilm?long=tail&backend=onnx-int8").name
+    assert both.startswith(plain.name + ":long=tail:backend=onnx-int8/")
+    with pytest.raises(SchemaError, match="device='cuda'"):
+        MiniLMEncoder(backend="onnx", device="cuda")
+
+
+@needs_ort
+def test_only_mean_pooled_models_export(tmp_path: Path) -> None:
+    (tmp_path / "1_Pooling").mkdir()
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        json.dumps({"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    )
+
+    def never() -> None:
+        raise AssertionError("a model that cannot be exported must not be loaded")
+
+    with pytest.raises(SchemaError, match=r"mean Pooling.*backend=torch"):
+        onnx_model_path("onnx", tmp_path, "abc", never, name="st:x?backend=onnx")
+
+
+# ----------------------------------------------------------------------------------- the vectors
+@needs_ort
+def test_vectors_stay_within_the_stated_cosine_and_the_export_is_cached() -> None:
+    reference = get_encoder("minilm").encode(_TEXTS, batch_size=2)
+    for backend in ("onnx", "onnx-int8"):
+        enc = get_encoder(f"minilm?backend={backend}")
+        vectors = enc.encode(_TEXTS, batch_size=2)
+        assert vectors.shape == reference.shape and vectors.dtype == np.float32
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        cosines = (vectors * reference).sum(axis=1)
+        assert cosines.min() >= COSINE_BOUND[backend], (backend, cosines)
+        # rows do not depend on the batch they were encoded in (beyond float rounding)
+        alone = enc.encode(_TEXTS[:1])
+        assert float(alone[0] @ vectors[0]) > 0.9999
+    folder = Path(get_encoder("minilm").folder)  # type: ignore[attr-defined]
+    files = sorted(p.name for p in export_dir(folder, "x").parent.glob("*/*.onnx"))
+    assert len(files) == 2 and "model.onnx" in files
+
+    def never() -> None:
+        raise AssertionError("a cached export must not load torch again")
+
+    fingerprint = next(export_dir(folder, "x").parent.iterdir()).name.split("-torch")[0]
+    assert onnx_model_path("onnx-int8", folder, fingerprint, never).is_file()
+
+
+@needs_ort
+def test_long_mode_runs_on_the_onnx_backend() -> None:
+    chunk = get_encoder("minilm?long=chunk").encode(_TEXTS[-2:])
+    fast = get_encoder("minilm?long=chunk&backend=onnx").encode(_TEXTS[-2:])
+    assert ((chunk * fast).sum(axis=1) >= COSINE_BOUND["onnx"]).all()
