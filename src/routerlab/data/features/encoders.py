@@ -305,9 +305,9 @@ def get_encoder(name: str, **options: Any) -> Encoder:
         if base not in TAKES_LONG:
             ENCODERS.get(base)  # an unknown name: "Did you mean ...?"
             raise SchemaError(
-                f"Encoder {name!r}: {base!r} takes no ?long= option and no ?backend= option; they apply to sentence-transformers "
-                "encoders, which read a bounded window of word pieces: minilm?long=..., minilm?backend=..., "
-                "st:<model>?long=..."
+                f"Encoder {name!r}: {base!r} takes no ?long= option and no ?backend= option; they apply to "
+                "sentence-transformers encoders, which read a bounded window of word pieces: minilm?long=..., "
+                "minilm?backend=..., st:<model>?long=..."
             )
         name, options = base, {**parsed, **options}
     factory = ENCODERS.get(name)
