@@ -5,6 +5,21 @@
 Each encoder is first loaded and warmed up on one text that is not in the benchmark, so "cold"
 is encoding plus writing the cache, not model loading (reported separately as "load"). The cache
 lives in a fresh temporary folder unless --cache-dir is given.
+
+MiniLM backends side by side (issue 16, item 1), on real query texts:
+
+    ROUTERLAB_DATA_DIR=/work/shared/data python benchmarks/bench_encode.py --backends torch onnx onnx-int8 \
+        [--data llmrouter-dcrouter] [--n 400] [--rounds 4] [--routing]
+
+prints the sample's length distribution (characters, word pieces, share cut at the 254-piece
+window), then per backend: queries/s (wall) and queries per CPU-second (all threads; less
+sensitive to other jobs on a shared machine), the speed-up over torch, and the mean / minimum
+cosine to the torch vectors. The sample is split into --rounds parts and the backends take turns
+on each part, so a change in the machine's load hits them alike. --routing adds the routing Δ:
+kNN (k chosen on the validation split from 5/10/20/50) test accuracy at λ = 0 with each backend's
+vectors of the whole dataset against the plain minilm ones, with a paired-bootstrap 95 % CI
+(1,000 resamples, seed 0). Those vectors go through the embedding cache (the user's, not a
+temporary one), so a second run is quick.
 """
 
 from __future__ import annotations
@@ -58,13 +73,119 @@ def load_texts_data(n: int):  # -> RoutingData
     return data, source
 
 
+def _pct(values: np.ndarray) -> str:
+    p = np.percentile(values, [10, 50, 90, 99])
+    return f"p10 {p[0]:.0f}, median {p[1]:.0f}, p90 {p[2]:.0f}, p99 {p[3]:.0f}, max {values.max():.0f}"
+
+
+def compare_backends(args: argparse.Namespace) -> None:
+    """Throughput, cosine to torch and (with --routing) the kNN routing Δ of each MiniLM backend."""
+    from routerlab.data import load
+    from routerlab.data.features import get_encoder, token_spans
+
+    data = load(args.data)
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(data.n_queries, size=min(args.n, data.n_queries), replace=False))
+    texts = [str(data.texts[i]) for i in rows]
+    spans = token_spans(get_encoder("minilm"), texts)
+    assert spans is not None
+    chars = np.array([len(t) for t in texts])
+    print(f"{len(texts)} of {data.n_queries} {args.data} queries (seeded sample, all splits)")
+    print(f"  characters:  {_pct(chars)}")
+    print(f"  word pieces: {_pct(spans.n_tokens)}; {100 * spans.truncated.mean():.1f} % cut at the 254-piece window")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start; "
+        f"batch size {args.batch_size}, {args.rounds} rounds"
+    )
+
+    encoders = {b: get_encoder("minilm" if b == "torch" else f"minilm?backend={b}") for b in args.backends}
+    for backend, enc in encoders.items():
+        t0 = time.perf_counter()
+        enc.encode(["warm-up text, not part of the benchmark"])  # load, and export the ONNX file if missing
+        print(f"  {backend}: ready in {time.perf_counter() - t0:.1f} s ({enc.name})")
+    wall = dict.fromkeys(encoders, 0.0)
+    cpu = dict.fromkeys(encoders, 0.0)
+    parts: dict[str, list[np.ndarray]] = {b: [] for b in encoders}
+    for chunk in np.array_split(np.arange(len(texts)), args.rounds):
+        batch = [texts[i] for i in chunk]
+        for backend, enc in encoders.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            parts[backend].append(enc.encode(batch, batch_size=args.batch_size))
+            wall[backend] += time.perf_counter() - t0
+            cpu[backend] += time.process_time() - c0
+    vectors = {b: np.concatenate(v) for b, v in parts.items()}
+    ref = vectors.get("torch")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
+    header = f"{'backend':<10} {'q/s':>7} {'q/cpu-s':>8} {'speed-up':>9} {'cos mean':>9} {'cos min':>8}"
+    print(header)
+    print("-" * len(header))
+    for backend in encoders:
+        speed = len(texts) / wall[backend]
+        up = f"{wall['torch'] / wall[backend]:.2f}x" if "torch" in wall else "-"
+        cos = (vectors[backend] * ref).sum(axis=1) if ref is not None else np.full(1, np.nan)
+        print(
+            f"{backend:<10} {speed:>7.1f} {len(texts) / cpu[backend]:>8.1f} {up:>9} "
+            f"{cos.mean():>9.5f} {cos.min():>8.5f}"
+        )
+    if args.routing:
+        routing_delta(data, [b for b in encoders if b != "torch"], args.batch_size)
+
+
+def routing_delta(data, backends: list[str], batch_size: int) -> None:  # data: RoutingData
+    """kNN test accuracy at λ = 0 with each backend's vectors vs the torch ones, paired-bootstrap CI."""
+    from routerlab.data.features import encode
+    from routerlab.metrics.bootstrap import paired_difference_ci
+    from routerlab.routers import make_router
+
+    train, val, test = (np.flatnonzero(np.asarray(data.splits) == s) for s in ("train", "val", "test"))
+
+    def per_query(X: np.ndarray) -> tuple[np.ndarray, int]:
+        def quality(k: int, rows: np.ndarray) -> np.ndarray:
+            router = make_router("knn", k=k).fit(data.subset(train), X[train])
+            choice = router.route(data.subset(rows), X[rows], lam=0.0)
+            return data.Y[rows, choice]
+
+        best = max((5, 10, 20, 50), key=lambda k: float(np.nanmean(quality(k, val))))
+        return quality(best, test), best
+
+    t0 = time.perf_counter()
+    base, k0 = per_query(encode(data, "minilm", batch_size=batch_size))
+    print(f"routing: kNN at λ = 0 on {data.name} ({len(train)} train / {len(val)} val / {len(test)} test)")
+    print(f"  torch      test accuracy {np.nanmean(base):.4f} (k = {k0})")
+    for backend in backends:
+        t0 = time.perf_counter()
+        X = encode(data, f"minilm?backend={backend}", batch_size=batch_size)
+        enc_s = time.perf_counter() - t0
+        other, k = per_query(X)
+        ok = np.isfinite(base) & np.isfinite(other)
+        ci = paired_difference_ci(other[ok], base[ok], n_resamples=1000, seed=0)
+        print(
+            f"  {backend:<10} test accuracy {np.nanmean(other):.4f} (k = {k}); "
+            f"Δ {100 * ci.estimate:+.2f} pp [{100 * ci.low:+.2f}, {100 * ci.high:+.2f}] "
+            f"(vectors: {enc_s:.0f} s, cached after the first run)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=None, help="texts (default: 1000; 400 with --backends)")
     parser.add_argument("--encoders", nargs="+", default=["static64", "hashing", "handcrafted", "minilm"])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--backends", nargs="+", choices=["torch", "onnx", "onnx-int8"], default=None)
+    parser.add_argument("--data", default="llmrouter-dcrouter", help="dataset for --backends")
+    parser.add_argument("--rounds", type=int, default=4, help="turns the backends take on the sample")
+    parser.add_argument("--routing", action="store_true", help="with --backends: the kNN routing Δ")
     args = parser.parse_args()
+    if args.backends:
+        if args.n is None:
+            args.n = 400
+        if args.cache_dir is not None:
+            os.environ["ROUTERLAB_CACHE_DIR"] = str(args.cache_dir)
+        compare_backends(args)
+        return
+    if args.n is None:
+        args.n = 1000
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-encode-")
     os.environ["ROUTERLAB_CACHE_DIR"] = str(args.cache_dir or tmp.name)
