@@ -484,7 +484,7 @@ class _SentenceTransformerBase:
                     f"sentence_bert_config.json in {self.folder}; use backend=torch."
                 )
             tok, max_len, lower = found
-            self._runner = OnnxRunner(path, tok, max_len, lower=lower, per_text=self.backend == "onnx-int8")
+            self._runner = OnnxRunner(path, tok, max_len, lower=lower)
             if self.dim is None:
                 self.dim = int(self._runner.session.get_outputs()[0].shape[-1])
         return self._runner

@@ -16,14 +16,14 @@ run the same network through ONNX Runtime instead of torch:
     Per-tensor scales were measured too and rejected: mean cosine 0.945, minimum 0.85 on 200
     llmrouter-dcrouter queries, against 0.993 / 0.986 per channel, at the same speed. Dynamic
     quantisation scales activations by the range of the whole batch, so a text's int8 vector
-    would depend on its batch mates (cosine 0.993 between a text encoded alone and in a batch):
-    ``onnx-int8`` therefore runs each text alone (no padding either), so a cached row depends on
-    its text only; the texts go to one single-threaded run per CPU core at a time (threads share
-    one session; ONNX Runtime releases the GIL), which on a loaded 2-core machine was as fast as
-    batches of 16.
+    would depend on its batch mates (cosine 0.993 between a text encoded alone and in a batch).
 
-Sessions never spin-wait for work: on a shared, loaded machine ONNX Runtime's default spinning
-burnt half the CPU time (int8: 21 → 36 queries/s with spinning off, same vectors).
+Both ONNX backends therefore run **each text alone**: a cached row depends on its text only, and
+no time goes to padding. The texts go to one single-threaded run per CPU core at a time (Python
+threads sharing one session; ONNX Runtime releases the GIL). Sessions never spin-wait for work.
+On the loaded 2-core machine (load average 8-11) this measured, for fp32 on 200 llmrouter-dcrouter
+queries: batches of 64 on 2 intra-op threads 14 q/s, batches of 16 19 q/s, one text per run on
+2 workers 27 q/s; for int8, spinning on 21 q/s, off 36 q/s, one thread × 2 workers 41 q/s.
 
 Both read the same word pieces as torch (``tokenizer.json`` with truncation at ``max_seq_length``,
 texts stripped, as sentence-transformers does), then mean-pool over the attention mask and
@@ -219,7 +219,7 @@ _SESSIONS_LOCK = threading.Lock()
 
 
 def _session(path: Path, threads: int) -> Any:
-    """One ONNX Runtime session per file, thread count (0: one per core) and process; no spin-waiting."""
+    """One ONNX Runtime session per file, intra-op thread count (0: one per core) and process; no spin-waiting."""
     import onnxruntime as ort
 
     with _SESSIONS_LOCK:
@@ -238,9 +238,9 @@ class OnnxRunner:
 
     ``tokenizer`` is a ``tokenizers.Tokenizer`` (no truncation, no padding set: this class sets
     both), ``max_seq_length`` the model's window in word pieces (special tokens included) and
-    ``lower`` whether texts are lower-cased first (``do_lower_case`` of ``sentence_bert_config.json``);
-    ``per_text`` runs each text alone (for int8 graphs, whose activation scales span the batch),
-    single-threaded, ``workers`` texts at a time (default: one per CPU core).
+    ``lower`` whether texts are lower-cased first (``do_lower_case`` of ``sentence_bert_config.json``).
+    Each text runs alone, single-threaded, ``workers`` texts at a time (default: one per CPU core),
+    so a row never depends on the batch it came in.
     """
 
     def __init__(
@@ -250,13 +250,11 @@ class OnnxRunner:
         max_seq_length: int,
         *,
         lower: bool = False,
-        per_text: bool = False,
         workers: int | None = None,
     ) -> None:
         self.path = path
-        self.per_text = per_text
-        self.workers = max(1, workers or os.cpu_count() or 1) if per_text else 1
-        self.session = _session(path, 1 if per_text else 0)
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.session = _session(path, 1)
         self.lower = lower
         tok = tokenizer
         tok.enable_truncation(max_length=max_seq_length)
@@ -266,8 +264,8 @@ class OnnxRunner:
         self.wants = {i.name for i in self.session.get_inputs()}
 
     def __call__(self, batch: list[str]) -> np.ndarray:
-        """Unit-norm float32 rows for ``batch`` (padded to its longest text, or one text at a time)."""
-        if not self.per_text or len(batch) == 1:
+        """Unit-norm float32 rows for ``batch``, one text per run (``batch_size`` only paces progress)."""
+        if len(batch) == 1:
             return self._run(batch)
         if self.workers == 1:
             return np.concatenate([self._run([text]) for text in batch], axis=0)
