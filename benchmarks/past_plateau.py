@@ -114,11 +114,38 @@ def run_dataset(config: SweepConfig, key: str, data: Any, out: Path, old: tuple[
             f"| {d_old.cell() if d_old else '–'} | {d_single.cell() if d_single else '–'} |"
         )
     lines += ["", f"Routers' test accuracy: their selected configuration refitted at seed 42 ({cfg.selection})."]
+    lines += ["", *utility_table(content, order)]
     if board.test is not None and board.test.n_models == 2:
         lines += ["", *routellm_table(board, n_resamples)]
     text = "\n".join(lines) + "\n"
     (folder / "acceptance.md").write_text(text, encoding="utf-8")
     return text
+
+
+def utility_table(content: Any, order: list[str]) -> list[str]:
+    """U(λ) − U(λ) of best_single at every λ of the board, paired-bootstrap 95 % CI; "all λ" when every CI is > 0."""
+    lams = sorted(content.significance)
+    if not lams or "best_single" not in content.significance[lams[0]].table.names:
+        return []
+    head = " | ".join(f"ΔU({lam:g})" for lam in lams)
+    lines = [
+        "### U(λ) against best_single at every λ (paired bootstrap over test queries, 95 % CI; * excludes 0)",
+        "",
+        f"| router | {head} | beats best_single at every λ |",
+        "|---|" + "---:|" * (len(lams) + 1),
+    ]
+    for name in order:
+        table = content.significance[lams[0]].table
+        if name == "best_single" or name not in table.names:
+            continue
+        cells, wins = [], True
+        for lam in lams:
+            iv = content.significance[lam].table.difference(name, "best_single")
+            star = "*" if iv.low > 0 or iv.high < 0 else ""
+            cells.append(f"{iv.estimate:+.4f} [{iv.low:+.4f}, {iv.high:+.4f}]{star}")
+            wins &= iv.low > 0
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'yes' if wins else 'no'} |")
+    return lines
 
 
 def _two_model_metrics(yw: np.ndarray, ys: np.ndarray, score: np.ndarray) -> tuple[float, float, float]:

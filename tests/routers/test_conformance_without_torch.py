@@ -78,7 +78,7 @@ def test_conformance_suite_without_torch(tmp_path: Path) -> None:
         outcomes[router][kind].append(skipped.get("message", "") if skipped is not None else name)
 
     torch_routers = {n for n in ROUTERS.names() if "torch" in router_tags(n).requires}
-    assert torch_routers == {"mlp", "mf", "contrastive", "irt", "probe_dirichlet"}
+    assert torch_routers == {"mlp", "mf", "contrastive", "irt", "probe_dirichlet", "finetuned"}
     assert set(outcomes) == set(ROUTERS.names()), "every registered router must be in the child run"
     for router, kinds in outcomes.items():
         assert not kinds["failed"], f"{router} failed without torch: {kinds['failed']}"
