@@ -203,3 +203,17 @@ def test_cli_sweep_prints_and_saves_the_scaling_table(tmp_path: Path) -> None:
     studies = (tmp_path / "out" / "studies.md").read_text()
     assert "training-set size" in studies and "| routerlab-mini | knn | hashing | 0.4 |" in studies
     assert "training-set size" in result.output
+
+
+def test_a_variant_handed_back_to_the_sweep_is_not_cut_again_and_keeps_its_record() -> None:
+    from routerlab.experiments.sweep.config import DatasetRef
+    from routerlab.experiments.sweep.data import _variant
+
+    ref = DatasetRef(name="synth", label="v", drop_leaked=True, dedupe=Dedupe(keep="first"), train_fraction=0.5)
+    once, rows = _variant(_with_duplicates(), ref)
+    assert rows is not None and once.meta["drop_leaked"]["n_removed"] == 3
+    twice, again = _variant(once, ref)
+    assert again is None and twice is once
+    # another fraction of the same variant is still applied
+    smaller, rows = _variant(once, ref.model_copy(update={"train_fraction": 0.2}))
+    assert rows is not None and smaller.n_queries < once.n_queries

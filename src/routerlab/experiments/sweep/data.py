@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -179,22 +180,35 @@ def load_datasets(config: SweepConfig, data: Mapping[str, RoutingData] | None = 
 def _variant(data: RoutingData, ref: DatasetRef) -> tuple[RoutingData, np.ndarray | None]:
     """``data`` with leaked queries dropped, the training split de-duplicated and cut to ``train_fraction``.
 
-    Returns the rows of ``data`` kept too. Leaks and duplicates go first, so a fraction is taken
-    of the cleaned training queries.
+    Returns the rows of ``data`` kept too (``None`` when nothing was applied). Leaks and duplicates
+    go first, so a fraction is taken of the cleaned training queries. A step whose record is
+    already in ``data.meta`` (a variant made by :func:`load_datasets` and handed back to the sweep)
+    is not applied again, so the record of what it removed survives.
     """
-    if ref.dedupe is None and not ref.drop_leaked and (ref.train_fraction is None or ref.train_fraction == 1):
+    steps: list[Callable[[RoutingData], tuple[RoutingData, np.ndarray]]] = []
+    meta = data.meta
+    if ref.drop_leaked and not isinstance(meta.get("drop_leaked"), dict):
+        steps.append(drop_leaked)
+    if ref.dedupe is not None and not _same_dedupe(meta.get("dedupe"), ref.dedupe):
+        spec = ref.dedupe
+        steps.append(lambda d: dedupe_train(d, spec))
+    fraction = ref.train_fraction
+    if fraction is not None and fraction < 1 and (meta.get("train_fraction") or {}).get("fraction") != fraction:
+        steps.append(lambda d: train_fraction(d, fraction))
+    if not steps:
         return data, None
     index = np.arange(data.n_queries)
-    if ref.drop_leaked:
-        data, rows = drop_leaked(data)
-        index = index[rows]
-    if ref.dedupe is not None:
-        data, rows = dedupe_train(data, ref.dedupe)
-        index = index[rows]
-    if ref.train_fraction is not None and ref.train_fraction < 1:
-        data, rows = train_fraction(data, ref.train_fraction)
+    for step in steps:
+        data, rows = step(data)
         index = index[rows]
     return data, index
+
+
+def _same_dedupe(record: Any, spec: Dedupe) -> bool:
+    """Whether ``record`` (a ``meta["dedupe"]``) says the training split was already de-duplicated as ``spec`` asks."""
+    if not isinstance(record, Mapping) or record.get("split") != "train":
+        return False
+    return all(record.get(k) == v for k, v in spec.model_dump().items())
 
 
 def drop_leaked(data: RoutingData) -> tuple[RoutingData, np.ndarray]:
