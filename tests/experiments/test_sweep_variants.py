@@ -217,3 +217,38 @@ def test_a_variant_handed_back_to_the_sweep_is_not_cut_again_and_keeps_its_recor
     # another fraction of the same variant is still applied
     smaller, rows = _variant(once, ref.model_copy(update={"train_fraction": 0.2}))
     assert rows is not None and smaller.n_queries < once.n_queries
+
+
+def test_the_summary_and_the_cli_say_how_many_texts_the_encoder_cut(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from routerlab.cli.main import app
+    from routerlab.data.io import write_parquet
+
+    texts = [str(t) for t in DATA.texts]
+    for i in (0, 5, 150):  # two train rows and one test row far beyond MiniLM's 256-piece window
+        texts[i] = " ".join(f"word{j}" for j in range(400))
+    data = _with(DATA, texts=np.asarray(texts, dtype=object))
+    res = run_sweep(
+        _config(tmp_path / "api", routers=["tiny_det"], encoders=["minilm"]),
+        data={"synth": data},
+        features={("synth", "minilm"): X},
+    )
+    t = json.loads((tmp_path / "api" / "summary.json").read_text())["truncation"]["synth"]["minilm"]
+    assert t["n_texts"] == DATA.n_queries and t["n_truncated"] == 3 and t["by_split"]["test"]["n_truncated"] == 1
+    assert res.truncation is not None
+    # hashing reads every word: no record
+    doc = json.loads(
+        (
+            run_sweep(_config(tmp_path / "h", routers=["tiny_det"], encoders=["hashing"]), data={"synth": data}).out_dir
+            / "summary.json"
+        ).read_text()
+    )
+    assert "truncation" not in doc
+    path = tmp_path / "synth.parquet"
+    write_parquet(data, path)
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(f"datasets: [{{name: {path}}}]\nrouters: [knn]\nencoders: [minilm]\nseeds: [42]\nmax_configs: 1\n")
+    out = CliRunner().invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "cli"), "--n-jobs", "1"])
+    assert out.exit_code == 0, out.output + repr(out.exception)
+    assert "minilm cut 3 of 160 query texts" in out.output

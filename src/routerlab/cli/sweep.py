@@ -97,7 +97,22 @@ def sweep_cmd(
     console.print(
         f"wrote {result.out_dir / 'runs.jsonl'}, {result.out_dir / 'summary.json'} and summary.parquet", soft_wrap=True
     )
+    _print_truncation(result)
     _print_studies(result)
+
+
+def _print_truncation(result: SweepResult) -> None:
+    """One line per (dataset, encoder) whose window cut query texts: a silent cut would change the figures."""
+    for dataset, by_encoder in (result.truncation or {}).items():
+        for encoder, t in by_encoder.items():
+            if t.get("n_truncated") and t.get("long") in (None, "head"):
+                share = 100 * t["n_truncated"] / max(t["n_texts"], 1)
+                err_console.print(
+                    f"[yellow]{encoder} cut {t['n_truncated']:,} of {t['n_texts']:,} query texts of {dataset} "
+                    f"({share:.1f} %) at its {t['max_tokens']}-token window[/] (see summary.json 'truncation'; "
+                    "?long=tail reads their end, ?long=chunk all of them)",
+                    soft_wrap=True,
+                )
 
 
 def _print_studies(result: SweepResult) -> None:

@@ -243,6 +243,7 @@ def run_sweep(
         errors=tuple(runner.errors),
         cv_folds=config.cv_folds if cv else None,
         variants=_variants(config, datasets) or None,
+        truncation=_truncation(datasets, {(g.dataset, g.encoder) for g in groups}) or None,
     )
     write_summary(result, out)
     log.info("sweep done: %d runs executed, %d found in %s", runner.executed, skipped, runs_path)
@@ -263,4 +264,25 @@ def _variants(config: SweepConfig, datasets: Mapping[str, RoutingData]) -> dict[
             "dedupe": None if ref.dedupe is None else {**ref.dedupe.model_dump(), **meta.get("dedupe", {})},
             "drop_leaked": meta.get("drop_leaked") if ref.drop_leaked else None,
         }
+    return out
+
+
+def _truncation(
+    datasets: Mapping[str, RoutingData], pairs: Iterable[tuple[str, str]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """How many query texts each registered encoder of the sweep cut, per dataset (the summary's ``truncation``).
+
+    From the encoder's tokenizer alone (:func:`routerlab.data.features.long_text.truncation_report`);
+    encoders that cannot tell (hashing reads every word) and features passed in are left out.
+    """
+    from routerlab.data.features.long_text import truncation_report
+
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for dataset, encoder in sorted(pairs):
+        data = datasets[dataset]
+        if encoder == NO_ENCODER or not is_encoder_name(encoder) or data.texts is None:
+            continue
+        report = truncation_report(encoder, [str(t) for t in data.texts], splits=data.splits, label=encoder)
+        if report is not None and report.max_tokens is not None:
+            out.setdefault(dataset, {})[encoder] = report.to_dict()
     return out

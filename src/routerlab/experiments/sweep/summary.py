@@ -91,6 +91,9 @@ class SweepResult:
     #: dataset key -> what the variant is (base ``name``, ``train_fraction``, ``dedupe``) for every dataset
     #: entry with a label, a training fraction or de-duplication; None when the sweep has none
     variants: dict[str, dict[str, Any]] | None = None
+    #: dataset -> encoder -> how many query texts the encoder cut (its tokenizer's window); None when no
+    #: encoder of the sweep has a window (hashing) or only features passed in were used
+    truncation: dict[str, dict[str, dict[str, Any]]] | None = None
 
     def row(self, router: str, dataset: str | None = None, encoder: str | None = None) -> SummaryRow:
         """Return the summary row of ``router`` (and ``dataset`` / ``encoder`` when several match)."""
@@ -113,6 +116,8 @@ class SweepResult:
         doc = {"schema_version": SCHEMA_VERSION, "protocol": protocol, "rows": [r.to_dict() for r in self.summary]}
         if self.variants:  # absent otherwise: the summary of a sweep without variants is unchanged
             doc["variants"] = self.variants
+        if self.truncation:
+            doc["truncation"] = self.truncation
         return doc
 
     def to_markdown(self) -> str:
