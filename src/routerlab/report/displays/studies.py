@@ -72,7 +72,7 @@ def _grouped_bars(
             x + (i - (len(series) - 1) / 2) * width,
             values,
             width,
-            yerr=errors,
+            yerr=errors if any(e > 0 for e in errors) else None,  # no caps drawn for a spread of 0
             capsize=2,
             label=name,
             color=_colour(i, name, colors),
