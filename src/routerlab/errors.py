@@ -6,6 +6,9 @@ Every error message says what is wrong, where, and how to fix it, e.g.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping, Sequence
+
 
 class RouterlabError(Exception):
     """Base class of every error raised on purpose by routerlab."""
@@ -36,3 +39,17 @@ class UnknownNameError(RouterlabError, LookupError):
 
     def __str__(self) -> str:  # LookupError would otherwise quote the message like a key
         return str(self.args[0]) if self.args else ""
+
+
+def check_choice(value: str, choices: Sequence[str], meaning: Mapping[str, str], *, where: str) -> str:
+    """``value`` if it is one of ``choices``; else a :class:`SchemaError` naming the closest choice.
+
+    The message names ``where`` and lists every choice with its ``meaning`` (encoder options such as
+    ``?long=`` and ``?backend=``).
+    """
+    if value in choices:
+        return value
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.4)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listed = "; ".join(f"{c} ({meaning[c]})" for c in choices)
+    raise SchemaError(f"{where}={value!r} is not a choice.{hint} Choices: {listed}.")

@@ -40,7 +40,7 @@ import numpy as np
 
 from routerlab._arrays import l2_normalise
 from routerlab.data.features.onnx_backend import BACKENDS, check_backend
-from routerlab.errors import SchemaError
+from routerlab.errors import SchemaError, check_choice
 
 if TYPE_CHECKING:
     from routerlab.data.features.encoders import Encoder
@@ -61,12 +61,7 @@ NAME_OPTIONS = ("long", "backend")
 
 def check_long_mode(value: str, *, where: str = "long") -> str:
     """``value`` if it is one of :data:`LONG_MODES`; else a :class:`SchemaError` naming the choices."""
-    if value in LONG_MODES:
-        return value
-    close = difflib.get_close_matches(str(value), LONG_MODES, n=1, cutoff=0.4)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    choices = "; ".join(f"{m} ({LONG_MEANING[m]})" for m in LONG_MODES)
-    raise SchemaError(f"{where}={value!r} is not a choice.{hint} Choices: {choices}.")
+    return check_choice(value, LONG_MODES, LONG_MEANING, where=where)
 
 
 def split_name_options(name: str) -> tuple[str, dict[str, str]]:

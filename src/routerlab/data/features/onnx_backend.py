@@ -37,7 +37,6 @@ backend and the ONNX Runtime version: cached rows of one backend are never serve
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -53,7 +52,7 @@ import numpy as np
 from routerlab._arrays import l2_normalise
 from routerlab._files import TMP_PREFIX
 from routerlab._optional import optional_dependency
-from routerlab.errors import RouterlabError, SchemaError
+from routerlab.errors import RouterlabError, SchemaError, check_choice
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +75,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 def check_backend(value: str, *, where: str = "backend") -> str:
     """``value`` if it is one of :data:`BACKENDS`; else a :class:`SchemaError` naming the choices."""
-    if value in BACKENDS:
-        return value
-    close = difflib.get_close_matches(str(value), BACKENDS, n=1, cutoff=0.4)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    choices = "; ".join(f"{b} ({BACKEND_MEANING[b]})" for b in BACKENDS)
-    raise SchemaError(f"{where}={value!r} is not a choice.{hint} Choices: {choices}.")
+    return check_choice(value, BACKENDS, BACKEND_MEANING, where=where)
 
 
 def _version(dist: str) -> str:
