@@ -13,7 +13,7 @@ queries here: run ``routerlab evaluate`` (or ``benchmarks/past_plateau.py``) for
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,48 +49,42 @@ class SweepContent:
 
     def figures(self) -> list[FigureSpec]:
         """One scaling figure per dataset run at several fractions, one encoder and one dedupe figure per dataset."""
+        studies: list[tuple[str, str, str, Any, Sequence[Any]]] = [
+            (
+                "scaling",
+                "accuracy against training-set size",
+                "Test accuracy at λ = 0 (mean ± one std over the protocol's seeds) of each router fitted on nested "
+                "fractions of the training split (hash of the query id); validation and test are the same for "
+                "every fraction (routing-plateau.txt §6).",
+                ScalingDisplay,
+                scaling_rows(self.summary),
+            ),
+            (
+                "encoders",
+                "accuracy by encoder",
+                "Test accuracy at λ = 0 (± one std over seeds) of each router under each encoder of the sweep.",
+                EncoderDisplay,
+                encoder_rows(self.summary),
+            ),
+            (
+                "dedupe",
+                "before and after de-duplication",
+                "Avg. test accuracy over the sweep's λ values of each router fitted on the original training "
+                "split and on the split without duplicate queries (rethinking-router-evaluation.txt Table 1); "
+                "validation and test untouched.",
+                DedupeDisplay,
+                dedupe_rows(self.summary),
+            ),
+        ]
         figs: list[FigureSpec] = []
-        scaling, encoders, dedupe = scaling_rows(self.summary), encoder_rows(self.summary), dedupe_rows(self.summary)
-        for i, name in enumerate(sorted({r.dataset for r in scaling})):
-            rows = tuple(r for r in scaling if r.dataset == name)
-            figs.append(
-                FigureSpec(
-                    f"scaling-{i}",
-                    f"{name}: accuracy against training-set size",
-                    "Test accuracy at λ = 0 (mean ± one std over the protocol's seeds) of each router fitted on nested "
-                    "fractions of the training split (hash of the query id); validation and test are the same for "
-                    "every fraction (routing-plateau.txt §6).",
-                    ScalingDisplay(name, rows),
-                    (7.6, 4.2),
-                    SECTION_STUDIES,
+        for prefix, title, caption, display, rows in studies:
+            for i, name in enumerate(sorted({r.dataset for r in rows})):
+                mine = tuple(r for r in rows if r.dataset == name)
+                figs.append(
+                    FigureSpec(
+                        f"{prefix}-{i}", f"{name}: {title}", caption, display(name, mine), (7.6, 4.2), SECTION_STUDIES
+                    )
                 )
-            )
-        for i, name in enumerate(sorted({r.dataset for r in encoders})):
-            rows_e = tuple(r for r in encoders if r.dataset == name)
-            figs.append(
-                FigureSpec(
-                    f"encoders-{i}",
-                    f"{name}: accuracy by encoder",
-                    "Test accuracy at λ = 0 (± one std over seeds) of each router under each encoder of the sweep.",
-                    EncoderDisplay(name, rows_e),
-                    (7.6, 4.2),
-                    SECTION_STUDIES,
-                )
-            )
-        for i, name in enumerate(sorted({r.dataset for r in dedupe})):
-            rows_d = tuple(r for r in dedupe if r.dataset == name)
-            figs.append(
-                FigureSpec(
-                    f"dedupe-{i}",
-                    f"{name}: before and after de-duplication",
-                    "Avg. test accuracy over the sweep's λ values of each router fitted on the original training "
-                    "split and on the split without duplicate queries (rethinking-router-evaluation.txt Table 1); "
-                    "validation and test untouched.",
-                    DedupeDisplay(name, rows_d),
-                    (7.6, 4.2),
-                    SECTION_STUDIES,
-                )
-            )
         return figs
 
 
