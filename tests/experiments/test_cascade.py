@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from routerlab.cli.main import app
-from routerlab.data.schema import RoutingData
 from routerlab.experiments.cascade import CASCADE, evaluate_cascade
 from routerlab.routers.cascade import Cascade
 from tests.data.routerbench_tiny import write_routerbench
@@ -37,17 +37,7 @@ def test_evaluate_cascade_beside_routers() -> None:
 
 def test_test_outcomes_do_not_steer_the_cascade() -> None:
     data, resp = cascade_problem(300)
-    flipped = RoutingData(
-        name=data.name,
-        query_ids=data.query_ids,
-        texts=data.texts,
-        sources=data.sources,
-        splits=data.splits,
-        models=data.models,
-        Y=np.where((data.splits == "test")[:, None], 1.0 - data.Y, data.Y),
-        cost=data.cost,
-        cost_unit=data.cost_unit,
-    )
+    flipped = dataclasses.replace(data, Y=np.where((data.splits == "test")[:, None], 1.0 - data.Y, data.Y))
     a = evaluate_cascade(data, resp, routers=("best_single",), cascade=SMALL, n_resamples=20)
     b = evaluate_cascade(flipped, resp, routers=("best_single",), cascade=SMALL, n_resamples=20)
     assert [p.to_dict() for p in a.frontier] == [p.to_dict() for p in b.frontier]

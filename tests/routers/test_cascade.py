@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -133,34 +134,14 @@ def test_no_test_outcome_is_read() -> None:
     data, resp = cascade_problem()
     c = _fit(data, resp)
     test = data.split("test")
-    scrambled = RoutingData(
-        name=test.name,
-        query_ids=test.query_ids,
-        texts=test.texts,
-        sources=test.sources,
-        splits=test.splits,
-        models=test.models,
-        Y=1.0 - test.Y,
-        cost=test.cost,
-        cost_unit=test.cost_unit,
-    )
+    scrambled = dataclasses.replace(test, Y=1.0 - test.Y)
     for view in (test.without_outcomes(), scrambled):
         assert np.array_equal(c.confidence(view, resp), c.confidence(test, resp))
     pol = c.frontier_[len(c.frontier_) // 2].policy
     a, b = c.run(test, resp, pol), c.run(scrambled, resp, pol)
     assert np.array_equal(a.answered, b.answered) and np.array_equal(a.cost, b.cost)
     # and the fit reads only the training rows it is given: test outcomes changed, the frontier is the same
-    whole = RoutingData(
-        name=data.name,
-        query_ids=data.query_ids,
-        texts=data.texts,
-        sources=data.sources,
-        splits=data.splits,
-        models=data.models,
-        Y=np.where((data.splits == "test")[:, None], 0.0, data.Y),
-        cost=data.cost,
-        cost_unit=data.cost_unit,
-    )
+    whole = dataclasses.replace(data, Y=np.where((data.splits == "test")[:, None], 0.0, data.Y))
     assert [p.to_dict() for p in _fit(whole, resp).frontier_] == [p.to_dict() for p in c.frontier_]
 
 
