@@ -142,7 +142,7 @@ EXPECTED_TAGS = {
     "feat_lr": T(requires_features=True),
     "feat_mlp": T(stochastic=True, requires_features=True),
     "rf": T(stochastic=True, requires_features=True),
-    "gbdt": T(stochastic=True, requires_features=True),
+    "gbdt": T(requires_features=True),
     "linucb": T(requires_features=True),
     "elo": T(stochastic=True, requires_features=True),
     **{n: T(stochastic=True, requires_features=True, requires=("torch",)) for n in ("mlp", "mf", "contrastive", "irt")},

@@ -29,11 +29,18 @@ class _PerModelEstimator(Router):
     requires_features = True
     random_state: int | None
 
-    def _fit_one(self, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    def _fit_one(self, X: np.ndarray, rows: np.ndarray, y: np.ndarray, seed: int) -> Any:
+        """The estimator of one model, fitted on ``X[rows]`` (its observed rows) and their outcomes ``y``."""
         raise NotImplementedError
 
     def _predict_one(self, est: Any, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _start_fit(self, X: np.ndarray) -> None:
+        """Called once before the per-model fits (state shared by the models, e.g. binned features)."""
+
+    def _end_fit(self) -> None:
+        """Called once after the per-model fits (drop what only the fits needed)."""
 
     def _fit(self, train: RoutingData, X: np.ndarray | None) -> None:
         feats = as_features(X, self, fitting=True)
@@ -42,6 +49,7 @@ class _PerModelEstimator(Router):
         seeds = model_seeds(self.random_state, train.n_models)
         self.estimators_: list[Any] = []
         self.constant_: np.ndarray = np.full(train.n_models, np.nan)
+        self._start_fit(feats)
         for m in range(train.n_models):
             rows = np.flatnonzero(observed[:, m])
             y = train.Y[rows, m]
@@ -50,7 +58,8 @@ class _PerModelEstimator(Router):
                 self.constant_[m] = y[0] if len(rows) else means[m]
                 self.estimators_.append(None)
                 continue
-            self.estimators_.append(self._fit_one(feats[rows], y, seeds[m]))
+            self.estimators_.append(self._fit_one(feats, rows, y, seeds[m]))
+        self._end_fit()
 
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
         feats = as_features(X, self, fitting=False)
@@ -116,7 +125,7 @@ class RandomForestRouter(_PerModelEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _fit_one(self, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    def _fit_one(self, X: np.ndarray, rows: np.ndarray, y: np.ndarray, seed: int) -> Any:
         from sklearn.ensemble import RandomForestRegressor
 
         forest = RandomForestRegressor(
@@ -127,7 +136,7 @@ class RandomForestRouter(_PerModelEstimator):
             n_jobs=self.n_jobs,
             random_state=seed,
         )
-        return forest.fit(X, y)
+        return forest.fit(X[rows], y)
 
     def _predict_one(self, est: Any, X: np.ndarray) -> np.ndarray:
         return np.asarray(est.predict(X), dtype=np.float64)
@@ -138,28 +147,38 @@ class GradientBoostingRouter(_PerModelEstimator):
 
     The boosted-tree member of the classifier-style family of `routing-plateau.txt` (arXiv:2606.07587) §4.1
     (``optllm_xgb`` [36], a feature-only router, §6.1), with scikit-learn's histogram GBDT in place
-    of XGBoost.
+    of XGBoost (LightGBM/XGBoost are not dependencies; scikit-learn's histogram GBDT is the same
+    algorithm family and fits a 7-model routerdc-7models run in ~15 s on one core).
 
     Design
     ------
     * One binary classifier (log-loss) per model on that model's observed rows only. Graded
       outcomes ``y ∈ (0, 1)`` enter as two weighted rows, (1, ``y``) and (0, ``1 − y``), so the loss
       is the soft-label cross-entropy; 0/1 outcomes are the ordinary binary problem.
-    * ``early_stopping=False``: scikit-learn's stratified validation split fails for a model with a
-      single correct answer, and the number of boosting rounds is tuned by the grid instead.
-    * Without early stopping the fit is deterministic below 200,000 rows; above that, feature
-      binning subsamples with the per-model seed drawn from ``random_state``.
+    * A fixed number of boosting rounds, ``early_stopping=False``: the grid tunes ``max_iter`` on the
+      protocol's validation split (App. E.4 selection), which is what early stopping would do on a
+      random 10 % slice of train taken away from the fit — and scikit-learn's stratified slice
+      fails for a model with a single correct answer.
+    * **Deterministic, hence not** ``stochastic``: without early stopping and with
+      ``max_features=1.0`` scikit-learn uses its seed only to subsample rows for binning above
+      200,000 rows; it gets the constant 0, so the fit is a function of the data alone and the seed
+      protocol runs no seed stage for it (on routerdc-7models the 20 stage-2 refits of the old
+      protocol had the same validation accuracy to the last digit as their stage-1 run).
+      ``random_state`` is kept for API compatibility and has no effect.
     * Graded outcomes need sample weights, and scikit-learn bins weighted data with a slow weighted
       percentile; for them the features are binned here first (unweighted training quantiles, ≤ 255
       bins per feature, as the estimator itself bins), which leaves the fitted trees unchanged in
-      kind and keeps the fit fast.
+      kind and keeps the fit fast. Models observed on the same rows share one binning (computed
+      once per fit, and the test features quantised once per prediction): the same numbers as one
+      binning per model, without the 7 × repeated quantiles.
     * ``n_jobs`` OpenMP threads (None = 1, -1 = all cores); the result does not depend on it. One
       thread by default because OpenMP's busy-waiting made small fits 20× slower on busy machines.
 
-    Stage-1 grid (≤ 15): learning rate × rounds × leaves per tree.
+    Stage-1 grid (8 ≤ 15, App. E.4; the paper gives no ranges): learning rate × rounds × leaves per tree.
     """
 
     name = "gbdt"
+    stochastic = False
     param_grid: ClassVar[dict[str, list[Any]]] = {
         "learning_rate": [0.03, 0.1],
         "max_iter": [100, 200],
@@ -195,10 +214,27 @@ class GradientBoostingRouter(_PerModelEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _fit_one(self, X: np.ndarray, y: np.ndarray, seed: int) -> Any:
+    def _start_fit(self, X: np.ndarray) -> None:
+        #: the distinct binnings of this fit (one per distinct set of observed rows)
+        self.bin_edges_: list[list[np.ndarray]] = []
+        self._binned: dict[bytes, tuple[int, np.ndarray]] = {}
+
+    def _end_fit(self) -> None:
+        del self._binned  # the binned training matrices: only the fits need them (and persistence must not)
+
+    def _binned_rows(self, X: np.ndarray, rows: np.ndarray) -> tuple[int, np.ndarray]:
+        """The index into ``bin_edges_`` and the binned ``X[rows]``, computed once per distinct ``rows``."""
+        key = rows.tobytes()
+        if key not in self._binned:
+            edges = _bin_edges(X[rows])
+            self.bin_edges_.append(edges)
+            self._binned[key] = (len(self.bin_edges_) - 1, _quantize(X[rows], edges))
+        return self._binned[key]
+
+    def _fit_one(self, X: np.ndarray, rows: np.ndarray, y: np.ndarray, seed: int) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        rows, labels, weights = soft_binary_targets(y)
+        pairs, labels, weights = soft_binary_targets(y)
         clf = HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
@@ -206,25 +242,33 @@ class GradientBoostingRouter(_PerModelEstimator):
             min_samples_leaf=self.min_samples_leaf,
             l2_regularization=self.l2_regularization,
             early_stopping=False,
-            random_state=seed,
+            random_state=0,  # only the binning subsample above 200,000 rows reads it: constant, so no seed effect
         )
         if np.all(weights == 1.0):  # 0/1 outcomes: one unweighted row per query
             with openmp_threads(self.n_jobs):
-                clf.fit(X[rows], labels)
+                clf.fit(X[rows[pairs]], labels)
             return clf, None
         # graded outcomes need weights, and scikit-learn bins weighted data with a slow per-bin
         # weighted percentile (20× slower in our timings): bin the features here, unweighted, as the
         # estimator would, so that it sees at most 255 distinct values per feature and skips that path
-        edges = _bin_edges(X)
+        index, binned = self._binned_rows(X, rows)
         with openmp_threads(self.n_jobs):
-            clf.fit(_quantize(X, edges)[rows], labels, sample_weight=weights)
-        return clf, edges
+            clf.fit(binned[pairs], labels, sample_weight=weights)
+        return clf, index
 
-    def _predict_one(self, est: Any, X: np.ndarray) -> np.ndarray:
-        clf, edges = est
-        with openmp_threads(self.n_jobs):
-            proba = clf.predict_proba(X if edges is None else _quantize(X, edges))
-        return np.asarray(proba[:, list(clf.classes_).index(1)], dtype=np.float64)
+    def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
+        feats = as_features(X, self, fitting=False)
+        quantized = [_quantize(feats, edges) for edges in self.bin_edges_]  # once per binning, not per model
+        scores = np.empty((feats.shape[0], len(self.model_names_)), dtype=np.float64)
+        for m, est in enumerate(self.estimators_):
+            if est is None:
+                scores[:, m] = self.constant_[m]
+                continue
+            clf, index = est
+            with openmp_threads(self.n_jobs):
+                proba = clf.predict_proba(feats if index is None else quantized[index])
+            scores[:, m] = proba[:, list(clf.classes_).index(1)]
+        return scores
 
 
 def _bin_edges(X: np.ndarray, max_bins: int = 255) -> list[np.ndarray]:
