@@ -36,6 +36,18 @@ def sweep_cmd(
     cv_folds: Annotated[
         int | None, typer.Option("--cv-folds", help="Folds of --selection cv (default 5; overrides file).")
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="local: --n-jobs processes on this machine (default); ray: one Ray task per run on the cluster at "
+            "--address, or on a Ray started here with --n-jobs CPUs (needs routerlab[distributed]; overrides file).",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster of --backend ray: its head's HOST:PORT, or auto (overrides file)."),
+    ] = None,
 ) -> None:
     """Run or resume the seed protocol: stage-1 grid at seed 42, top-k re-trained with more seeds, mean ± std.
 
@@ -55,6 +67,8 @@ def sweep_cmd(
         routers=_split_list(",".join(router), "router") if router else None,
         selection=selection.strip().lower() if selection is not None else None,
         cv_folds=cv_folds,
+        backend=backend.strip().lower() if backend is not None else None,
+        address=address,
     )
     for name in cfg.routers:
         ROUTERS.get(name)  # unknown names fail before any work, with a suggestion

@@ -92,6 +92,11 @@ class SweepConfig(BaseModel):
     selection: Literal["val", "cv"] = "val"
     #: number of folds when ``selection`` is "cv"
     cv_folds: int = 5
+    #: where runs execute: "local" (``n_jobs`` processes on this machine) or "ray" (a Ray cluster, see ``address``)
+    backend: Literal["local", "ray"] = "local"
+    #: the Ray cluster of ``backend: ray``: its head's "HOST:PORT" (or "auto"); unset starts a local Ray
+    #: with ``n_jobs`` CPUs in this process
+    address: str | None = Field(None, min_length=1)
 
     @field_validator("datasets", mode="before")
     @classmethod
@@ -151,6 +156,8 @@ class SweepConfig(BaseModel):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"datasets: {dup} listed more than once; give each variant its own label")
+        if self.address is not None and self.backend != "ray":
+            raise ValueError(f"address {self.address!r} is a Ray cluster's; set backend: ray (--backend ray) to use it")
         stray = sorted(set(self.grids) - set(self.routers))
         if stray:
             raise ValueError(f"grids: {stray} are not among the routers {self.routers}")

@@ -1,4 +1,4 @@
-"""Running the sweep: plan both stages, execute the pending runs in parallel, record them and summarise."""
+"""Running the sweep: plan both stages, execute the pending runs on a backend, record them and summarise."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from routerlab.data.features.encoders import is_encoder_name
 from routerlab.data.features.value import encoder_identity
 from routerlab.data.schema import RoutingData
 from routerlab.errors import RouterlabError
-from routerlab.experiments.sweep.config import NO_ENCODER, SweepConfig
+from routerlab.experiments.sweep.backends import Backend, Job, make_backend
+from routerlab.experiments.sweep.config import NO_ENCODER, DatasetRef, SweepConfig
 from routerlab.experiments.sweep.data import (
     Folds,
     SplitData,
@@ -27,7 +28,7 @@ from routerlab.experiments.sweep.data import (
     split_rows,
 )
 from routerlab.experiments.sweep.records import RUNS_FILE, _complete, _RecordWriter, read_records
-from routerlab.experiments.sweep.run import RunSpec, execute_run
+from routerlab.experiments.sweep.run import RunSpec
 from routerlab.experiments.sweep.stages import (
     _build_groups,
     _cv_stage1_specs,
@@ -41,7 +42,6 @@ from routerlab.experiments.sweep.stages import (
 )
 from routerlab.experiments.sweep.summary import SweepResult, _summarise, _summarise_cv, write_summary
 from routerlab.metrics import core as M
-from routerlab.routers.base import Router
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ SweepProgress = Callable[[int, int, str], None]
 
 
 class _Runner:
-    """Executes run specs (in parallel), writes their records and tracks progress."""
+    """Executes run specs on the backend, writes their records as they arrive and tracks progress."""
 
     def __init__(
         self,
@@ -70,7 +70,9 @@ class _Runner:
         progress: SweepProgress | None,
         fingerprints: Mapping[str, str],
         identities: Mapping[str, str | None],
+        backend: Backend,
     ):
+        self.backend = backend
         self.fingerprints = fingerprints
         self.identities = identities
         self.config = config
@@ -86,20 +88,10 @@ class _Runner:
         if self.progress is not None:
             self.progress(self.n_done, self.total, message)
 
-    def run(self, jobs: list[tuple[RunSpec, type[Router], SplitData]]) -> None:
+    def run(self, jobs: list[Job]) -> None:
         if not jobs:
             return
-        lams = tuple(self.config.lams)
-        n_jobs = min(self.config.effective_n_jobs, len(jobs))
-        results: Iterable[dict[str, Any]]
-        if n_jobs == 1:
-            results = (execute_run(spec, cls, split, lams) for spec, cls, split in jobs)
-        else:
-            from joblib import Parallel, delayed
-
-            parallel = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")
-            results = parallel(delayed(execute_run)(spec, cls, split, lams) for spec, cls, split in jobs)
-        for record in results:
+        for record in self.backend.results(jobs, tuple(self.config.lams)):
             record["data_fingerprint"] = self.fingerprints[record["dataset"]]
             record["encoder_identity"] = self.identities.get(record["encoder"])  # model and version
             self.writer.write(record)
@@ -168,12 +160,15 @@ def run_sweep(
             n_stale,
             name,
         )
+    backend = make_backend(config)
     feature_cache: dict[tuple[str, str], np.ndarray | None] = {}
     split_cache: dict[tuple[str, str, str], SplitData] = {}
 
     def features_of(dataset: str, encoder: str) -> np.ndarray | None:
         if (dataset, encoder) not in feature_cache:
             d = datasets[dataset]
+            if encoder != NO_ENCODER and not _given(features, refs[dataset], encoder):
+                backend.prepare_features(d, encoder)  # Ray: the uncached texts are encoded on the cluster
             X = (
                 None
                 if encoder == NO_ENCODER
@@ -206,7 +201,7 @@ def run_sweep(
         return len(_refit_seeds(g, config)) if cv else _planned_stage2(g, config)
 
     writer = _RecordWriter(runs_path)
-    runner = _Runner(config, writer, done, progress, fingerprints, identities)
+    runner = _Runner(config, writer, done, progress, fingerprints, identities, backend)
     skipped = 0
     try:
         stage1 = [(s, g) for g in groups for s in stage1_of(g)]
@@ -226,6 +221,7 @@ def run_sweep(
         runner.run([(s, g.cls, split_for(s)) for s, g in pending2])
     finally:
         writer.close()
+        backend.close()
     summary, used = [], []
     for g in groups:
         test = datasets[g.dataset].subset(rows[g.dataset]["test"])
@@ -248,6 +244,11 @@ def run_sweep(
     write_summary(result, out)
     log.info("sweep done: %d runs executed, %d found in %s", runner.executed, skipped, runs_path)
     return result
+
+
+def _given(features: Mapping[tuple[str, str], np.ndarray] | None, ref: DatasetRef, encoder: str) -> bool:
+    """Whether the caller passed this dataset's features under ``encoder`` (looked up as ``_features`` does)."""
+    return features is not None and any((name, encoder) in features for name in (ref.key, ref.name))
 
 
 def _variants(config: SweepConfig, datasets: Mapping[str, RoutingData]) -> dict[str, dict[str, Any]]:
