@@ -13,9 +13,16 @@ from routerlab.routers._params import Constraint, Interval, StrOptions
 from routerlab.routers._tabular import as_features, masked_model_means
 from routerlab.routers.base import Router
 
-#: similarity matrices are computed in blocks of at most this many (test × train) cells (16 MiB per
-#: float64 block; with the masks and weights of a block, under ~80 MiB in all)
-_BLOCK_CELLS = 1 << 21
+#: similarity matrices are computed in blocks of test rows holding at most this many (test × train) cells
+#: (128 MiB per float64 block; with its partitioned copy and masks, under ~350 MiB in all)
+_BLOCK_CELLS = 1 << 24
+#: ... but never fewer test rows than this: a block of one or two rows turns the product into a
+#: matrix-vector product that re-reads the whole training matrix per row (memory-bound, ~10× slower
+#: per query at 700k training rows); above ``_BLOCK_CELLS / _MIN_BLOCK_ROWS`` training rows the block
+#: grows past the cell budget instead
+_MIN_BLOCK_ROWS = 32
+#: ... and never more than this (the gathered (rows, k, n_models) outcomes stay small with a tiny training set)
+_MAX_BLOCK_ROWS = 4096
 #: similarities are rounded to this many decimals before ranking, so that neighbours whose
 #: similarity differs only by floating-point noise tie exactly and the lower training index wins
 _SIM_DECIMALS = 12
@@ -75,33 +82,50 @@ class KNNRouter(Router):
         """Boolean (n_queries, n_train) mask of each query's ``k`` nearest training queries (all rows at once)."""
         self.check_is_fitted()
         feats = l2_normalise(as_features(X, self, fitting=False))
-        return self._neighbor_mask(np.round(feats @ self.train_embeddings_.T, _SIM_DECIMALS))
+        sims = np.round(feats @ self.train_embeddings_.T, _SIM_DECIMALS)
+        mask = np.zeros(sims.shape, dtype=bool)
+        np.put_along_axis(mask, self._neighbor_indices(sims), True, axis=1)
+        return mask
 
-    def _neighbor_mask(self, sims: np.ndarray) -> np.ndarray:
-        n_train = sims.shape[1]
+    def _neighbor_indices(self, sims: np.ndarray) -> np.ndarray:
+        """(n_rows, k) training indices of each row's ``k`` most similar; ties at the k-th by lowest index.
+
+        Only the k chosen indices are kept (not an (n_rows, n_train) mask), so the outcome means
+        below cost O(k · n_models) per query instead of a dense (n_rows, n_train) product.
+        """
+        n_rows, n_train = sims.shape
         k = min(int(self.k), n_train)
         # the k-th largest similarity per row; everything above it is in, ties at it by lowest index
         kth = np.partition(sims, n_train - k, axis=1)[:, n_train - k : n_train - k + 1]
-        above = sims > kth
-        tied = sims == kth
-        need = k - above.sum(axis=1, keepdims=True)
-        return np.asarray(above | (tied & (np.cumsum(tied, axis=1) <= need)))
+        above_r, above_c = np.nonzero(sims > kth)
+        tied_r, tied_c = np.nonzero(sims == kth)  # row-major: each row's ties in increasing index
+        need = k - np.bincount(above_r, minlength=n_rows)
+        first = np.searchsorted(tied_r, np.arange(n_rows))
+        keep = np.arange(len(tied_r)) - first[tied_r] < need[tied_r]
+        rows = np.concatenate([above_r, tied_r[keep]])
+        cols = np.concatenate([above_c, tied_c[keep]])
+        order = np.lexsort((cols, rows))  # each row's k neighbours by increasing training index
+        return cols[order].reshape(n_rows, k)
 
     def _predict_scores(self, data: RoutingData, X: np.ndarray | None) -> np.ndarray:
         feats = l2_normalise(as_features(X, self, fitting=False))
         n_train = self.train_embeddings_.shape[0]
-        block = max(1, _BLOCK_CELLS // max(n_train, 1))
+        block = min(_MAX_BLOCK_ROWS, max(_MIN_BLOCK_ROWS, _BLOCK_CELLS // max(n_train, 1)))
         scores = np.empty((feats.shape[0], len(self.model_names_)), dtype=np.float64)
         for start in range(0, feats.shape[0], block):
             stop = start + block
-            sims = np.round(feats[start:stop] @ self.train_embeddings_.T, _SIM_DECIMALS)
-            mask = self._neighbor_mask(sims)
+            sims = feats[start:stop] @ self.train_embeddings_.T
+            np.round(sims, _SIM_DECIMALS, out=sims)
+            idx = self._neighbor_indices(sims)
             if self.weights == "distance":
-                weight = np.where(mask, 1.0 / np.maximum(1.0 - sims, _MIN_DISTANCE), 0.0)
+                sim = np.take_along_axis(sims, idx, axis=1)
+                weight = 1.0 / np.maximum(1.0 - sim, _MIN_DISTANCE)
             else:
-                weight = mask.astype(np.float64)
-            total = weight @ self.train_outcomes_
-            count = weight @ self.train_observed_
+                weight = np.ones(idx.shape)
+            del sims
+            # sum over the k neighbours, in increasing training index (the order a dense product would use)
+            total = np.einsum("qk,qkm->qm", weight, self.train_outcomes_[idx])
+            count = np.einsum("qk,qkm->qm", weight, self.train_observed_[idx])
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = total / count
             scores[start:stop] = np.where(count > 0, mean, self.model_mean_)
