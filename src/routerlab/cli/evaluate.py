@@ -30,6 +30,7 @@ from routerlab.cli._load import (
 )
 
 if TYPE_CHECKING:
+    from routerlab.data.features.value import Features
     from routerlab.data.schema import RoutingData
     from routerlab.experiments.evaluate import Leaderboard
     from routerlab.experiments.protocol import Evaluation
@@ -107,6 +108,14 @@ def evaluate_cmd(
         ),
     ] = "val",
     cv_folds: Annotated[int, typer.Option("--cv-folds", help="Folds of --selection cv.")] = 5,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            "--features",
+            help="Precomputed query vectors for learned routers instead of --encoder: a .npy (n_queries, d) matrix "
+            "whose row i is the vector of the dataset's row i (memory-mapped, not copied).",
+        ),
+    ] = None,
 ) -> None:
     """Fit routers on the training split, score them on the test split, print and save the leaderboard.
 
@@ -134,9 +143,13 @@ def evaluate_cmd(
         query_col, model_col, score_col, cost_col, score_scale, text_col, prices, val_fraction, sources, exclude_sources
     )
     dataset = _load_dataset(data, path, download, opts)
+    given = _read_features(features, dataset, encoder_name, save_routers)
     target = out if out is not None else Path("routerlab-results") / dataset.name
     with progress_steps() as step:
-        encoding = step(f"encoding {dataset.n_queries} queries with {encoder_name}")
+        what = (
+            f"reading {features}" if given is not None else f"encoding {dataset.n_queries} queries with {encoder_name}"
+        )
+        encoding = step(what)
 
         def encoded(done: int, total: int) -> None:  # total 0: every text came from the cache
             encoding(done, total, "") if total else encoding(1, 1, "from the cache")
@@ -155,6 +168,7 @@ def evaluate_cmd(
             sweep_progress=step(f"seed protocol on {dataset.name}"),
             selection=selection.strip().lower(),
             cv_folds=cv_folds,
+            features=given,
         )
     _warn(result.warnings)
     _print_truncation(result)
@@ -181,6 +195,24 @@ def evaluate_cmd(
             err_console.print(f"[yellow]{len(sweep.errors)} runs failed[/]; see {sweep.out_dir / 'runs.jsonl'}")
     if save_routers is not None:
         _save_routers(result, dataset, save_routers)
+
+
+def _read_features(path: Path | None, dataset: RoutingData, encoder: str, save_routers: Path | None) -> Features | None:
+    """--features: the vectors of the dataset's rows from a .npy file (None without the option)."""
+    if path is None:
+        return None
+    if encoder != DEFAULT_ENCODER:
+        raise ValueError(
+            f"--features and --encoder {encoder} both say where the query vectors come from; give one of them."
+        )
+    if save_routers is not None:
+        raise ValueError(
+            "--save-routers saves routers that encode raw text with a registered encoder; routers fitted on "
+            "--features vectors could not encode a new query. Drop one of the two options."
+        )
+    from routerlab.data.io import read_features
+
+    return read_features(path, dataset)
 
 
 def _print_truncation(result: Evaluation) -> None:

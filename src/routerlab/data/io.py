@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from routerlab._files import atomic_write
 from routerlab.data.schema import OPTIONAL_MATRICES, SCHEMA_VERSION, ModelInfo, RoutingData
 from routerlab.errors import DataNotFoundError, SchemaError
+
+if TYPE_CHECKING:
+    from routerlab.data.features.value import Features
 
 _META_KEY = b"routerlab"
 _STR_COLUMNS = ("query_ids", "sources", "categories", "splits", "texts", "gold")
@@ -139,3 +142,54 @@ def _models(meta: dict[str, Any], path: Path) -> tuple[ModelInfo, ...]:
                 f"{entry!r:.80}. Re-create the file with routerlab.data.write_parquet()."
             ) from None
     return tuple(models)
+
+
+#: rows checked for NaN/inf at a time when reading a features file (bounds the temporary mask)
+_CHECK_ROWS = 1 << 16
+
+
+def read_features(path: str | Path, data: RoutingData) -> Features:
+    """Precomputed query vectors for ``data`` from a ``.npy`` file: row ``i`` is the vector of ``data``'s row ``i``.
+
+    The file is memory-mapped (read-only), so a 1M × 384 float32 matrix (1.5 GB) is paged in as routers read
+    it rather than copied. The features' identity is ``file:<name>#<hash of the file>``: a sweep resumed on
+    other vectors does not reuse records computed on these. A clear error names what is wrong: not a 2-D
+    numeric array, a row count other than ``data``'s query count, NaN or infinite values.
+    """
+    import hashlib
+
+    from routerlab.data.features.value import Features
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"No features file at {str(path)!r}; give a .npy file (numpy.save of a matrix).")
+    if path.suffix.lower() != ".npy":
+        raise SchemaError(
+            f"{str(path)!r}: features must be a .npy file (numpy.save of an (n_queries, d) matrix). "
+            f"Got a {path.suffix or 'suffix-less'} file."
+        )
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise SchemaError(f"{str(path)!r} is not a readable .npy file ({exc}).") from None
+    if matrix.ndim != 2 or matrix.dtype.kind not in "fiu":
+        raise SchemaError(
+            f"{str(path)!r} holds a {matrix.dtype} array of shape {matrix.shape}; features must be a numeric "
+            "(n_queries, d) matrix, one row per query of the dataset."
+        )
+    if matrix.shape[0] != data.n_queries:
+        raise SchemaError(
+            f"{str(path)!r} has {matrix.shape[0]} rows but {data.name!r} has {data.n_queries} queries; row i of the "
+            "features must be the vector of row i of the dataset file (options that drop queries, such as "
+            "--sources, cannot be combined with a features file: subset the file instead)."
+        )
+    for start in range(0, matrix.shape[0], _CHECK_ROWS):
+        bad = ~np.isfinite(matrix[start : start + _CHECK_ROWS]).all(axis=1)
+        if bad.any():
+            row = start + int(np.flatnonzero(bad)[0])
+            raise SchemaError(f"{str(path)!r} row {row} (query {data.query_ids[row]!r}) holds NaN or inf values.")
+    digest = hashlib.blake2b(digest_size=6)
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            digest.update(chunk)
+    return Features(f"file:{path.name}#{digest.hexdigest()}", data.query_ids, matrix)

@@ -89,6 +89,7 @@ def evaluate_protocol(
     sweep_progress: Progress | None = None,
     selection: str = "val",
     cv_folds: int = 5,
+    features: Features | None = None,
 ) -> Evaluation:
     """Evaluate ``routers`` (registered names) on ``data``: baselines fitted once, the others by the seed protocol.
 
@@ -103,6 +104,10 @@ def evaluate_protocol(
     cross-validation on train ∪ val (:mod:`routerlab.experiments.sweep`); no val split is needed,
     and every router of the leaderboard, baselines included, is then fitted on train ∪ val, as the
     sweep refits the selected configurations.
+
+    ``features`` are precomputed query vectors aligned with ``data``'s rows (e.g.
+    :func:`routerlab.data.io.read_features` of a ``.npy`` file): they replace ``encoder``, and their
+    identity names the encoder in the sweep's records and the leaderboard.
     """
     for name in routers:
         ROUTERS.get(name)  # an unknown name fails before any work, with a suggestion
@@ -136,12 +141,18 @@ def evaluate_protocol(
                 "select their hyper-parameters on validation. Pass --val-fraction 0.1 to carve one from train "
                 "(hash of the query id; test untouched)."
             )
+    given_features = features
+    if given_features is not None:
+        encoder = given_features.encoder
     features = None
     truncation = None
     sweep = None
     selected: list[Router] = []
     if learned:
-        if any(ROUTERS.get(n).requires_features for n in learned):  # once, for the sweep and the final fit
+        if given_features is not None:
+            given_features.for_data(data, encoder=encoder, owner="evaluate_protocol")  # same queries, same order
+            features = given_features
+        elif any(ROUTERS.get(n).requires_features for n in learned):  # once, for the sweep and the final fit
             features = featurize(data, encoder, cache=True, progress=encode_progress)
             truncation = _truncation(data, encoder)
         ref = dataset_ref if dataset_ref is not None else {"name": data.name}
