@@ -70,3 +70,30 @@ def test_gbdt_fit_keeps_no_training_matrix(tmp_path: Path) -> None:
     assert not hasattr(router, "_binned")
     loaded = load_router(router.save(tmp_path / "gbdt"))
     np.testing.assert_array_equal(loaded.predict_scores(test, Xte), router.predict_scores(test, Xte))
+
+
+def test_the_seed_protocol_refits_rf_over_the_seeds_but_not_gbdt(tmp_path: Path) -> None:
+    """gbdt gets stage 1 only (its seeds would repeat one fit); rf's grid names its 50 trees in the records."""
+    from routerlab.experiments.sweep import SweepConfig, run_sweep
+
+    data, X = make_check_problem(seed=2, n_queries=160)
+    data = data.with_splits(np.array(["train", "train", "val", "test"] * 40, dtype=object))
+    config = SweepConfig.model_validate(
+        {
+            "datasets": ["check"],
+            "routers": ["rf", "gbdt"],
+            "encoders": ["fake"],
+            "seeds": [42, 7],
+            "lams": [0],
+            "top_k": 1,
+            "n_jobs": 1,
+            "out_dir": str(tmp_path / "out"),
+            "grids": {"rf": {"min_samples_leaf": [5], "n_estimators": [5]}, "gbdt": {"max_iter": [5, 10]}},
+        }
+    )
+    result = run_sweep(config, data={"check": data}, features={("check", "fake"): X})
+    assert not result.errors
+    stages = {(r["router"], r["stage"]) for r in result.records}
+    assert ("gbdt", 2) not in stages and ("rf", 2) in stages
+    assert result.row("gbdt").seeds == (42,) and result.row("rf").seeds == (42, 7)
+    assert RandomForestRouter.param_grid["n_estimators"] == [50]
