@@ -189,8 +189,9 @@ def artifacts(
     numbers["ceiling_if_artifacts_recovered"] = _r(upper)
     numbers["n_queries_with_exact_match"] = int((rows & has_em).sum())
     per_source: dict[str, Any] = {}
-    for s in np.unique(data.sources.astype(str)):
-        r = rows & (data.sources.astype(str) == s)
+    source_names, codes = np.unique(data.sources.astype(str), return_inverse=True)  # once, not per source
+    for i, s in enumerate(source_names):
+        r = rows & (codes.reshape(-1) == i)
         if r.any():
             per_source[s] = {
                 "n": int(r.sum()),
