@@ -114,6 +114,7 @@ def read_parquet(path: str | Path) -> RoutingData:
     for name in schema.names:
         try:
             kwargs[name] = _read_column(parquet, name, n, k)
+            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed column buffers otherwise
         except (ValueError, TypeError, AttributeError, pa.ArrowException) as exc:
             raise SchemaError(
                 f"{str(path)!r}: column {name!r} is not a list of {k} values per query (one per model) "
