@@ -8,11 +8,13 @@ functions here (``Any`` for its handles). ``ray`` is the ``distributed`` extra: 
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from routerlab._optional import require
+from routerlab.errors import RouterlabError
 
 __all__ = ["INSTALL", "node_id", "ray_session", "require_ray"]
 
@@ -42,6 +44,7 @@ def ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
     if address is None:
         ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
     else:
+        _check_reachable(address)
         ray.init(address=address, logging_level=logging.WARNING)
     try:
         resources = ray.cluster_resources()
@@ -49,6 +52,20 @@ def ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing listens at a ``HOST:PORT`` address (ray.init would wait for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto" or a ray:// client address: Ray resolves it
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RouterlabError(
+            f"No Ray cluster answers at address {address!r} ({exc}). Start its head there with "
+            f"`ray start --head --port={port}`, or pass the address `ray start --head` printed."
+        ) from None
 
 
 def node_id() -> str:

@@ -140,6 +140,23 @@ class LocalRayCluster:
                 out.append(int(stat.parent.name))
         return out
 
+    def listening_ports(self) -> set[int]:
+        """The TCP ports the cluster's processes listen on (from /proc: socket inodes of their open files)."""
+        inodes: set[str] = set()
+        for pid in self.pids():
+            try:
+                links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+            except OSError:
+                continue
+            inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+        ports = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        return ports
+
     def stop(self) -> None:
         """SIGTERM each node's group, then SIGKILL whatever is left; wait until nothing of it runs."""
         for node in self.nodes:
