@@ -106,12 +106,16 @@ def _encode_shards(
     if progress is not None:
         progress(0, len(texts))
     refs = list(pending)
-    while refs:
-        ready, refs = ray.wait(refs, num_returns=1)
-        start = pending[ready[0]]
-        block = np.asarray(ray.get(ready[0]))
-        store.add(keys[start : start + len(block)], block)
-        done += len(block)
-        if progress is not None:
-            progress(done, len(texts))
+    try:
+        while refs:
+            ready, refs = ray.wait(refs, num_returns=1)
+            start = pending[ready[0]]
+            block = np.asarray(ray.get(ready[0]))  # an encoder error is raised here, as the local path raises it
+            store.add(keys[start : start + len(block)], block)
+            done += len(block)
+            if progress is not None:
+                progress(done, len(texts))
+    finally:
+        for ref in refs:  # stopped early: the shards written so far stay cached, the rest is not computed
+            ray.cancel(ref)
     store.compact()

@@ -47,8 +47,9 @@ One idea a module: :mod:`~routerlab.experiments.sweep.config` (what to sweep),
 :mod:`~routerlab.experiments.sweep.data` (splits, features, data fingerprint),
 :mod:`~routerlab.experiments.sweep.run` (one run), :mod:`~routerlab.experiments.sweep.records`
 (the runs file), :mod:`~routerlab.experiments.sweep.stages` (the runs each stage asks for),
-:mod:`~routerlab.experiments.sweep.summary` (the headline rows and summary files) and
-:mod:`~routerlab.experiments.sweep.scheduler` (:func:`run_sweep`).
+:mod:`~routerlab.experiments.sweep.summary` (the headline rows and summary files),
+:mod:`~routerlab.experiments.sweep.backends` (where runs execute: this process, loky processes or a
+Ray cluster; ``backend: ray``) and :mod:`~routerlab.experiments.sweep.scheduler` (:func:`run_sweep`).
 """
 
 from __future__ import annotations
