@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -41,6 +42,13 @@ def main() -> None:
     ap.add_argument("--n-jobs", type=int, default=2, help="local backend processes / in-process Ray CPUs")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ray-sweep-"))
+    try:
+        _compare(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _compare(args: argparse.Namespace, root: Path) -> None:
     os.environ.setdefault("ROUTERLAB_CACHE_DIR", str(root / "cache"))
     encode(load(args.data), args.encoder)  # cached: the sweeps below time the runs, not the encoder
     base = {

@@ -104,8 +104,9 @@ class LocalRayCluster:
         deadline = time.monotonic() + timeout
         while READY not in (self.tmp / f"{name}.log").read_text(errors="replace"):
             if proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 text = (self.tmp / f"{name}.log").read_text(errors="replace")
+                self.kill(proc)  # this node only: the others keep running
+                self.nodes.remove(proc)
                 raise RuntimeError(f"ray node {name} did not start:\n{text[-3000:]}")
             time.sleep(0.1)
         return proc

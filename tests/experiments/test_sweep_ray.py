@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from routerlab._optional import installed
-from routerlab.errors import PrerequisiteError, SchemaError
+from routerlab.errors import PrerequisiteError, RouterlabError, SchemaError
 from routerlab.experiments.sweep import SweepConfig, read_records, run_sweep
 
 needs_ray = pytest.mark.skipif(
@@ -91,6 +91,30 @@ def test_an_address_needs_the_ray_backend(tmp_path: Path) -> None:
 
 
 @needs_ray
+def test_an_address_where_no_cluster_answers_fails_fast(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(
+        RouterlabError, match=rf"No Ray cluster answers at address '127.0.0.1:{port}'.*ray start --head"
+    ):
+        run_sweep(_config(tmp_path, backend="ray", address=f"127.0.0.1:{port}"))
+
+
+@needs_ray
+def test_linux_needs_no_windows_or_osx_cluster_flag(cluster: Any) -> None:
+    """The fixture's worker joined without RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER; set to 0 it would forbid joining."""
+    cluster.env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    try:
+        with pytest.raises(RuntimeError, match=r"Multi-node Ray clusters are not supported"):
+            cluster.add_worker()
+    finally:
+        del cluster.env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"]
+
+
+@needs_ray
 def test_cli_sweep_on_the_cluster_matches_the_local_backend(cluster: Any, reference: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -102,6 +126,8 @@ def test_cli_sweep_on_the_cluster_matches_the_local_backend(cluster: Any, refere
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)
     _same_as_reference(tmp_path / "out", reference)
+    ports = cluster.listening_ports()
+    assert cluster.port in ports and not [p for p in ports if 10002 <= p <= 19999]
 
 
 @needs_ray
