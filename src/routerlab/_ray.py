@@ -34,15 +34,16 @@ def ray_session(address: str | None, num_cpus: int) -> Iterator[Any]:
 
     A Ray already initialised in this process (a caller's ``ray.init``) is used as it is and left
     running. Otherwise ``address`` (``"HOST:PORT"`` of a head started with ``ray start --head``, or
-    ``"auto"``) is joined, or, without one, a local Ray is started in this process with ``num_cpus``
-    CPUs and no dashboard; either way it is shut down when the block ends.
+    ``"auto"``) is joined, or, without one, a new local Ray is started in this process with
+    ``num_cpus`` CPUs and no dashboard (even when a cluster runs on this machine); either way it is
+    shut down when the block ends.
     """
     ray = require_ray()
     if ray.is_initialized():
         yield ray
         return
-    if address is None:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
+    if address is None:  # "local": a new Ray, never one found running on this machine or in RAY_ADDRESS
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level=logging.WARNING)
     else:
         _check_reachable(address)
         ray.init(address=address, logging_level=logging.WARNING)
