@@ -10,6 +10,7 @@ tokens_in, tokens_out, latency_s; 2 % missing cells, 1 % duplicate queries) and 
 process's ``ru_maxrss`` from ``os.wait4`` (the whole process: interpreter and imports included), its time the
 wall clock of the process. The command-line steps run the ``routerlab`` command exactly as a user would:
 
+* ``startup``   ``routerlab --help``: the fixed cost of starting the command (subtracted before the exponents)
 * ``generate``  make and write the data (python: ``write_synthetic``)
 * ``load``      ``read_parquet`` + ``np.load`` of the vectors (python)
 * ``show``      ``routerlab data show ROOT/N/data.parquet``
@@ -18,15 +19,19 @@ wall clock of the process. The command-line steps run the ``routerlab`` command 
 * ``knn``       ``KNNRouter(k=50)`` fitted on the train split's vectors, ``predict_scores`` on the first
   ``--knn-queries`` test queries against the *whole* train split (exact, blocked products); the table also
   gives ms per query and the extrapolated time for the whole test split (python)
+* ``knn-faiss`` only where ``faiss`` imports (faiss-cpu is no dependency): ``IndexFlatIP`` (exact, float32) and
+  ``IndexIVFFlat`` (nlist 2·√n_train, nprobe 8 and 32) on the same queries, recall@50 against the exact float64
+  neighbours of ``KNNRouter`` (python)
 * ``evaluate``  ``routerlab evaluate -d ROOT/N/data.parquet -r oracle,random,best_single,cheapest,majority_label``
   (the baselines; they read no features)
 * ``eval-knn``  ``routerlab evaluate ... -r knn --features ROOT/N/embeddings.npy`` (the seed protocol of kNN on the
-  precomputed vectors; only up to ``--eval-knn-max`` queries: at 1M its ~10 configurations × (val + test) × 700k
-  train rows are hours of 2-core BLAS, see the ``knn`` row for the per-query cost)
+  precomputed vectors; only up to ``--eval-knn-max`` queries (default 100k): it grows ∝ N² (363 s at 100k on
+  2 cores), so 1M would be ~10 hours; the ``knn`` row gives the per-query cost at 1M)
 
 Results are appended to ``ROOT/results.jsonl`` (one record per step and size; ``--force`` re-measures) and the
 table is printed with the growth exponent between successive sizes (``log(t2/t1) / log(N2/N1)``: 1 is linear).
-Run heavy sizes under the shared lock: ``flock /tmp/routerlab-heavy.lock python benchmarks/scale.py ...``.
+Run heavy sizes under the shared lock: ``flock /tmp/routerlab-heavy.lock .venv/bin/python benchmarks/scale.py ...``
+(1M: ~6 min and ~10 GB peak for the kNN steps; the data take 0.45 GB of Parquet and 1.5 GB of vectors on disk).
 """
 
 from __future__ import annotations
