@@ -79,8 +79,8 @@ def test_names_and_cache_keys_change_with_the_backend_only() -> None:
     plain = get_encoder("minilm")
     assert get_encoder("minilm?backend=torch").name == plain.name  # same vectors, same cache key
     names = {b: get_encoder(f"minilm?backend={b}").name for b in BACKENDS}
-    assert names["onnx"].startswith(plain.name + ":backend=onnx/onnxruntime==")
-    assert names["onnx-int8"].startswith(plain.name + ":backend=onnx-int8/onnxruntime==")
+    assert names["onnx"].startswith(plain.name + ":backend=onnx/graph=eager/onnxruntime==")
+    assert names["onnx-int8"].startswith(plain.name + ":backend=onnx-int8/graph=eager/onnxruntime==")
     assert len({cache_mod.store_dir(n) for n in names.values()}) == 3
     both = get_encoder("minilm?long=tail&backend=onnx-int8").name
     assert both.startswith(plain.name + ":long=tail:backend=onnx-int8/")
@@ -137,3 +137,22 @@ def test_long_mode_runs_on_the_onnx_backend() -> None:
     chunk = get_encoder("minilm?long=chunk").encode(_TEXTS[-2:])
     fast = get_encoder("minilm?long=chunk&backend=onnx").encode(_TEXTS[-2:])
     assert ((chunk * fast).sum(axis=1) >= COSINE_BOUND["onnx"]).all()
+
+
+@needs_ort
+def test_export_traces_eager_attention_and_leaves_the_torch_model_as_it_was(tmp_path: Path) -> None:
+    import onnx
+
+    from routerlab.data.features.onnx_backend import _export_fp32
+
+    enc = get_encoder("minilm")
+    model = enc._load()  # type: ignore[attr-defined]
+    inner = model[0].auto_model
+    before_kind = inner.config._attn_implementation
+    before = enc.encode(_TEXTS[:3])
+    _export_fp32(model, tmp_path / "m.onnx")
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "m.onnx")).graph.node}
+    assert "Softmax" in ops and "IsNaN" not in ops  # MatMul → Softmax → MatMul, no SDPA guards
+    assert inner.config._attn_implementation == before_kind  # switched back after tracing
+    after = model.encode(_TEXTS[:3], normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(before, after, atol=1e-6)
