@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Sequence
@@ -376,3 +377,17 @@ def test_encoders_without_token_spans_report_unknown() -> None:
     assert token_spans(HandcraftedEncoder(), ["a question"]) is None
     hashing = token_spans(get_encoder("hashing"), ["one two", _LONG])
     assert hashing is not None and hashing.n_truncated == 0 and hashing.n_tokens[0] == 2
+
+
+def test_model_fingerprint_reads_a_folder_that_lies_under_a_dot_cache(tmp_path: Path) -> None:
+    from routerlab.data.features.encoders import _model_fingerprint
+
+    folder = tmp_path / ".cache" / "models" / "m"  # as ~/.cache/routerlab/models/<name> does
+    (folder / ".cache").mkdir(parents=True)
+    (folder / "config.json").write_text('{"hidden_size": 8}')
+    first = _model_fingerprint(folder)
+    assert first != hashlib.sha256(b"").hexdigest()[:12]  # the files were read
+    (folder / ".cache" / "lock").write_text("x")  # a hub lock file below the folder does not count
+    assert _model_fingerprint(folder) == first
+    (folder / "config.json").write_text('{"hidden_size": 16}')
+    assert _model_fingerprint(folder) != first

@@ -369,7 +369,9 @@ def _batched_by_length(
 def _model_fingerprint(folder: Path) -> str:
     """Hash a model folder's file names and sizes, and its small config files (12 hex digits)."""
     h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts):
+    # ``.cache`` below the folder (a hub download's lock files) is skipped; the folder itself may lie
+    # under ~/.cache, so only the parts below it are tested
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.relative_to(folder).parts):
         rel = f.relative_to(folder).as_posix()
         size = f.stat().st_size
         h.update(f"{rel}\0{size}\0".encode())
