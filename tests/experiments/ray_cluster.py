@@ -48,6 +48,17 @@ def _free_block(n: int, start: int) -> int:
     raise RuntimeError(f"no {n} free consecutive ports in {PORT_RANGE}")
 
 
+def _first_port() -> int:
+    """Where this test process's ports start: xdist workers get disjoint slots of 1,250 ports.
+
+    Worker ports are only bound when Ray starts a worker, so the free-port check alone cannot keep
+    two clusters started side by side (``pytest -n 2``) out of each other's worker-port ranges.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    slot = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else os.getpid()
+    return PORT_RANGE[0] + (slot % 8) * 1250
+
+
 class LocalRayCluster:
     """A head and any number of worker nodes, each a ``ray start --block`` process group of its own."""
 
@@ -58,14 +69,15 @@ class LocalRayCluster:
         self.tmp = Path(tempfile.mkdtemp(prefix="rlray-", dir="/tmp"))
         self.nodes: list[subprocess.Popen[bytes]] = []
         self.manager_port: dict[int, int] = {}  # node process id -> its raylet's port (Ray's NodeManagerPort)
-        self._next_port = PORT_RANGE[0] + (os.getpid() * 97) % 5000  # parallel test processes start apart
+        self._next_port = _first_port()
         self.port = 0
         self.env = {
             k: v for k, v in os.environ.items() if k not in ("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "RAY_ADDRESS")
         }
         self.env.update(RAY_USAGE_STATS_ENABLED="0", OMP_NUM_THREADS="1", RAY_AUTH_MODE="disabled")
-        # a killed node is declared dead after 3 missed 1-second health checks (default: 5 x 3 s)
-        self.env.update(RAY_health_check_period_ms="1000", RAY_health_check_failure_threshold="3")
+        # a killed node is declared dead after 10 missed 1-second health checks (default: 5 x 3 s); 3 were
+        # too few on a loaded 2-core CI machine: a live node missed them and its driver's objects were lost
+        self.env.update(RAY_health_check_period_ms="1000", RAY_health_check_failure_threshold="10")
 
     @property
     def address(self) -> str:
