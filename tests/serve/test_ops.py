@@ -284,10 +284,21 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
         raise
 
 
+def _wait_for_workers(base: str, n: int, timeout: float = 60.0) -> None:
+    """Until ``n`` distinct processes have answered ``/healthz`` (a new connection each time)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(seen) < n:
+        assert time.monotonic() < deadline, f"only workers {sorted(seen)} answered within {timeout:g} s"
+        seen.add(httpx.get(f"{base}/healthz", timeout=5.0).json()["worker"])
+        time.sleep(0.05)
+
+
 def test_two_workers_log_each_request_once_and_sum_their_metrics(fitted: Any, upstreams: Any, tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite"
     proc, base = _start(fitted[1], _pool_file(tmp_path, upstreams), log, "--workers", "2")
     try:
+        _wait_for_workers(base, 2)  # on a loaded machine the second worker can still be loading the router
         limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each: both workers accept some
         with httpx.Client(base_url=f"{base}/v1", timeout=30.0, limits=limits) as client:
             with ThreadPoolExecutor(16) as ex:

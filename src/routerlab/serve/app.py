@@ -23,7 +23,7 @@
   404 ``request_not_found``; a bad field a 400 naming it; a gateway without a log a 409
   ``no_decision_log``.
 * ``GET /v1/models`` lists ``router`` and the pool.
-* ``GET /healthz`` is liveness (the process answers; it says the router and pool); ``GET /readyz``
+* ``GET /healthz`` is liveness (the process answers; it says the router, pool and its worker id); ``GET /readyz``
   is 200 when the router is loaded and at least one upstream is configured, else 503.
 * ``GET /metrics``: Prometheus text format (:mod:`.metrics`: requests, decisions, answers,
   fallbacks, upstream errors, cost, latency histograms, breaker states, in-flight requests).
@@ -203,7 +203,8 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "router": router.label, "models": list(pool.names)}
+        # ``worker``: the answering process, as in the decision log (several ``--workers`` share one port)
+        return {"status": "ok", "router": router.label, "models": list(pool.names), "worker": str(os.getpid())}
 
     @app.get("/readyz")
     async def readyz() -> Response:
