@@ -252,3 +252,59 @@ def test_the_summary_and_the_cli_say_how_many_texts_the_encoder_cut(tmp_path: Pa
     out = CliRunner().invoke(app, ["sweep", str(cfg), "--out", str(tmp_path / "cli"), "--n-jobs", "1"])
     assert out.exit_code == 0, out.output + repr(out.exception)
     assert "minilm cut 3 of 160 query texts" in out.output
+
+
+def _row(dataset: str, router: str, encoder: str, acc: float, std: float = 0.0, **extra: Any) -> dict[str, Any]:
+    from routerlab.experiments.sweep.keys import lam_key
+
+    return {
+        "dataset": dataset,
+        "router": router,
+        "encoder": encoder,
+        "status": "ok",
+        "test_acc_mean": acc,
+        "test_acc_std": std,
+        "test_quality_mean": {lam_key(0.0): acc},
+        "seeds": [42, 1337, 2026],
+        "n_train": extra.pop("n_train", None),
+        **extra,
+    }
+
+
+def test_the_fine_tuning_study_pairs_each_frozen_router_with_the_fine_tuned_one_of_its_encoder() -> None:
+    from routerlab.experiments.sweep.studies import finetune_rows, studies_markdown
+
+    summary = {
+        "variants": {
+            "d": {"name": "d", "train_fraction": 1.0, "n_train": 100, "dedupe": None},
+            "d@10%": {"name": "d", "train_fraction": 0.1, "n_train": 10, "dedupe": None},
+            "d-dd": {"name": "d", "train_fraction": 1.0, "n_train": 97, "dedupe": {"keep": "first", "n_removed": 3}},
+        },
+        "rows": [
+            _row("d", "finetuned", "none", 0.53, 0.004, params={"lr": 5e-5}),
+            _row("d", "mlp", "minilm", 0.50, 0.01),
+            _row("d", "knn", "hashing", 0.49),  # another encoder: nothing to pair with
+            _row("d@10%", "mlp", "minilm", 0.40),
+            _row("d@10%", "finetuned", "none", 0.38, params={"lr": 5e-5}),
+            _row("d@10%", "knn", "minilm", 0.41, status="failed"),  # a failed run is no point
+            _row("d-dd", "finetuned", "none", 0.99),  # de-duplicated entries are the dedupe study's
+            _row("d-dd", "mlp", "minilm", 0.10),
+            _row("e", "finetuned", "none", 0.60, params={"base_model": "st:/m"}, n_train=50),
+            _row("e", "mlp", "minilm", 0.10),  # not the fine-tuned router's base encoder
+            _row("e", "mlp", "st:/m", 0.58),
+        ],
+    }
+    rows = finetune_rows(summary)
+    assert [(r.dataset, r.fraction, r.encoder, r.frozen_router) for r in rows] == [
+        ("d", 0.1, "minilm", "mlp"),
+        ("d", 1.0, "minilm", "mlp"),
+        ("e", 1.0, "st:/m", "mlp"),
+    ]
+    assert [round(100 * r.delta, 6) for r in rows] == [-2.0, 3.0, 2.0]
+    assert [r.n_train for r in rows] == [10, 100, 50]
+    assert rows[1].tuned.std == 0.004 and rows[1].frozen.n_seeds == 3
+    md = studies_markdown(summary)
+    assert "| d | 0.1 | 10 | minilm | mlp | 0.4000 ± 0.0000 | finetuned | 0.3800 ± 0.0000 | -2.00 |" in md
+    assert "| e | 1 | 50 | st:/m | mlp | 0.5800 ± 0.0000 | finetuned | 0.6000 ± 0.0000 | +2.00 |" in md
+    # the rows do not depend on the order of the summary's rows
+    assert finetune_rows({**summary, "rows": summary["rows"][::-1]}) == rows

@@ -77,3 +77,34 @@ def test_a_broken_summary_is_an_error_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text('{"rows": 3}')
     with pytest.raises(SchemaError, match="not a sweep summary"):
         build_sweep_content(tmp_path)
+
+
+def test_a_sweep_with_a_fine_tuned_router_gets_the_fine_tuning_figure(tmp_path: Path) -> None:
+    from tests.experiments.test_sweep_variants import _row
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    summary = {
+        "schema_version": 1,
+        "protocol": {"lams": [0.0]},
+        "variants": {
+            "d": {"name": "d", "train_fraction": 1.0, "n_train": 100, "dedupe": None},
+            "d@10%": {"name": "d", "train_fraction": 0.1, "n_train": 10, "dedupe": None},
+        },
+        "rows": [
+            _row(d, r, e, a, n_train=n)
+            for d, r, e, a, n in [
+                ("d", "finetuned", "none", 0.53, 100),
+                ("d", "mlp", "minilm", 0.50, 100),
+                ("d@10%", "finetuned", "none", 0.38, 10),
+                ("d@10%", "mlp", "minilm", 0.40, 10),
+            ]
+        ],
+    }
+    (folder / "summary.json").write_text(json.dumps(summary))
+    ids = [f.id for f in build_sweep_content(folder).figures()]
+    assert ids == ["scaling-0", "finetune-0"]
+    report(folder, tmp_path / "r")
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "Frozen encoder vs the same encoder fine-tuned" in md and "| +3.00 |" in md
+    assert "finetune-0.png" in {p.name for p in (tmp_path / "r" / "figures").iterdir()}

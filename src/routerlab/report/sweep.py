@@ -4,10 +4,10 @@
 ``routerlab evaluate --out`` writes this page: per dataset the seed-protocol table (selected
 parameters, seeds, test accuracy and U(λ) as mean ± std over seeds, and the CV score with its std
 over folds under ``selection: cv``), then the studies the sweep's variants answer
-(:mod:`routerlab.experiments.sweep.studies`): accuracy against training-set size, by encoder, and
-before / after de-duplication (`routing-plateau.txt` §6; `rethinking-router-evaluation.txt` Table 1),
-each as a table and a figure. A sweep has no per-query decisions, so there are no CIs over
-queries here: run ``routerlab evaluate`` (or ``benchmarks/past_plateau.py``) for those.
+(:mod:`routerlab.experiments.sweep.studies`): accuracy against training-set size, by encoder,
+frozen vs fine-tuned encoder, and before / after de-duplication (`routing-plateau.txt` §6;
+`rethinking-router-evaluation.txt` Table 1), each as a table and a figure. A sweep has no
+per-query decisions, so there are no CIs over queries here: run ``routerlab evaluate`` (or ``benchmarks/past_plateau.py``) for those.
 """
 
 from __future__ import annotations
@@ -21,11 +21,17 @@ from typing import Any
 from routerlab._version import __version__
 from routerlab.errors import SchemaError
 from routerlab.experiments.evaluate import LEADERBOARD_JSON, PREDICTIONS_PARQUET, TEST_PARQUET
-from routerlab.experiments.sweep.studies import dedupe_rows, encoder_rows, scaling_rows, studies_markdown
+from routerlab.experiments.sweep.studies import (
+    dedupe_rows,
+    encoder_rows,
+    finetune_rows,
+    scaling_rows,
+    studies_markdown,
+)
 from routerlab.experiments.sweep.summary import SUMMARY_JSON
 from routerlab.experiments.xbench import XBENCH_JSON
 from routerlab.report.content import FigureSpec, seed_protocol_table
-from routerlab.report.displays.studies import DedupeDisplay, EncoderDisplay, ScalingDisplay
+from routerlab.report.displays.studies import DedupeDisplay, EncoderDisplay, FineTuneDisplay, ScalingDisplay
 
 SECTION_SUMMARY = "sweep-summary"
 SECTION_STUDIES = "sweep-studies"
@@ -48,7 +54,7 @@ class SweepContent:
         return list(seen)
 
     def figures(self) -> list[FigureSpec]:
-        """One scaling figure per dataset run at several fractions, one encoder and one dedupe figure per dataset."""
+        """Per dataset: the scaling, encoder, fine-tuning and dedupe figures of the studies it holds."""
         studies: list[tuple[str, str, str, Any, Sequence[Any]]] = [
             (
                 "scaling",
@@ -65,6 +71,15 @@ class SweepContent:
                 "Test accuracy at λ = 0 (± one std over seeds) of each router under each encoder of the sweep.",
                 EncoderDisplay,
                 encoder_rows(self.summary),
+            ),
+            (
+                "finetune",
+                "frozen vs fine-tuned encoder",
+                "Test accuracy at λ = 0 (± one std over seeds) of each router on the frozen base encoder (dashed) and "
+                "of the router that fine-tunes that encoder end to end (solid), at each training fraction "
+                '(routing-plateau.txt §6, Tab. 6 "FT").',
+                FineTuneDisplay,
+                finetune_rows(self.summary),
             ),
             (
                 "dedupe",

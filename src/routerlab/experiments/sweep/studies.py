@@ -5,6 +5,9 @@
   entries that differ only in ``train_fraction`` (nested fractions, one test set).
 * **Encoder** (§6, Tab. 6 "enc"): test accuracy of each router of one dataset under every encoder
   of the sweep.
+* **Fine-tuning** (§6, Tab. 6 "FT"; issue 15 item 5): at every training fraction, each router on
+  the frozen base encoder beside the fine-tuned router (``finetuned``) that trains that same
+  encoder end to end, with the difference of their test accuracies.
 * **De-duplication** (`rethinking-router-evaluation.txt` §4.2, Table 1): each router before and
   after the duplicate training queries are removed, as the paper reports it — "Avg. Acc." the
   mean over the cost budgets (here the sweep's λ values) of the test quality, "Peak Acc." its
@@ -53,6 +56,29 @@ class EncoderRow:
     router: str
     encoder: str
     point: Point
+
+
+@dataclass(frozen=True, slots=True)
+class FineTuneRow:
+    """A router on the frozen base encoder and the fine-tuned router of that encoder, at one training fraction."""
+
+    dataset: str  # the base dataset's name
+    fraction: float
+    n_train: int
+    encoder: str  # the base encoder: frozen under ``frozen_router``, trained end to end under ``tuned_router``
+    frozen_router: str
+    tuned_router: str
+    frozen: Point
+    tuned: Point
+
+    @property
+    def delta(self) -> float:
+        """Fine-tuned minus frozen test accuracy at λ = 0 (means over seeds)."""
+        return self.tuned.acc - self.frozen.acc
+
+
+#: routers that train their encoder end to end -> the parameter naming that encoder, and its default
+FINE_TUNED_ROUTERS: dict[str, tuple[str, str]] = {"finetuned": ("base_model", "minilm")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +150,42 @@ def encoder_rows(summary: Mapping[str, Any]) -> list[EncoderRow]:
     return sorted(kept, key=lambda r: (r.dataset, r.router, r.encoder))
 
 
+def finetune_rows(summary: Mapping[str, Any]) -> list[FineTuneRow]:
+    """Each frozen-encoder router beside the fine-tuned router of the same encoder, per training fraction.
+
+    A fine-tuned router's row has no encoder (it reads texts); its base encoder is its parameter
+    (``base_model`` of ``finetuned``), and the frozen rows paired with it are the rows of the same
+    dataset entry whose encoder has that name. De-duplicated entries are left out.
+    """
+    variants = _variants(summary)
+    rows = [r for r in _rows(summary) if not variants[r["dataset"]].get("dedupe")]
+    out = []
+    for tuned in rows:
+        if tuned["router"] not in FINE_TUNED_ROUTERS:
+            continue
+        param, default = FINE_TUNED_ROUTERS[tuned["router"]]
+        base = str((tuned.get("params") or {}).get(param, default))
+        v = variants[tuned["dataset"]]
+        fraction = float(v.get("train_fraction") or 1.0)
+        for frozen in rows:
+            if frozen["dataset"] != tuned["dataset"] or frozen["encoder"] != base:
+                continue
+            n_train = tuned.get("n_train") if tuned.get("n_train") is not None else v.get("n_train")
+            out.append(
+                FineTuneRow(
+                    v["name"],
+                    fraction,
+                    int(n_train or 0),
+                    base,
+                    frozen["router"],
+                    tuned["router"],
+                    _point(frozen),
+                    _point(tuned),
+                )
+            )
+    return sorted(out, key=lambda r: (r.dataset, r.encoder, r.frozen_router, r.tuned_router, r.fraction))
+
+
 def _avg_peak(row: Mapping[str, Any], lams: Sequence[float]) -> tuple[float, float]:
     values = [float(row["test_quality_mean"][lam_key(lam)]) for lam in lams]
     return sum(values) / len(values), max(values)
@@ -175,7 +237,7 @@ def _pm(p: Point) -> str:
 
 
 def studies_markdown(summary: Mapping[str, Any]) -> str:
-    """The three studies as Markdown tables (empty when the sweep holds none of them)."""
+    """The four studies as Markdown tables (empty when the sweep holds none of them)."""
     parts: list[str] = []
     scaling = scaling_rows(summary)
     if scaling:
@@ -200,6 +262,21 @@ def studies_markdown(summary: Mapping[str, Any]) -> str:
         ]
         parts += [f"| {r.dataset} | {r.router} | {r.encoder} | {_pm(r.point)} |" for r in encoders]
         parts.append("")
+    tuned = finetune_rows(summary)
+    if tuned:
+        parts += [
+            "### Frozen encoder vs the same encoder fine-tuned (λ = 0; mean ± std over seeds)",
+            "",
+            "| dataset | fraction | n_train | encoder | frozen router | frozen acc | fine-tuned router "
+            "| fine-tuned acc | Δ (pp) |",
+            "|---|---:|---:|---|---|---:|---|---:|---:|",
+        ]
+        parts += [
+            f"| {r.dataset} | {r.fraction:g} | {r.n_train} | {r.encoder} | {r.frozen_router} | {_pm(r.frozen)} "
+            f"| {r.tuned_router} | {_pm(r.tuned)} | {100 * r.delta:+.2f} |"
+            for r in tuned
+        ]
+        parts.append("")
     dedupe = dedupe_rows(summary)
     if dedupe:
         parts += [
@@ -219,12 +296,15 @@ def studies_markdown(summary: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "FINE_TUNED_ROUTERS",
     "DedupeRow",
     "EncoderRow",
+    "FineTuneRow",
     "Point",
     "ScalingRow",
     "dedupe_rows",
     "encoder_rows",
+    "finetune_rows",
     "scaling_rows",
     "studies_markdown",
 ]

@@ -3,6 +3,8 @@
 * :class:`ScalingDisplay` — test accuracy against the number of training queries, one line per
   (router, encoder) with ± one std over seeds (`routing-plateau.txt` §6);
 * :class:`EncoderDisplay` — test accuracy of each router under each encoder (grouped bars, ± std);
+* :class:`FineTuneDisplay` — the frozen-encoder routers and the fine-tuned router of the same
+  encoder against the number of training queries (§6, Tab. 6 "FT");
 * :class:`DedupeDisplay` — each router's Avg. accuracy over λ before and after de-duplicating the
   training split (`rethinking-router-evaluation.txt` Table 1).
 """
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from routerlab.experiments.sweep.studies import DedupeRow, EncoderRow, ScalingRow
+from routerlab.experiments.sweep.studies import DedupeRow, EncoderRow, FineTuneRow, Point, ScalingRow
 from routerlab.report._mpl import new_axes, require_matplotlib
 from routerlab.report.displays._common import _colour
 
@@ -115,6 +117,44 @@ class EncoderDisplay:
 
 
 @dataclass(frozen=True, slots=True)
+class FineTuneDisplay:
+    """Frozen-encoder routers (dashed) and the fine-tuned router (solid) against training-set size."""
+
+    dataset: str
+    rows: tuple[FineTuneRow, ...]
+
+    def plot(self, ax: Axes | None = None, *, colors: Mapping[str, str] | None = None) -> Axes:
+        """One line per router, error bars ± one std over seeds, log-scaled x; a lone fraction is a point."""
+        require_matplotlib()
+        ax = new_axes(ax)
+        lines: dict[tuple[str, bool], dict[int, Point]] = {}
+        for r in self.rows:
+            lines.setdefault((f"{r.frozen_router} [{r.encoder}, frozen]", False), {})[r.n_train] = r.frozen
+            lines.setdefault((f"{r.tuned_router} [{r.encoder}, fine-tuned]", True), {})[r.n_train] = r.tuned
+        for i, ((label, tuned), pts) in enumerate(sorted(lines.items(), key=lambda kv: (kv[0][1], kv[0][0]))):
+            xs = sorted(pts)
+            ax.errorbar(
+                xs,
+                [pts[x].acc for x in xs],
+                yerr=[pts[x].std for x in xs],
+                marker="o",
+                markersize=4.5 if tuned else 3.5,
+                linewidth=2.2 if tuned else 1.1,
+                linestyle="-" if tuned else "--",
+                capsize=2,
+                label=label,
+                color=_colour(i, label.split(" ")[0], colors),
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("training queries (nested fractions of train)")
+        ax.set_ylabel("test accuracy at λ = 0 (mean ± std over seeds)")
+        ax.set_title(f"{self.dataset}: frozen vs fine-tuned encoder")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+        ax.grid(alpha=0.25)
+        return ax
+
+
+@dataclass(frozen=True, slots=True)
 class DedupeDisplay:
     """Avg. test accuracy over λ of each router before and after de-duplication (Table 1)."""
 
@@ -137,4 +177,4 @@ class DedupeDisplay:
         return ax
 
 
-__all__ = ["DedupeDisplay", "EncoderDisplay", "ScalingDisplay"]
+__all__ = ["DedupeDisplay", "EncoderDisplay", "FineTuneDisplay", "ScalingDisplay"]
