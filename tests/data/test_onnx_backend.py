@@ -17,6 +17,7 @@ from routerlab.data.features.long_text import split_name_options
 from routerlab.data.features.onnx_backend import (
     BACKENDS,
     COSINE_BOUND,
+    INT8_SCHEME,
     check_backend,
     export_dir,
     onnx_model_path,
@@ -80,7 +81,9 @@ def test_names_and_cache_keys_change_with_the_backend_only() -> None:
     assert get_encoder("minilm?backend=torch").name == plain.name  # same vectors, same cache key
     names = {b: get_encoder(f"minilm?backend={b}").name for b in BACKENDS}
     assert names["onnx"].startswith(plain.name + ":backend=onnx/graph=eager/onnxruntime==")
-    assert names["onnx-int8"].startswith(plain.name + ":backend=onnx-int8/graph=eager/onnxruntime==")
+    assert names["onnx-int8"].startswith(
+        plain.name + f":backend=onnx-int8/graph=eager/int8={INT8_SCHEME}/onnxruntime=="
+    )
     assert len({cache_mod.store_dir(n) for n in names.values()}) == 3
     both = get_encoder("minilm?long=tail&backend=onnx-int8").name
     assert both.startswith(plain.name + ":long=tail:backend=onnx-int8/")
@@ -156,3 +159,74 @@ def test_export_traces_eager_attention_and_leaves_the_torch_model_as_it_was(tmp_
     assert inner.config._attn_implementation == before_kind  # switched back after tracing
     after = model.encode(_TEXTS[:3], normalize_embeddings=True, convert_to_numpy=True)
     assert np.allclose(before, after, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ per-token int8
+def _one_matmul(k: int, n: int, seed: int) -> tuple[object, np.ndarray]:
+    """An ONNX graph y = x @ W (x: batch × tokens × k) with a token-shaped ``input_ids`` input, and W."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(seed).normal(size=(k, n)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"], name="mm")],
+        "g",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "tokens", k]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "W")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
+
+
+@needs_ort
+def test_per_token_int8_matches_the_formula_and_one_tokens_outlier_leaves_the_others_alone() -> None:
+    import onnxruntime as ort
+
+    from routerlab.data.features.onnx_backend import _per_token_int8
+
+    model, w = _one_matmul(16, 5, seed=0)
+    _per_token_int8(model, {"mm"})  # type: ignore[arg-type]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    x = np.random.default_rng(1).normal(size=(2, 3, 16)).astype(np.float32)
+    ids = np.zeros((2, 3), dtype=np.int64)
+
+    def run(xs: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(["y"], {"input_ids": ids, "x": xs})[0])
+
+    # the docstring's formula, by hand: per-token activation scale, per-column weight scale
+    s = np.abs(x).max(axis=-1, keepdims=True) / 127
+    ws = np.abs(w).max(axis=0) / 127
+    expected = (np.round(x / s) @ np.round(w / ws)) * s * ws
+    got = run(x)
+    assert got.shape == (2, 3, 5)
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(got - x @ w).max() < 0.05 * np.abs(x @ w).max()  # close to fp32
+    # a token 1,000× larger changes its own output only (one scale per tensor would coarsen every token)
+    loud = x.copy()
+    loud[0, 1] *= 1000
+    again = run(loud)
+    keep = np.ones((2, 3), dtype=bool)
+    keep[0, 1] = False
+    assert np.array_equal(again[keep], got[keep])
+    # a tensor whose rows are not the tokens of input_ids fails loudly, never quantised on the wrong rows
+    with pytest.raises(Exception, match=r"(?i)shape|size|dimension|broadcast"):
+        session.run(["y"], {"input_ids": np.zeros((1, 3), dtype=np.int64), "x": x})
+
+
+@needs_ort
+def test_the_int8_graph_quantises_single_reader_matmuls_per_token_and_q_k_v_per_tensor() -> None:
+    import onnx
+
+    from routerlab.data.features.onnx_backend import _weight_matmuls
+
+    enc = get_encoder("minilm?backend=onnx-int8")
+    path = enc._onnx_runner().path  # type: ignore[attr-defined]
+    graph = onnx.load(str(path)).graph
+    ops = [n.op_type for n in graph.node]
+    per_token = [n for n in graph.node if n.name.endswith("/per_token_int8")]
+    # MiniLM-L6: per layer, attention output, FFN in and FFN out per token; Q, K, V share one dynamic scale
+    assert len(per_token) == 18 and ops.count("DynamicQuantizeLinear") == 6
+    assert "MatMul" in ops  # the attention's activation × activation products stay fp32
+    assert not [name for name, readers in _weight_matmuls(graph).items()]  # no fp32 weight MatMul is left

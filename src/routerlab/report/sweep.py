@@ -7,7 +7,8 @@ over folds under ``selection: cv``), then the studies the sweep's variants answe
 (:mod:`routerlab.experiments.sweep.studies`): accuracy against training-set size, by encoder,
 frozen vs fine-tuned encoder, and before / after de-duplication (`routing-plateau.txt` §6;
 `rethinking-router-evaluation.txt` Table 1), each as a table and a figure. A sweep has no
-per-query decisions, so there are no CIs over queries here: run ``routerlab evaluate`` (or ``benchmarks/past_plateau.py``) for those.
+per-query decisions, so there are no CIs over queries here: run ``routerlab evaluate`` (or
+``benchmarks/past_plateau.py``) for those.
 """
 
 from __future__ import annotations

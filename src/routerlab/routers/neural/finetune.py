@@ -502,7 +502,7 @@ class FineTunedRouter(Router):
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
         try:
             state = {k: v.detach().cpu().numpy() for k, v in self.net_.state_dict().items()}
-            np.savez(tmp / "weights.npz", **state)  # type: ignore[arg-type]
+            np.savez(tmp / "weights.npz", **state)  # type: ignore[arg-type,unused-ignore]
             meta = {k: _jsonable(getattr(self, k)) for k in _RECORDED}
             meta["params"] = {k: v for k, v in self.get_params().items() if k != "cache"}
             (tmp / "meta.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
