@@ -287,7 +287,6 @@ def _per_token_int8(model: Any, names: set[str], tokens_from: str = "input_ids")
     const: dict[str, np.ndarray] = {
         "pt_inv127": np.array(1.0 / 127.0, np.float32),
         "pt_eps": np.array(1e-8, np.float32),
-        "pt_one": np.array(1.0, np.float32),
         "pt_zero": np.array(128, np.uint8),
         "pt_last": np.array([-1], np.int64),
     }
@@ -318,20 +317,20 @@ def _per_token_int8(model: Any, names: set[str], tokens_from: str = "input_ids")
         nodes += [
             # tokens as rows: QuantizeLinear takes one scale per index of one axis
             helper.make_node("Reshape", [node.input[0], p + "rows"], [p + "x"]),
-            helper.make_node("ReduceMax", [p + "x"], [p + "hi"], axes=[1], keepdims=0),
-            helper.make_node("ReduceMin", [p + "x"], [p + "lo"], axes=[1], keepdims=0),
+            helper.make_node("ReduceMax", [p + "x"], [p + "hi"], axes=[1], keepdims=1),
+            helper.make_node("ReduceMin", [p + "x"], [p + "lo"], axes=[1], keepdims=1),
             helper.make_node("Neg", [p + "lo"], [p + "neg_lo"]),
             helper.make_node("Max", [p + "hi", p + "neg_lo", "pt_eps"], [p + "absmax"]),
-            helper.make_node("Mul", [p + "absmax", "pt_inv127"], [p + "s"]),
-            helper.make_node("QuantizeLinear", [p + "x", p + "s", "pt_zeros"], [p + "q"], axis=0),
+            helper.make_node("Mul", [p + "absmax", "pt_inv127"], [p + "s"]),  # rows × 1
+            helper.make_node("Reshape", [p + "s", "pt_last"], [p + "s_flat"]),
+            helper.make_node("QuantizeLinear", [p + "x", p + "s_flat", "pt_zeros"], [p + "q"], axis=0),
+            # a_scale of rows × 1 broadcasts against b_scale: y_tj = s_t · w_j · Σ_i (q_ti − 128) Q_ij
             helper.make_node(
                 "MatMulIntegerToFloat",
-                [p + "q", p + "w", "pt_one", p + "w_scale", "pt_zero"],
-                [p + "y"],
+                [p + "q", p + "w", p + "s", p + "w_scale", "pt_zero"],
+                [p + "ys"],
                 domain="com.microsoft",
             ),
-            helper.make_node("Unsqueeze", [p + "s", "pt_last"], [p + "s_col"]),
-            helper.make_node("Mul", [p + "y", p + "s_col"], [p + "ys"]),
             helper.make_node(
                 "Reshape", [p + "ys", out_shapes[n]], [node.output[0]], name=f"{node.name}/per_token_int8"
             ),
