@@ -73,6 +73,23 @@ def load_texts_data(n: int):  # -> RoutingData
     return data, source
 
 
+#: the instruction sets that decide int8 speed: with VNNI (AVX-512 or AVX) a u8 × s8 dot product is one
+#: instruction; AVX2 alone needs two and saturates to int16 in between, so int8 gains less over fp32
+_INT8_ISA = ("amx_int8", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
+
+
+def cpu_line() -> str:
+    """The CPU model and the int8-relevant instruction sets it has, from /proc/cpuinfo (Linux)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or "CPU model unknown"
+    fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in info.splitlines()) if v)
+    flags = set(fields.get("flags", "").split())
+    isa = [f for f in _INT8_ISA if f in flags]
+    return f"{fields.get('model name', 'CPU model unknown')} ({', '.join(isa) or 'no AVX2'})"
+
+
 def _pct(values: np.ndarray) -> str:
     p = np.percentile(values, [10, 50, 90, 99])
     return f"p10 {p[0]:.0f}, median {p[1]:.0f}, p90 {p[2]:.0f}, p99 {p[3]:.0f}, max {values.max():.0f}"
@@ -94,8 +111,8 @@ def compare_backends(args: argparse.Namespace) -> None:
     print(f"  characters:  {_pct(chars)}")
     print(f"  word pieces: {_pct(spans.n_tokens)}; {100 * spans.truncated.mean():.1f} % cut at the 254-piece window")
     print(
-        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start; "
-        f"batch size {args.batch_size}, {args.rounds} rounds"
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {cpu_line()}; load average {os.getloadavg()[0]:.1f} at "
+        f"the start; batch size {args.batch_size}, {args.rounds} rounds"
     )
 
     encoders = {b: get_encoder("minilm" if b == "torch" else f"minilm?backend={b}") for b in args.backends}

@@ -18,8 +18,11 @@ from routerlab.data.features.onnx_backend import (
     BACKENDS,
     COSINE_BOUND,
     INT8_SCHEME,
+    INT8_SCHEME_U8,
     check_backend,
+    cpu_has_vnni,
     export_dir,
+    int8_scheme,
     onnx_model_path,
     require_onnx,
 )
@@ -82,7 +85,7 @@ def test_names_and_cache_keys_change_with_the_backend_only() -> None:
     names = {b: get_encoder(f"minilm?backend={b}").name for b in BACKENDS}
     assert names["onnx"].startswith(plain.name + ":backend=onnx/graph=eager/onnxruntime==")
     assert names["onnx-int8"].startswith(
-        plain.name + f":backend=onnx-int8/graph=eager/int8={INT8_SCHEME}/onnxruntime=="
+        plain.name + f":backend=onnx-int8/graph=eager/int8={int8_scheme()}/onnxruntime=="
     )
     assert len({cache_mod.store_dir(n) for n in names.values()}) == 3
     both = get_encoder("minilm?long=tail&backend=onnx-int8").name
@@ -181,13 +184,25 @@ def _one_matmul(k: int, n: int, seed: int) -> tuple[object, np.ndarray]:
 
 
 @needs_ort
-def test_per_token_int8_matches_the_formula_and_one_tokens_outlier_leaves_the_others_alone() -> None:
+@pytest.mark.parametrize(
+    "unsigned",
+    [
+        True,
+        pytest.param(
+            False,
+            marks=pytest.mark.skipif(
+                not cpu_has_vnni(), reason="without VNNI ONNX Runtime's u8 × s8 kernel saturates in int16"
+            ),
+        ),
+    ],
+)
+def test_per_token_int8_matches_the_formula_and_one_tokens_outlier_leaves_the_others_alone(unsigned: bool) -> None:
     import onnxruntime as ort
 
     from routerlab.data.features.onnx_backend import _per_token_int8
 
     model, w = _one_matmul(16, 5, seed=0)
-    _per_token_int8(model, {"mm"})  # type: ignore[arg-type]
+    _per_token_int8(model, {"mm"}, unsigned_weights=unsigned)  # type: ignore[arg-type]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
     x = np.random.default_rng(1).normal(size=(2, 3, 16)).astype(np.float32)
     ids = np.zeros((2, 3), dtype=np.int64)
@@ -230,3 +245,17 @@ def test_the_int8_graph_quantises_single_reader_matmuls_per_token_and_q_k_v_per_
     assert len(per_token) == 18 and ops.count("DynamicQuantizeLinear") == 6
     assert "MatMul" in ops  # the attention's activation × activation products stay fp32
     assert not [name for name, readers in _weight_matmuls(graph).items()]  # no fp32 weight MatMul is left
+
+
+def test_the_int8_scheme_follows_the_cpu(tmp_path: Path) -> None:
+    assert int8_scheme(vnni=True) == INT8_SCHEME
+    assert int8_scheme(vnni=False) == INT8_SCHEME_U8 != INT8_SCHEME  # different vectors, different cache rows
+    assert int8_scheme() == int8_scheme(vnni=cpu_has_vnni())
+    # the flags line decides; an unreadable cpuinfo takes the u8 × u8 path, exact on every CPU
+    for n, (flags, expected) in enumerate(
+        [("fpu avx2 avx512_vnni sse", True), ("fpu avx2 sse4_2", False), ("fpu avx_vnni", True), ("vnni2", False)]
+    ):
+        info = tmp_path / f"cpuinfo{n}"
+        info.write_text(f"processor\t: 0\nmodel name\t: X avx512_vnni\nflags\t\t: {flags}\n", encoding="utf-8")
+        assert cpu_has_vnni(str(info)) is expected, flags
+    assert cpu_has_vnni(str(tmp_path / "missing")) is False

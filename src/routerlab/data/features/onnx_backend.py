@@ -16,7 +16,8 @@ run the same network through ONNX Runtime instead of torch:
     tensor; vectors differ slightly (cosine to torch ≥ :data:`COSINE_BOUND` ``["onnx-int8"]``).
     Measured and replaced: ONNX Runtime's ``quantize_dynamic`` alone, one activation scale per
     tensor for every MatMul (cosine mean 0.9925, minimum 0.973 on 800 routerdc-7models queries,
-    against 0.9978 / 0.994 now, at the same speed); per-tensor weight scales (mean 0.945, minimum
+    against 0.9978 / 0.994 now, at the same speed; 0.9969 / 0.991 on an AMD EPYC with AVX2 only, whose
+    int8 kernels round differently); per-tensor weight scales (mean 0.945, minimum
     0.85 on 200 llmrouter-dcrouter queries). A per-tensor activation scale makes a text's int8
     vector depend on its batch mates (cosine 0.993 between a text encoded alone and in a batch).
 
@@ -42,6 +43,7 @@ one backend are never served for another.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -72,7 +74,8 @@ BACKEND_MEANING = {
 }
 #: the cosine to the torch vectors each backend keeps on real query texts (checked in tests; measured by
 #: benchmarks/bench_encode.py and on 800 routerdc-7models queries: int8 mean 0.9978, minimum 0.994 — ONNX
-#: Runtime's all-per-tensor dynamic scheme, the earlier onnx-int8, gave 0.9925 / 0.973; fp32 1.00000)
+#: Runtime's all-per-tensor dynamic scheme, the earlier onnx-int8, gave 0.9925 / 0.973; fp32 1.00000; int8 on an AMD
+#: EPYC with AVX2 and no VNNI 0.9969 / 0.991: the bound holds on both CPUs)
 COSINE_BOUND = {"torch": 1.0, "onnx": 0.9999, "onnx-int8": 0.985}
 ONNX_INSTALL = "pip install 'routerlab[onnx]'"
 OPSET = 17
@@ -83,6 +86,39 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: how ``onnx-int8`` quantises (:func:`_quantise`): in its file and encoder names, so rows of the earlier
 #: scheme (ONNX Runtime's dynamic quantisation, one activation scale per tensor) are never mixed with these
 INT8_SCHEME = "w-channel-a-token-qkv-tensor"
+#: the same with the per-token MatMuls' weights stored as uint8 (zero point 128), on CPUs without VNNI
+#: (:func:`int8_scheme`)
+INT8_SCHEME_U8 = INT8_SCHEME + "-u8u8"
+#: /proc/cpuinfo flags under which ONNX Runtime's u8 × s8 kernels sum products in int32 (VNNI's vpdpbusd)
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+@functools.cache
+def cpu_has_vnni(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU lists a VNNI flag in ``cpuinfo`` (False where the file cannot be read: u8 × u8 is safe)."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return bool(VNNI_FLAGS & set(value.split()))
+    return False
+
+
+def int8_scheme(vnni: bool | None = None) -> str:
+    """The ``onnx-int8`` scheme for this CPU: :data:`INT8_SCHEME`, or :data:`INT8_SCHEME_U8` without VNNI.
+
+    Without VNNI (AVX2 alone, as on AMD EPYC Zen 3) ONNX Runtime's u8 × s8 kernel adds pairs of
+    products in int16 (``vpmaddubsw``) and saturates: with per-token activations around the zero
+    point 128 and weights up to ±127 a pair reaches 2 · 255 · 127 > 32,767, and a hand-checked
+    MatMul came out 20 % off in one column. ONNX Runtime documents the saturation and proposes u8 × u8,
+    which widens to 16 bits first: exact, at about 0.9× the speed there. Measured on 400 routerdc-7models
+    queries on that CPU, cosine to torch mean / min: s8 weights 0.99693 / 0.99101, u8 0.99757 / 0.99388
+    (with VNNI, s8: 0.99776 / 0.99422). ``vnni`` defaults to :func:`cpu_has_vnni`.
+    """
+    return INT8_SCHEME if (cpu_has_vnni() if vnni is None else vnni) else INT8_SCHEME_U8
 
 
 def check_backend(value: str, *, where: str = "backend") -> str:
@@ -105,7 +141,7 @@ def name_with_backend(name: str, backend: str) -> str:
     """
     if backend == DEFAULT_BACKEND:
         return name
-    scheme = f"/int8={INT8_SCHEME}" if backend == "onnx-int8" else ""
+    scheme = f"/int8={int8_scheme()}" if backend == "onnx-int8" else ""
     return f"{name}:backend={backend}/graph={GRAPH}{scheme}/onnxruntime=={_version('onnxruntime')}"
 
 
@@ -225,7 +261,7 @@ def _weight_matmuls(graph: Any) -> dict[str, int]:
     return {n.name: readers[n.input[0]] for n in found}
 
 
-def _quantise(source: Path, target: Path) -> None:
+def _quantise(source: Path, target: Path, *, unsigned_weights: bool = False) -> None:
     """Int8 MatMuls of ``source``, per-channel weights and per-token activations where it pays, into ``target``.
 
     Every MatMul whose right operand is a 2-D float weight W (k × n) gets int8 weights with one
@@ -248,6 +284,8 @@ def _quantise(source: Path, target: Path) -> None:
     MatMul per token 0.9972 / 0.992 at 0.92× its speed (ten more nodes per MatMul); this mix
     0.9978 / 0.994 at the same speed as all-per-tensor. A token's scale is its own, so a text's
     vector never depends on another text's outliers. The graph's other operations stay fp32.
+    ``unsigned_weights`` stores the per-token MatMuls' Q as uint8 Q + 128 (zero point 128), so ONNX
+    Runtime runs them u8 × u8, exact on CPUs without VNNI (:func:`int8_scheme`).
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -265,20 +303,29 @@ def _quantise(source: Path, target: Path) -> None:
             nodes_to_exclude=per_token,
         )
         model = onnx.load(str(tmp))
-        _per_token_int8(model, set(per_token))
+        _per_token_int8(model, set(per_token), unsigned_weights=unsigned_weights)
         onnx.save(model, str(tmp))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _per_token_int8(model: Any, names: set[str], tokens_from: str = "input_ids") -> None:
+def _weights_int8(w: np.ndarray, w_scale: np.ndarray, unsigned: bool) -> np.ndarray:
+    """round(W / w_j) in [-127, 127] as int8, or shifted by the zero point 128 as uint8 (same products)."""
+    q: np.ndarray = np.clip(np.round(w / w_scale), -127, 127)
+    return (q + 128).astype(np.uint8) if unsigned else q.astype(np.int8)
+
+
+def _per_token_int8(
+    model: Any, names: set[str], tokens_from: str = "input_ids", *, unsigned_weights: bool = False
+) -> None:
     """Rewrite the MatMuls of ``model`` named in ``names`` (2-D float weights) as per-token int8, in place.
 
     Their inputs are hidden states of shape (batch, tokens, k), the shape of graph input
     ``tokens_from`` plus one axis: the row count and the output shape come from that input once
     for the whole graph (fewer nodes per MatMul: 10 % faster than per-MatMul Shape nodes). A tensor
     of another shape fails at run time in QuantizeLinear or Reshape; it is never quantised wrongly.
+    ``unsigned_weights``: weights as uint8 with zero point 128 (u8 × u8 kernels; see :func:`int8_scheme`).
     """
     from onnx import helper, numpy_helper
 
@@ -306,7 +353,7 @@ def _per_token_int8(model: Any, names: set[str], tokens_from: str = "input_ids")
         w_scale = np.maximum(np.abs(w).max(axis=0), 1e-12) / 127.0
         k, n = w.shape
         added += [
-            numpy_helper.from_array(np.clip(np.round(w / w_scale), -127, 127).astype(np.int8), p + "w"),
+            numpy_helper.from_array(_weights_int8(w, w_scale, unsigned_weights), p + "w"),
             numpy_helper.from_array(w_scale.astype(np.float32), p + "w_scale"),
             numpy_helper.from_array(np.array([-1, k], np.int64), p + "rows"),
         ]
@@ -327,7 +374,7 @@ def _per_token_int8(model: Any, names: set[str], tokens_from: str = "input_ids")
             # a_scale of rows × 1 broadcasts against b_scale: y_tj = s_t · w_j · Σ_i (q_ti − 128) Q_ij
             helper.make_node(
                 "MatMulIntegerToFloat",
-                [p + "q", p + "w", p + "s", p + "w_scale", "pt_zero"],
+                [p + "q", p + "w", p + "s", p + "w_scale", "pt_zero", *(["pt_zero"] if unsigned_weights else [])],
                 [p + "ys"],
                 domain="com.microsoft",
             ),
@@ -366,10 +413,11 @@ def onnx_model_path(
         _export_fp32(load_torch(), fp32)
     if backend == "onnx":
         return fp32
-    int8 = out / f"model-int8-{INT8_SCHEME}-onnxruntime{_version('onnxruntime')}.onnx"
+    scheme = int8_scheme()
+    int8 = out / f"model-int8-{scheme}-onnxruntime{_version('onnxruntime')}.onnx"
     if not int8.is_file():
-        log.info("quantising %s to int8 at %s", fp32, int8)
-        _quantise(fp32, int8)
+        log.info("quantising %s to int8 (%s) at %s", fp32, scheme, int8)
+        _quantise(fp32, int8, unsigned_weights=scheme == INT8_SCHEME_U8)
     return int8
 
 
