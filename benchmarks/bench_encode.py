@@ -161,9 +161,29 @@ def routing_delta(data, backends: list[str], batch_size: int) -> None:  # data: 
         choice = router.route(data.subset(rows), X[rows], lam=0.0)
         return np.asarray(data.Y[rows, choice], dtype=np.float64)
 
+    ks = (5, 10, 20, 50)
+
     def per_query(X: np.ndarray) -> tuple[np.ndarray, int]:
-        best = max((5, 10, 20, 50), key=lambda k: float(np.nanmean(quality(X, k, val))))
+        on_val = np.stack([quality(X, k, val) for k in ks])
+        best = ks[int(np.argmax(np.nanmean(on_val, axis=1)))]
+        print(f"    validation accuracy by k: {_by_k(on_val)}; {selection_noise(on_val)}")
         return quality(X, best, test), best
+
+    def _by_k(on_val: np.ndarray) -> str:
+        return ", ".join(f"{k}: {np.nanmean(row):.4f}" for k, row in zip(ks, on_val, strict=True))
+
+    def selection_noise(on_val: np.ndarray) -> str:
+        # how often each k wins when the validation queries are resampled: a k picked in, say, 40 % of
+        # resamples is a coin flip, and a backend that picks another k has moved within selection noise
+        rng = np.random.default_rng(0)
+        filled = np.nan_to_num(on_val, nan=0.0)
+        seen = np.isfinite(on_val).astype(np.float64)
+        draws = rng.integers(0, on_val.shape[1], size=(1000, on_val.shape[1]))
+        means = filled[:, draws].sum(axis=2) / np.maximum(seen[:, draws].sum(axis=2), 1)
+        wins = np.bincount(np.argmax(means, axis=0), minlength=len(ks)) / draws.shape[0]
+        return "k picked in 1,000 bootstrap resamples of validation: " + ", ".join(
+            f"{k}: {100 * w:.0f} %" for k, w in zip(ks, wins, strict=True)
+        )
 
     def delta(other: np.ndarray, base: np.ndarray) -> str:
         ok = np.isfinite(base) & np.isfinite(other)
@@ -171,9 +191,11 @@ def routing_delta(data, backends: list[str], batch_size: int) -> None:  # data: 
         star = "*" if ci.low > 0 or ci.high < 0 else ""
         return f"Δ {100 * ci.estimate:+.2f} pp [{100 * ci.low:+.2f}, {100 * ci.high:+.2f}]{star}"
 
-    base, k0 = per_query(encode(data, "minilm", batch_size=batch_size))
     print(f"routing: kNN at λ = 0 on {data.name} ({len(train)} train / {len(val)} val / {len(test)} test)")
+    X0 = encode(data, "minilm", batch_size=batch_size)
+    base, k0 = per_query(X0)
     print(f"  torch      test accuracy {np.nanmean(base):.4f} (k = {k0})")
+    base_val = quality(X0, k0, val)
     for backend in backends:
         t0 = time.perf_counter()
         X = encode(data, f"minilm?backend={backend}", batch_size=batch_size)
@@ -184,7 +206,7 @@ def routing_delta(data, backends: list[str], batch_size: int) -> None:  # data: 
         print(
             f"  {backend:<10} test accuracy {np.nanmean(other):.4f} (k = {k}); {delta(other, base)}; "
             f"at the reference's k = {k0}: {np.nanmean(same_k):.4f}, {delta(same_k, base)} "
-            f"(vectors: {made})"
+            f"(vectors: {made}); on validation at k = {k0}: {delta(quality(X, k0, val), base_val)}"
         )
 
 

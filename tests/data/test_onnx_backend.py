@@ -259,3 +259,32 @@ def test_the_int8_scheme_follows_the_cpu(tmp_path: Path) -> None:
         info.write_text(f"processor\t: 0\nmodel name\t: X avx512_vnni\nflags\t\t: {flags}\n", encoding="utf-8")
         assert cpu_has_vnni(str(info)) is expected, flags
     assert cpu_has_vnni(str(tmp_path / "missing")) is False
+
+
+@needs_ort
+def test_shifted_u8_weights_compute_onnx_runtimes_dynamic_int8_exactly(tmp_path: Path) -> None:
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from routerlab.data.features.onnx_backend import _shift_matmul_integer_weights
+
+    model, w = _one_matmul(16, 5, seed=2)
+    onnx.save(model, str(tmp_path / "f.onnx"))  # type: ignore[arg-type]
+    quantize_dynamic(str(tmp_path / "f.onnx"), str(tmp_path / "q.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+    shifted = onnx.load(str(tmp_path / "q.onnx"))
+    _shift_matmul_integer_weights(shifted)
+    assert {i.data_type for i in shifted.graph.initializer if i.name.endswith(("_quantized", "_zero_point"))} == {
+        onnx.TensorProto.UINT8
+    }
+    session = ort.InferenceSession(shifted.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(3).normal(size=(2, 3, 16)).astype(np.float32)
+    got = np.asarray(session.run(["y"], {"input_ids": np.zeros((2, 3), np.int64), "x": x})[0])
+    # by hand: DynamicQuantizeLinear (one asymmetric uint8 scale for the tensor), per-column symmetric int8 W
+    lo, hi = min(0.0, float(x.min())), max(0.0, float(x.max()))
+    s = (hi - lo) / 255
+    z = np.clip(np.round(-lo / s), 0, 255)
+    q = np.clip(np.round(x / s) + z, 0, 255)
+    ws = np.abs(w).max(axis=0) / 127
+    expected = ((q - z) @ np.round(w / ws)) * s * ws
+    assert np.allclose(got, expected, rtol=1e-5, atol=1e-5)

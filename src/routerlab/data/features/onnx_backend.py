@@ -16,8 +16,8 @@ run the same network through ONNX Runtime instead of torch:
     tensor; vectors differ slightly (cosine to torch ≥ :data:`COSINE_BOUND` ``["onnx-int8"]``).
     Measured and replaced: ONNX Runtime's ``quantize_dynamic`` alone, one activation scale per
     tensor for every MatMul (cosine mean 0.9925, minimum 0.973 on 800 routerdc-7models queries,
-    against 0.9978 / 0.994 now, at the same speed; 0.9969 / 0.991 on an AMD EPYC with AVX2 only, whose
-    int8 kernels round differently); per-tensor weight scales (mean 0.945, minimum
+    against 0.9978 / 0.994 now, at the same speed, on CPUs with VNNI and, through u8 weights, without
+    (:func:`int8_scheme`)); per-tensor weight scales (mean 0.945, minimum
     0.85 on 200 llmrouter-dcrouter queries). A per-tensor activation scale makes a text's int8
     vector depend on its batch mates (cosine 0.993 between a text encoded alone and in a batch).
 
@@ -74,8 +74,8 @@ BACKEND_MEANING = {
 }
 #: the cosine to the torch vectors each backend keeps on real query texts (checked in tests; measured by
 #: benchmarks/bench_encode.py and on 800 routerdc-7models queries: int8 mean 0.9978, minimum 0.994 — ONNX
-#: Runtime's all-per-tensor dynamic scheme, the earlier onnx-int8, gave 0.9925 / 0.973; fp32 1.00000; int8 on an AMD
-#: EPYC with AVX2 and no VNNI 0.9969 / 0.991: the bound holds on both CPUs)
+#: Runtime's all-per-tensor dynamic scheme, the earlier onnx-int8, gave 0.9925 / 0.973; fp32 1.00000; the same
+#: on an AMD EPYC with AVX2 and no VNNI through :data:`INT8_SCHEME_U8`)
 COSINE_BOUND = {"torch": 1.0, "onnx": 0.9999, "onnx-int8": 0.985}
 ONNX_INSTALL = "pip install 'routerlab[onnx]'"
 OPSET = 17
@@ -86,9 +86,9 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: how ``onnx-int8`` quantises (:func:`_quantise`): in its file and encoder names, so rows of the earlier
 #: scheme (ONNX Runtime's dynamic quantisation, one activation scale per tensor) are never mixed with these
 INT8_SCHEME = "w-channel-a-token-qkv-tensor"
-#: the same with the per-token MatMuls' weights stored as uint8 (zero point 128), on CPUs without VNNI
+#: the same integers with every int8 weight stored as uint8 + 128 (u8 × u8 kernels), on CPUs without VNNI
 #: (:func:`int8_scheme`)
-INT8_SCHEME_U8 = INT8_SCHEME + "-u8u8"
+INT8_SCHEME_U8 = INT8_SCHEME + "-u8"
 #: /proc/cpuinfo flags under which ONNX Runtime's u8 × s8 kernels sum products in int32 (VNNI's vpdpbusd)
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
@@ -114,9 +114,14 @@ def int8_scheme(vnni: bool | None = None) -> str:
     products in int16 (``vpmaddubsw``) and saturates: with per-token activations around the zero
     point 128 and weights up to ±127 a pair reaches 2 · 255 · 127 > 32,767, and a hand-checked
     MatMul came out 20 % off in one column. ONNX Runtime documents the saturation and proposes u8 × u8,
-    which widens to 16 bits first: exact, at about 0.9× the speed there. Measured on 400 routerdc-7models
-    queries on that CPU, cosine to torch mean / min: s8 weights 0.99693 / 0.99101, u8 0.99757 / 0.99388
-    (with VNNI, s8: 0.99776 / 0.99422). ``vnni`` defaults to :func:`cpu_has_vnni`.
+    which widens to 16 bits first: exact, at about 0.9× the speed there. So without VNNI every int8
+    weight (and zero point) is stored shifted by 128 as uint8 — the same integer products as the s8 graph
+    computes exactly with VNNI. (The Q/K/V MatMuls of ONNX Runtime's dynamic quantisation came out exact
+    there even on inputs built to saturate; they are shifted too, so no kernel choice can saturate.)
+    Measured on 400 routerdc-7models queries on that CPU, cosine to torch mean / min: s8 weights
+    0.99693 / 0.99101, u8 on the per-token MatMuls only 0.99757 / 0.99388, u8 everywhere (this scheme)
+    0.99776 / 0.99422 — the figures of the s8 graph on a CPU with VNNI.
+    ``vnni`` defaults to :func:`cpu_has_vnni`.
     """
     return INT8_SCHEME if (cpu_has_vnni() if vnni is None else vnni) else INT8_SCHEME_U8
 
@@ -284,8 +289,8 @@ def _quantise(source: Path, target: Path, *, unsigned_weights: bool = False) -> 
     MatMul per token 0.9972 / 0.992 at 0.92× its speed (ten more nodes per MatMul); this mix
     0.9978 / 0.994 at the same speed as all-per-tensor. A token's scale is its own, so a text's
     vector never depends on another text's outliers. The graph's other operations stay fp32.
-    ``unsigned_weights`` stores the per-token MatMuls' Q as uint8 Q + 128 (zero point 128), so ONNX
-    Runtime runs them u8 × u8, exact on CPUs without VNNI (:func:`int8_scheme`).
+    ``unsigned_weights`` stores every Q as uint8 Q + 128 (zero point shifted alike), so ONNX Runtime
+    runs u8 × u8 kernels, exact on CPUs without VNNI (:func:`int8_scheme`).
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -303,11 +308,33 @@ def _quantise(source: Path, target: Path, *, unsigned_weights: bool = False) -> 
             nodes_to_exclude=per_token,
         )
         model = onnx.load(str(tmp))
+        if unsigned_weights:
+            _shift_matmul_integer_weights(model)
         _per_token_int8(model, set(per_token), unsigned_weights=unsigned_weights)
         onnx.save(model, str(tmp))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _shift_matmul_integer_weights(model: Any) -> None:
+    """Store the int8 weights (and their zero points) of ``model``'s MatMulInteger nodes as uint8 + 128, in place.
+
+    (q_a − z_a)(Q + 128 − (z + 128)) = (q_a − z_a)(Q − z): the same integers, but ONNX Runtime then
+    runs u8 × u8 kernels, which do not saturate on CPUs without VNNI (:func:`int8_scheme`).
+    """
+    from onnx import TensorProto, numpy_helper
+
+    weights = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        for name in node.input[1:4:2]:  # B and B's zero point
+            init = weights.get(name)
+            if init is None or init.data_type != TensorProto.INT8:
+                raise RouterlabError(f"MatMulInteger {node.name!r}: expected an int8 initializer for {name!r}")
+            shifted = (numpy_helper.to_array(init).astype(np.int16) + 128).astype(np.uint8)
+            init.CopyFrom(numpy_helper.from_array(shifted, name))
 
 
 def _weights_int8(w: np.ndarray, w_scale: np.ndarray, unsigned: bool) -> np.ndarray:
