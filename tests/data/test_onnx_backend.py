@@ -20,6 +20,7 @@ from routerlab.data.features.onnx_backend import (
     INT8_SCHEME,
     INT8_SCHEME_U8,
     check_backend,
+    cpu_fields,
     cpu_has_vnni,
     export_dir,
     int8_scheme,
@@ -259,6 +260,16 @@ def test_the_int8_scheme_follows_the_cpu(tmp_path: Path) -> None:
         info.write_text(f"processor\t: 0\nmodel name\t: X avx512_vnni\nflags\t\t: {flags}\n", encoding="utf-8")
         assert cpu_has_vnni(str(info)) is expected, flags
     assert cpu_has_vnni(str(tmp_path / "missing")) is False
+    # two processors: the first block's fields are read, the second's never overwrite them
+    two = tmp_path / "cpuinfo-two"
+    two.write_text(
+        "processor\t: 0\nmodel name\t: First\nflags\t\t: avx2\n\nprocessor\t: 1\nmodel name\t: Second\n"
+        "flags\t\t: avx512_vnni\n",
+        encoding="utf-8",
+    )
+    assert cpu_fields(str(two)) == {"processor": "0", "model name": "First", "flags": "avx2"}
+    assert cpu_has_vnni(str(two)) is False
+    assert cpu_fields(str(tmp_path / "missing")) == {}
 
 
 @needs_ort

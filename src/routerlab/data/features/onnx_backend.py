@@ -94,17 +94,25 @@ VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
 
 
 @functools.cache
-def cpu_has_vnni(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU lists a VNNI flag in ``cpuinfo`` (False where the file cannot be read: u8 × u8 is safe)."""
+def cpu_fields(cpuinfo: str = "/proc/cpuinfo") -> dict[str, str]:
+    """The first processor's fields in ``cpuinfo`` (``model name``, ``flags``, ...); empty where unreadable."""
     try:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
+        return {}
+    fields: dict[str, str] = {}
     for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return bool(VNNI_FLAGS & set(value.split()))
-    return False
+        if not line.strip() and fields:
+            break  # the next processor's block repeats the same fields
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_has_vnni(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU lists a VNNI flag in ``cpuinfo`` (False where the file cannot be read: u8 × u8 is safe)."""
+    return bool(VNNI_FLAGS & set(cpu_fields(cpuinfo).get("flags", "").split()))
 
 
 def int8_scheme(vnni: bool | None = None) -> str:
