@@ -40,7 +40,7 @@ from routerlab.metrics import core as M
 from routerlab.metrics.bootstrap import Interval, paired_difference_ci
 from routerlab.metrics.curves import Curve, non_decreasing_hull
 from routerlab.metrics.deferral_ci import deferral_auc_intervals
-from routerlab.routers.cascade import Cascade, CascadeRun, OperatingPoint
+from routerlab.routers.cascade import Cascade, CascadePolicy, CascadeRun, OperatingPoint
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,16 @@ CURVE_LAMBDAS: tuple[float, ...] = tuple(float(v) for v in np.round(np.linspace(
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25)
 CASCADE_JSON = "cascade.json"
 CASCADE_MD = "cascade.md"
+#: a cascade.json written by routerlab is a few hundred KiB; a larger file is refused before parsing
+MAX_CASCADE_BYTES = 64 * 2**20
+_WRITER = "Write it with `routerlab cascade --out DIR` (CascadeEvaluation.save)"
+MATCHED_LEAD = (
+    "Budget = a fraction of the best single model's mean training cost; the cascade's policy is the best "
+    "out-of-fold training quality within it. Δ = cascade − best_single (λ = 0) on the same test queries. "
+    "Hull columns: each method's deferral curve read at the cascade's test cost (the mix of its two λ "
+    "points around that cost), with the paired Δ cascade − method [95 % CI]; – where the method cannot spend "
+    "that little."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,58 +122,89 @@ class CascadeEvaluation:
             "meta": self.meta,
         }
 
-    def to_markdown(self) -> str:
-        """Tables: AUC with CIs and Δ AUC vs the cascade; the matched-cost comparison."""
-        lines = [
-            f"# Cascade vs one-shot routers: {self.dataset} (test, {self.n_test} queries; {self.n_train} training)",
-            "",
-            f"Deferral AUC over mean cost [{self.x_range[0]:.6g}, {self.x_range[1]:.6g}] {self.cost_unit} (cheapest to "
-            f"dearest single model on test), quality 0 below a method's cheapest point; 95 % paired bootstrap over "
-            f"test queries ({self.meta.get('n_resamples')} resamples, seed {self.meta.get('seed')}); "
-            "* = CI excludes 0.",
-            "",
-            "| method | points | AUC [95 % CI] | Δ AUC cascade − method [95 % CI] |",
-            "|---|---:|---:|---:|",
-        ]
+    def auc_table(self) -> tuple[list[str], list[list[str]]]:
+        """Head and rows (plain text) of the AUC table: each method's points, AUC [95 % CI], Δ cascade − method."""
+        head = ["method", "points", "AUC [95 % CI]", "Δ AUC cascade − method [95 % CI]"]
+        rows = []
         for name in sorted(self.auc, key=lambda n: -self.auc[n].estimate):
             a = self.auc[name]
             d = self.auc_delta.get(name)
-            cell = "–" if d is None else _ci(d)
-            lines.append(
-                f"| {name} | {len(self.points[name])} | {a.estimate:.4f} [{a.low:.4f}, {a.high:.4f}] | {cell} |"
+            rows.append(
+                [
+                    name,
+                    str(len(self.points[name])),
+                    f"{a.estimate:.4f} [{a.low:.4f}, {a.high:.4f}]",
+                    "–" if d is None else _ci(d),
+                ]
             )
-        lines += [
-            "",
-            "## Matched cost",
-            "",
-            "Budget = a fraction of the best single model's mean training cost; the cascade's policy is the best "
-            "out-of-fold training quality within it. Δ = cascade − best_single (λ = 0) on the same test queries. "
-            "Hull columns: each method's deferral curve read at the cascade's test cost (the mix of its two λ "
-            "points around that cost), with the paired Δ cascade − method [95 % CI]; – where the method cannot spend "
-            "that little.",
-            "",
-        ]
+        return head, rows
+
+    def matched_table(self) -> tuple[list[str], list[list[str]]]:
+        """Head and rows (plain text) of the matched-cost table; one hull column per one-shot method."""
         names = sorted({k for m in self.matched for k in m.hull_quality})
-        lines += [
-            "| budget | chain (thresholds) | train cost / quality | test cost | test quality | best_single "
-            f"quality (cost) | Δ quality [95 % CI] |{''.join(f' {n} hull |' for n in names)}",
-            f"|---|---|---|---:|---:|---:|---:|{'---:|' * len(names)}",
+        head = [
+            "budget",
+            "chain (thresholds)",
+            "train cost / quality",
+            "test cost",
+            "test quality",
+            "best_single quality (cost)",
+            "Δ quality [95 % CI]",
+            *[f"{n} hull" for n in names],
         ]
+        rows = []
         for m in self.matched:
             chain = " → ".join(
                 f"{c}" + (f" (≥{t:.3g})" if i < len(m.policy["thresholds"]) else "")
                 for i, (c, t) in enumerate(zip(m.policy["chain"], [*m.policy["thresholds"], 0.0], strict=True))
             )
-            hulls = "".join(_hull_cell(m, n) for n in names)
-            lines.append(
-                f"| {m.fraction:g} × {m.budget:.6g} | {chain} | {m.train_cost:.6g} / {m.train_quality:.4f} | "
-                f"{m.test_cost:.6g} | {m.test_quality:.4f} | {m.reference_quality:.4f} ({m.reference_cost:.6g}) | "
-                f"{_ci(m.delta)} |{hulls}"
+            rows.append(
+                [
+                    f"{m.fraction:g} × {m.budget:.6g}",
+                    chain,
+                    f"{m.train_cost:.6g} / {m.train_quality:.4f}",
+                    f"{m.test_cost:.6g}",
+                    f"{m.test_quality:.4f}",
+                    f"{m.reference_quality:.4f} ({m.reference_cost:.6g})",
+                    _ci(m.delta),
+                    *[_hull_cell(m, n) for n in names],
+                ]
             )
+        return head, rows
+
+    def auc_lead(self) -> str:
+        """What the AUC table measures, in one paragraph."""
+        return (
+            f"Deferral AUC over mean cost [{self.x_range[0]:.6g}, {self.x_range[1]:.6g}] {self.cost_unit} (cheapest to "
+            f"dearest single model on test), quality 0 below a method's cheapest point; the cascade's cost counts "
+            f"every call it made; 95 % paired bootstrap over test queries ({self.meta.get('n_resamples')} resamples, "
+            f"seed {self.meta.get('seed')}); * = CI excludes 0."
+        )
+
+    def to_markdown(self) -> str:
+        """Tables: AUC with CIs and Δ AUC vs the cascade; the matched-cost comparison."""
+        lines = [
+            f"# Cascade vs one-shot routers: {self.dataset} (test, {self.n_test} queries; {self.n_train} training)",
+            "",
+            self.auc_lead(),
+            "",
+            *_md(*self.auc_table()),
+            "",
+            "## Matched cost",
+            "",
+            MATCHED_LEAD,
+            "",
+            *_md(*self.matched_table()),
+        ]
         notes = self.meta.get("notes", [])
         if notes:
             lines += ["", *[f"- {n}" for n in notes]]
         return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_dict(cls, doc: Any, *, source: str = CASCADE_JSON) -> CascadeEvaluation:
+        """Validate a parsed ``cascade.json`` (:meth:`to_dict`'s form); errors name ``source``, field and value."""
+        return _Reader(source).evaluation(doc)
 
     def save(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``cascade.json`` and ``cascade.md`` into ``out_dir``."""
@@ -184,9 +225,16 @@ def _matched_dict(m: MatchedCost) -> dict[str, Any]:
 def _hull_cell(m: MatchedCost, name: str) -> str:
     q = m.hull_quality.get(name, float("nan"))
     if not np.isfinite(q):
-        return " – |"
+        return "–"
     d = m.versus.get(name)
-    return f" {q:.4f}" + (f" ({_ci(d)})" if d is not None else "") + " |"
+    return f"{q:.4f}" + (f" ({_ci(d)})" if d is not None else "")
+
+
+def _md(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table; every column but the first two right-aligned, ``|`` in a cell escaped."""
+    align = ["---" if i < 2 else "---:" for i in range(len(head))]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
+    return out + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
 
 
 def _ci(d: Interval) -> str:
@@ -393,3 +441,218 @@ def _matched(
             )
         )
     return tuple(out)
+
+
+def read_cascade(path: str | Path) -> CascadeEvaluation:
+    """Read and validate ``cascade.json`` (``path`` is the file or its folder), as untrusted input.
+
+    A file over :data:`MAX_CASCADE_BYTES` is refused before parsing; bad UTF-8/JSON, a nesting bomb, a
+    duplicate key, a missing or mistyped field, or a non-finite number is a SchemaError naming the file, the
+    field, the value and the fix.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / CASCADE_JSON
+    if not p.is_file():
+        raise SchemaError(f"{str(p)!r} does not exist. {_WRITER}.")
+    with p.open("rb") as f:
+        raw = f.read(MAX_CASCADE_BYTES + 1)  # never more than the cap, whatever the file grows to
+    if len(raw) > MAX_CASCADE_BYTES:
+        raise SchemaError(f"{p}: more than {MAX_CASCADE_BYTES:,} bytes; not a cascade.json routerlab wrote. {_WRITER}.")
+    try:
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except SchemaError as exc:
+        raise SchemaError(f"{p}: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON, or a nesting bomb
+        raise SchemaError(f"{p} is not valid UTF-8 JSON ({exc}). {_WRITER}.") from None
+    return CascadeEvaluation.from_dict(doc, source=str(p))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SchemaError(f"the key {key!r} appears twice in one object; {_WRITER} (one value per key).")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise SchemaError(f"holds {name}, which strict JSON has no place for; {_WRITER} (it writes null).")
+
+
+_TOP = (
+    "dataset",
+    "cost_unit",
+    "n_train",
+    "n_test",
+    "x_range",
+    "points",
+    "auc",
+    "auc_delta_cascade_minus",
+    "matched_cost",
+    "frontier_train",
+    "model_cost",
+    "model_quality",
+)
+_MATCHED = (
+    "budget",
+    "fraction",
+    "policy",
+    "train_cost",
+    "train_quality",
+    "test_cost",
+    "test_quality",
+    "reference",
+    "reference_cost",
+    "reference_quality",
+    "delta",
+    "hull_quality",
+)
+
+
+class _Reader:
+    """Builds a :class:`CascadeEvaluation` from parsed JSON; each error names ``source: path.to.field``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, what: str, got: Any) -> SchemaError:
+        shown = f"an object with keys {sorted(got)[:8]}" if isinstance(got, dict) else repr(got)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return SchemaError(f"{self.source}: {where or 'the document'} {what}. Got {shown}. {_WRITER}.")
+
+    def obj(self, v: Any, where: str, required: Sequence[str] = (), optional: Sequence[str] = ()) -> dict[str, Any]:
+        if not isinstance(v, dict):
+            raise self.fail(where, "must be a JSON object", v)
+        for key in required:
+            if key not in v:
+                raise self.fail(f"{where}.{key}" if where else key, "is missing", v)
+        if required or optional:
+            known = {*required, *optional}
+            extra = sorted(k for k in v if k not in known)
+            if extra:
+                raise self.fail(
+                    f"{where}.{extra[0]}" if where else extra[0], "is not a field of cascade.json", v[extra[0]]
+                )
+        return v
+
+    def text(self, v: Any, where: str) -> str:
+        if not isinstance(v, str) or not v:
+            raise self.fail(where, "must be a non-empty string", v)
+        return v
+
+    def num(self, v: Any, where: str) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise self.fail(where, "must be a finite number", v)
+        return float(v)
+
+    def count(self, v: Any, where: str) -> int:
+        if type(v) is not int or v < 1:
+            raise self.fail(where, "must be a positive integer", v)
+        return v
+
+    def nums(self, v: Any, where: str) -> np.ndarray:
+        if not isinstance(v, list) or not v:
+            raise self.fail(where, "must be a non-empty list of numbers", v)
+        return np.array([self.num(x, f"{where}[{i}]") for i, x in enumerate(v)])
+
+    def interval(self, v: Any, where: str) -> Interval:
+        o = self.obj(v, where, ("estimate", "low", "high", "level"))
+        iv = Interval(*(self.num(o[k], f"{where}.{k}") for k in ("estimate", "low", "high", "level")))
+        if iv.low > iv.high or not 0 < iv.level < 1:
+            raise self.fail(where, "must have low <= high and 0 < level < 1", v)
+        return iv
+
+    def intervals(self, v: Any, where: str) -> dict[str, Interval]:
+        return {self.text(k, where): self.interval(x, f"{where}.{k}") for k, x in self.obj(v, where).items()}
+
+    def policy(self, v: Any, where: str) -> CascadePolicy:
+        o = self.obj(v, where, ("chain", "thresholds"), ("train_cost", "train_quality"))
+        chain, thresholds = o["chain"], o["thresholds"]
+        if not isinstance(chain, list) or not isinstance(thresholds, list):
+            raise self.fail(where, "needs lists 'chain' and 'thresholds'", v)
+        try:
+            return CascadePolicy(
+                tuple(self.text(c, f"{where}.chain[{i}]") for i, c in enumerate(chain)),
+                tuple(self.num(t, f"{where}.thresholds[{i}]") for i, t in enumerate(thresholds)),
+            )
+        except SchemaError as exc:
+            raise SchemaError(f"{self.source}: {where} is not a valid cascade policy: {exc} {_WRITER}.") from None
+
+    def matched(self, v: Any, where: str) -> MatchedCost:
+        o = self.obj(v, where, _MATCHED, ("versus",))
+        hull = self.obj(o["hull_quality"], f"{where}.hull_quality")
+        return MatchedCost(
+            budget=self.num(o["budget"], f"{where}.budget"),
+            fraction=self.num(o["fraction"], f"{where}.fraction"),
+            policy=self.policy(o["policy"], f"{where}.policy").to_dict(),
+            train_cost=self.num(o["train_cost"], f"{where}.train_cost"),
+            train_quality=self.num(o["train_quality"], f"{where}.train_quality"),
+            test_cost=self.num(o["test_cost"], f"{where}.test_cost"),
+            test_quality=self.num(o["test_quality"], f"{where}.test_quality"),
+            reference=self.text(o["reference"], f"{where}.reference"),
+            reference_cost=self.num(o["reference_cost"], f"{where}.reference_cost"),
+            reference_quality=self.num(o["reference_quality"], f"{where}.reference_quality"),
+            delta=self.interval(o["delta"], f"{where}.delta"),
+            # null: the method cannot spend that little (to_dict wrote NaN as null)
+            hull_quality={
+                k: float("nan") if x is None else self.num(x, f"{where}.hull_quality.{k}") for k, x in hull.items()
+            },
+            versus=self.intervals(o.get("versus", {}), f"{where}.versus"),
+        )
+
+    def evaluation(self, doc: Any) -> CascadeEvaluation:
+        o = self.obj(doc, "", _TOP, ("params", "meta"))
+        points = {}
+        for name, p in self.obj(o["points"], "points").items():
+            q = self.obj(p, f"points.{name}", ("cost", "quality"))
+            x, y = self.nums(q["cost"], f"points.{name}.cost"), self.nums(q["quality"], f"points.{name}.quality")
+            if x.size != y.size:
+                raise self.fail(f"points.{name}", "needs as many qualities as costs", p)
+            points[name] = Curve(x=x, y=y)
+        auc = self.intervals(o["auc"], "auc")
+        if CASCADE not in points or set(auc) != set(points):
+            raise self.fail("auc", f"must name the methods of 'points' ({sorted(points)}), '{CASCADE}' among them", auc)
+        delta = self.intervals(o["auc_delta_cascade_minus"], "auc_delta_cascade_minus")
+        if not set(delta) <= set(points):
+            raise self.fail("auc_delta_cascade_minus", f"names a method not in 'points' ({sorted(points)})", delta)
+        x_range = self.nums(o["x_range"], "x_range")
+        if x_range.size != 2 or not x_range[0] < x_range[1]:
+            raise self.fail("x_range", "must be [low, high] with low < high", o["x_range"])
+        cost = {k: self.num(x, f"model_cost.{k}") for k, x in self.obj(o["model_cost"], "model_cost").items()}
+        quality = {
+            k: self.num(x, f"model_quality.{k}") for k, x in self.obj(o["model_quality"], "model_quality").items()
+        }
+        if not cost or set(cost) != set(quality):
+            raise self.fail("model_quality", f"must name the same models as model_cost ({sorted(cost)})", quality)
+        matched, frontier = o["matched_cost"], o["frontier_train"]
+        if not isinstance(matched, list) or not isinstance(frontier, list):
+            raise self.fail("matched_cost", "and frontier_train must be lists", matched)
+        meta = self.obj(o.get("meta", {}), "meta")
+        notes = meta.get("notes", [])
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise self.fail("meta.notes", "must be a list of strings", notes)
+        return CascadeEvaluation(
+            dataset=self.text(o["dataset"], "dataset"),
+            cost_unit=self.text(o["cost_unit"], "cost_unit"),
+            n_train=self.count(o["n_train"], "n_train"),
+            n_test=self.count(o["n_test"], "n_test"),
+            x_range=(float(x_range[0]), float(x_range[1])),
+            points=points,
+            auc=auc,
+            auc_delta=delta,
+            matched=tuple(self.matched(m, f"matched_cost[{i}]") for i, m in enumerate(matched)),
+            frontier=tuple(
+                OperatingPoint(
+                    self.policy(f, f"frontier_train[{i}]"),
+                    self.num(f.get("train_cost"), f"frontier_train[{i}].train_cost"),
+                    self.num(f.get("train_quality"), f"frontier_train[{i}].train_quality"),
+                )
+                for i, f in enumerate(frontier)
+            ),
+            model_cost=cost,
+            model_quality=quality,
+            params=self.obj(o.get("params", {}), "params"),
+            meta=meta,
+        )

@@ -8,6 +8,13 @@ from pathlib import Path
 
 from routerlab.experiments.evaluate import Leaderboard
 from routerlab.report._mpl import new_figure, require_matplotlib, style, to_png, to_svg
+from routerlab.report.cascade import (
+    CascadeContent,
+    build_cascade_content,
+    is_cascade_only,
+    render_cascade_html,
+    render_cascade_markdown,
+)
 from routerlab.report.content import ReportContent, XBenchContent, build_content, build_xbench_content, is_xbench_only
 from routerlab.report.html import render_html, render_xbench_html
 from routerlab.report.markdown import render_markdown, render_xbench_markdown
@@ -27,7 +34,10 @@ FIGURES_DIR = "figures"
 
 
 def render_figures(
-    content: ReportContent | XBenchContent | SweepContent, out_dir: Path | None = None, *, dpi: int = 200
+    content: ReportContent | XBenchContent | SweepContent | CascadeContent,
+    out_dir: Path | None = None,
+    *,
+    dpi: int = 200,
 ) -> dict[str, str]:
     """Draw every figure once: the inline SVG of each figure id, and (with ``out_dir``) a PNG there."""
     require_matplotlib()
@@ -57,7 +67,9 @@ def report(
     ``audit.json`` from ``routerlab audit DATA --out`` and an ``xbench.json``
     (:func:`routerlab.experiments.xbench.write_xbench`; a RouterXBench section), a folder
     holding only an ``xbench.json`` (a report of that section alone), or the output folder of
-    ``routerlab sweep`` (its summary and studies: :mod:`routerlab.report.sweep`). Into ``out`` (default
+    ``routerlab sweep`` (its summary and studies: :mod:`routerlab.report.sweep`), or the output folder of
+    ``routerlab cascade`` (its ``cascade.json``: :mod:`routerlab.report.cascade`; beside an evaluation of the
+    same dataset it adds a section to the full report). Into ``out`` (default
     ``results_dir/report``) go ``report.html`` (self-contained: inline CSS and SVG, nothing to
     fetch), ``report.md`` (Markdown tables) and ``figures/<id>.png``. ``n_resamples``/``seed``
     drive the paired bootstrap; ``pair`` names the (small, large) models of the call-rate curves.
@@ -66,18 +78,20 @@ def report(
     start = time.perf_counter()
     folder = Path(results_dir)
     target = Path(out) if out is not None else folder / "report"
-    content: ReportContent | XBenchContent | SweepContent
+    content: ReportContent | XBenchContent | SweepContent | CascadeContent
     if is_xbench_only(folder):
         content = build_xbench_content(folder)
     elif is_sweep_only(folder):
         content = build_sweep_content(folder)
+    elif is_cascade_only(folder):
+        content = build_cascade_content(folder)
     else:
         content = build_content(folder, n_resamples=n_resamples, seed=seed, pair=pair)
     return write_report(content, target, started=start)
 
 
 def write_report(
-    content: ReportContent | XBenchContent | SweepContent | Leaderboard,
+    content: ReportContent | XBenchContent | SweepContent | CascadeContent | Leaderboard,
     out: str | Path,
     *,
     started: float | None = None,
@@ -96,6 +110,10 @@ def write_report(
         html_path.write_text(render_xbench_html(content, svgs), encoding="utf-8")
         (target / REPORT_MD).write_text(render_xbench_markdown(content, pngs), encoding="utf-8")
         name = content.xbench.title
+    elif isinstance(content, CascadeContent):
+        html_path.write_text(render_cascade_html(content, svgs), encoding="utf-8")
+        (target / REPORT_MD).write_text(render_cascade_markdown(content, pngs), encoding="utf-8")
+        name = str(content.folder)
     elif isinstance(content, SweepContent):
         html_path.write_text(render_sweep_html(content, svgs), encoding="utf-8")
         (target / REPORT_MD).write_text(render_sweep_markdown(content, pngs), encoding="utf-8")

@@ -36,6 +36,7 @@ from routerlab.audit.findings import AuditReport
 from routerlab.data.schema import RoutingData
 from routerlab.decisions.policy import CostScale
 from routerlab.errors import RouterlabError, SchemaError
+from routerlab.experiments.cascade import CascadeEvaluation
 from routerlab.experiments.evaluate import (
     LEADERBOARD_JSON,
     PREDICTIONS_PARQUET,
@@ -140,6 +141,7 @@ class ReportContent:
     n_resamples: int = 1000
     seed: int = 0
     xbench: XBenchResults | None = None  # the folder's xbench.json, when it holds one
+    cascade: CascadeEvaluation | None = None  # the folder's cascade.json, when it holds one of this dataset
     #: learned routers' spread over seeds and CV folds, from the sweep (:class:`Spread`), by router name
     spread: dict[str, Spread] = field(default_factory=dict)
 
@@ -245,6 +247,10 @@ class ReportContent:
             )
         if self.xbench is not None:
             figs += xbench_figures(self.xbench)
+        if self.cascade is not None:
+            from routerlab.report.cascade import cascade_figure  # it imports this module
+
+            figs.append(cascade_figure(self.cascade, self.colors))
         return figs
 
 
@@ -357,6 +363,11 @@ def build_content(
     audit = _read_audit(folder, note) if folder is not None else None
     sweep = _read_sweep(folder, note) if folder is not None else None
     xbench = _read_xbench(folder, note) if folder is not None else None
+    cascade = None
+    if folder is not None:
+        from routerlab.report.cascade import read_cascade_beside  # it imports this module
+
+        cascade = read_cascade_beside(folder, board.dataset, test.n_queries, note)
     if sweep is not None:
         learned = sorted({str(r.get("router")) for r in sweep["rows"]} & {p.router for p in preds})
         if learned:
@@ -391,6 +402,7 @@ def build_content(
         n_resamples=n_resamples,
         seed=seed,
         xbench=xbench,
+        cascade=cascade,
         spread=sweep_spread(sweep, {p.router for p in preds}, lams) if sweep is not None else {},
     )
 

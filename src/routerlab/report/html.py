@@ -155,6 +155,12 @@ def render_html(content: ReportContent, svgs: Mapping[str, str]) -> str:
         sections["audit"] = "Audit"
     if content.xbench is not None or content.notes.get("xbench"):
         sections["xbench"] = XBENCH_TITLE
+    from routerlab.report.cascade import SECTION as CASCADE_SECTION  # it imports this module
+    from routerlab.report.cascade import TITLE as CASCADE_TITLE
+    from routerlab.report.cascade import cascade_section_html
+
+    if content.cascade is not None or content.notes.get(CASCADE_SECTION):
+        sections[CASCADE_SECTION] = CASCADE_TITLE
     body = {
         "leaderboard": _leaderboard(content),
         "deferral": figures_of("deferral") + _deferral_table(content),
@@ -166,6 +172,9 @@ def render_html(content: ReportContent, svgs: Mapping[str, str]) -> str:
         "seed-protocol": _sweep(content),
         "audit": _audit(content),
         "xbench": "" if content.xbench is None else xbench_section(content.xbench, by_section.get("xbench", []), svgs),
+        CASCADE_SECTION: ""
+        if content.cascade is None
+        else cascade_section_html(content.cascade, by_section.get(CASCADE_SECTION, []), svgs),
     }
     parts = [
         f'<section id="{sid}"><h2>{esc(title)}</h2>{body[sid]}{_notes(content, sid)}</section>'

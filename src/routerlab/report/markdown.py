@@ -179,6 +179,10 @@ def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
         lines += md_table(["check", "severity", "finding"], rows, left=3)
     if content.xbench is not None:
         lines += ["", *xbench_markdown(content.xbench, _figure_lines(figs, pngs))]
+    if content.cascade is not None:
+        from routerlab.report.cascade import cascade_markdown  # it imports this module
+
+        lines += ["", *cascade_markdown(content.cascade, _figure_lines(figs, pngs))]
     for section, notes in content.notes.items():
         for n in notes:
             lines += ["", f"> Note ({section}): {n}"]
