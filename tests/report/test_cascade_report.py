@@ -49,6 +49,8 @@ def test_cascade_json_reads_back_to_the_same_evaluation(result: CascadeEvaluatio
     back = read_cascade(tmp_path)
     assert back.to_dict() == result.to_dict()
     assert back.to_markdown() == result.to_markdown()
+    md = result.to_markdown()  # names left, numbers right: the AUC table, then budget / chain / train cost
+    assert "\n|---|---:|---:|---:|\n" in md and "\n|---|---|---|---:|" in md
 
 
 def test_the_figure_auc_is_the_files_auc(result: CascadeEvaluation) -> None:

@@ -108,16 +108,9 @@ def _plot(result: CascadeEvaluation, folder: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    from routerlab.report.displays.deferral import DeferralCurveDisplay
+    from routerlab.report.cascade import cascade_figure
 
-    display = DeferralCurveDisplay.from_points(
-        points=result.points,
-        model_cost=list(result.model_cost.values()),
-        model_quality=list(result.model_quality.values()),
-        model_names=list(result.model_cost),
-        x_range=result.x_range,
-        cost_unit=result.cost_unit,
-    )
+    display = cascade_figure(result).display
     fig, ax = plt.subplots(figsize=(8, 4.5))
     display.plot(ax=ax)
     ax.set_title(f"{result.dataset}: cascade (cost = every call) vs one-shot routers")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from routerlab._markdown import md_table
 from routerlab.data.features.value import Features
 from routerlab.data.responses import Responses
 from routerlab.data.schema import RoutingData
@@ -55,6 +56,8 @@ CASCADE_MD = "cascade.md"
 #: a cascade.json written by routerlab is a few hundred KiB; a larger file is refused before parsing
 MAX_CASCADE_BYTES = 64 * 2**20
 _WRITER = "Write it with `routerlab cascade --out DIR` (CascadeEvaluation.save)"
+#: the matched-cost table's left-aligned columns: budget, chain, train cost / quality
+MATCHED_LEFT = 3
 MATCHED_LEAD = (
     "Budget = a fraction of the best single model's mean training cost; the cascade's policy is the best "
     "out-of-fold training quality within it. Δ = cascade − best_single (λ = 0) on the same test queries. "
@@ -188,13 +191,13 @@ class CascadeEvaluation:
             "",
             self.auc_lead(),
             "",
-            *_md(*self.auc_table()),
+            *md_table(*self.auc_table()),
             "",
             "## Matched cost",
             "",
             MATCHED_LEAD,
             "",
-            *_md(*self.matched_table()),
+            *md_table(*self.matched_table(), left=MATCHED_LEFT),
         ]
         notes = self.meta.get("notes", [])
         if notes:
@@ -228,13 +231,6 @@ def _hull_cell(m: MatchedCost, name: str) -> str:
         return "–"
     d = m.versus.get(name)
     return f"{q:.4f}" + (f" ({_ci(d)})" if d is not None else "")
-
-
-def _md(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A Markdown table; every column but the first two right-aligned, ``|`` in a cell escaped."""
-    align = ["---" if i < 2 else "---:" for i in range(len(head))]
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    return out + ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
 
 
 def _ci(d: Interval) -> str:

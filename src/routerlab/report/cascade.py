@@ -15,9 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from routerlab._markdown import md_table
 from routerlab._version import __version__
 from routerlab.errors import RouterlabError
-from routerlab.experiments.cascade import CASCADE, CASCADE_JSON, MATCHED_LEAD, CascadeEvaluation, read_cascade
+from routerlab.experiments.cascade import (
+    CASCADE,
+    CASCADE_JSON,
+    MATCHED_LEAD,
+    MATCHED_LEFT,
+    CascadeEvaluation,
+    read_cascade,
+)
 from routerlab.experiments.evaluate import LEADERBOARD_JSON, PREDICTIONS_PARQUET, TEST_PARQUET
 from routerlab.experiments.sweep.summary import SUMMARY_JSON
 from routerlab.experiments.xbench import XBENCH_JSON
@@ -131,11 +139,9 @@ def _lead(result: CascadeEvaluation) -> str:
 
 def cascade_markdown(result: CascadeEvaluation, figure: Callable[[str], list[str]]) -> list[str]:
     """The cascade section as Markdown lines (``figure(id)`` gives a figure's lines)."""
-    from routerlab.report.markdown import md_table
-
     lines = [f"## {TITLE}", "", _lead(result), "", *md_table(*result.auc_table())]
     lines += figure(FIGURE_ID)
-    lines += ["", "### Matched cost", "", MATCHED_LEAD, "", *md_table(*result.matched_table(), left=2)]
+    lines += ["", "### Matched cost", "", MATCHED_LEAD, "", *md_table(*result.matched_table(), left=MATCHED_LEFT)]
     for n in result.meta.get("notes", []):
         lines += ["", f"> Note: {n}"]
     return lines
@@ -152,7 +158,12 @@ def cascade_section_html(result: CascadeEvaluation, figs: Sequence[FigureSpec], 
         table([esc(h) for h in auc_head], [[esc(c) for c in r] for r in auc_rows], element_id="cascade-auc"),
         *(_figure(f, svgs) for f in figs if f.id == FIGURE_ID),
         f"<h3>Matched cost</h3><p>{esc(MATCHED_LEAD)}</p>",
-        table([esc(h) for h in m_head], [[esc(c) for c in r] for r in m_rows], left=2, element_id="cascade-matched"),
+        table(
+            [esc(h) for h in m_head],
+            [[esc(c) for c in r] for r in m_rows],
+            left=MATCHED_LEFT,
+            element_id="cascade-matched",
+        ),
         *(f'<p class="note">{esc(n)}</p>' for n in result.meta.get("notes", [])),
     ]
     return "".join(out)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
+from routerlab._markdown import md_table
 from routerlab.experiments.xbench import Table1Row, XBenchResults, XBenchTable, fmt3
 from routerlab.metrics.bootstrap import Interval
 from routerlab.report.content import (
@@ -29,18 +30,6 @@ def _ci(iv: Interval | None, digits: int = 4) -> str:
     if iv is None:
         return "–"
     return f"{iv.estimate:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
-    """A GitHub-flavoured Markdown table (the first ``left`` columns left-aligned)."""
-    align = ["---" if i < left else "---:" for i in range(len(head))]
-    lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
-    return lines
 
 
 def render_markdown(content: ReportContent, pngs: Mapping[str, str]) -> str:
